@@ -1,1 +1,9 @@
-fn main(){}
+//! The `medharmony` command-line interface (see `medharmony --help` and the README).
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEDHARMONY_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    medharmony::cli::main_with(std::env::args_os())
+}

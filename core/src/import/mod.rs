@@ -4,6 +4,7 @@
 //! [`crate::store`] writes their results in one transaction per file.
 
 pub mod csv;
+pub mod file;
 pub mod ics;
 
 use serde::Serialize;

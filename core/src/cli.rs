@@ -1,0 +1,444 @@
+//! The headless `medharmony` command: the same engine as the desktop app,
+//! scriptable. Its contract (options, JSON shapes, exit codes) is documented
+//! in the README and relied on by scripts and the end-to-end tests.
+//!
+//! Exit codes: 0 all done; 2 done with skipped items (listed in the summary
+//! and on stderr); 1 refused (for that file nothing was written). Errors are
+//! one sentence on stderr; results go to stdout only.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::availability;
+use crate::import::csv::DateOrder;
+use crate::import::file::{import_path, ImportRequest};
+use crate::import::Skipped;
+use crate::model::{Provider, SlotStatus, WorkingHours};
+use crate::store::key::{resolve_key, OsKeychain, KEY_ENV};
+use crate::store::{default_db_path, Store};
+use crate::time::{parse_iana, resolve_tzid, Interval};
+
+/// Serializes an instant as RFC 3339 UTC with a `Z` suffix and whole seconds.
+pub fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&fmt_instant(*t))
+}
+
+fn ser_opt_instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&fmt_instant(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `2026-03-08T07:30:00Z`.
+pub fn fmt_instant(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("'{s}' is not an RFC 3339 time such as 2026-03-02T09:00:00Z or 2026-03-02T09:00:00-05:00"))
+}
+
+fn parse_zone_arg(s: &str) -> Result<Tz, String> {
+    parse_iana(s)
+        .or_else(|| resolve_tzid(s))
+        .ok_or_else(|| format!("'{s}' is not a time zone; use an IANA name such as America/New_York or Europe/London"))
+}
+
+/// `medharmony`: import provider calendars (.ics) and schedule spreadsheets
+/// (.csv) into the encrypted local cache, and list busy time and free slots.
+#[derive(Debug, Parser)]
+#[command(name = "medharmony", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Database file [default: the platform data directory's medharmony.db].
+    #[arg(long, global = true, env = "MEDHARMONY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Pretend the current time is this (RFC 3339), for repeatable scripts and tests.
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add or list providers.
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
+    /// Import .ics calendars (busy time of one provider) or .csv schedules (open slots).
+    Import(ImportArgs),
+    /// List busy time overlapping a window.
+    Busy(QueryArgs),
+    /// List slots overlapping a window.
+    Slots(SlotsArgs),
+    /// List sources (imported calendars and schedules) and when each was last synced.
+    Sources,
+    /// List change-log entries after a sequence number.
+    Changes {
+        /// Only entries with a sequence number greater than this.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+    },
+    /// Load (or refresh) the demo practice: three providers with synthetic calendars.
+    Demo,
+    /// Measure import and upsert speed on synthetic data (a temporary database).
+    Bench(BenchArgs),
+}
+
+/// `providers` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Add a provider.
+    Add {
+        /// Display name, e.g. "Dr. Rivera".
+        name: String,
+        /// IANA time zone, e.g. America/New_York.
+        #[arg(long, value_parser = parse_zone_arg)]
+        tz: Tz,
+        /// Weekly working hours in local time.
+        #[arg(long, default_value = "Mon-Fri 07:00-17:00")]
+        hours: String,
+        /// Default slot length in minutes.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(5..=720))]
+        slot_minutes: u32,
+    },
+    /// List providers.
+    List,
+}
+
+/// `import` options.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import; each is its own transaction.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Provider whose calendar an .ics is (required for .ics); default provider for a .csv without a provider column.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Zone for providers this import creates (an existing provider keeps its zone).
+    #[arg(long, value_parser = parse_zone_arg)]
+    pub tz: Option<Tz>,
+    /// Source (feed) name [default: the file name without extension].
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Day/month order of local dates in a .csv when the file cannot tell.
+    #[arg(long, value_parser = |s: &str| s.parse::<DateOrder>().map_err(|e| e.to_string()))]
+    pub date_order: Option<DateOrder>,
+    /// Start of the import window [default: 7 days before now].
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the import window [default: 90 days after now].
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Window and provider for `busy`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Window start [default: now].
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Option<DateTime<Utc>>,
+    /// Window end [default: 7 days after the start].
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// `slots` options.
+#[derive(Debug, Args)]
+pub struct SlotsArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Only slots with this FHIR status (free, busy, busy-unavailable, busy-tentative, entered-in-error).
+    #[arg(long, value_parser = |s: &str| s.parse::<SlotStatus>().map_err(|e| e.to_string()))]
+    pub status: Option<SlotStatus>,
+}
+
+/// `bench` options.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Calendar events to generate (one in five recurs weekly).
+    #[arg(long, default_value_t = 5000)]
+    pub events: usize,
+    /// Days of the expansion window.
+    #[arg(long, default_value_t = 90)]
+    pub days: i64,
+    /// Published slots to upsert.
+    #[arg(long, default_value_t = 100_000)]
+    pub slots: usize,
+}
+
+/// Runs the CLI on `args` (including the program name) and returns the exit code.
+pub fn main_with<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {}", one_sentence(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_sentence(e: &anyhow::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}
+
+fn open_store(cli: &Cli) -> anyhow::Result<Store> {
+    let path = match &cli.db {
+        Some(p) => p.clone(),
+        None => default_db_path().ok_or_else(|| anyhow!("could not find a data directory for the database; give --db PATH"))?,
+    };
+    let env_key = std::env::var(KEY_ENV).ok();
+    let key = resolve_key(&path, env_key.as_deref(), &OsKeychain)?;
+    Ok(Store::open(&path, &key)?)
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, default_from: DateTime<Utc>, default_len: Duration) -> anyhow::Result<Interval> {
+    let start = from.unwrap_or(default_from);
+    let end = to.unwrap_or(start + default_len);
+    match Interval::new(start, end) {
+        Some(w) if !w.is_empty() => Ok(w),
+        _ => bail!("--to ({}) must be after --from ({})", fmt_instant(end), fmt_instant(start)),
+    }
+}
+
+fn find_provider(store: &Store, name: Option<&str>) -> anyhow::Result<Option<Provider>> {
+    match name {
+        None => Ok(None),
+        Some(n) => Ok(Some(store.provider(n)?.ok_or_else(|| anyhow!("there is no provider named '{n}'; see `medharmony providers list`"))?)),
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    match &cli.command {
+        Command::Bench(args) => return crate::bench::run(args.events, args.days, args.slots).map(|()| 0),
+        Command::Providers { command } => {
+            let mut store = open_store(cli)?;
+            match command {
+                ProvidersCommand::Add { name, tz, hours, slot_minutes } => {
+                    let hours = WorkingHours::parse(hours)?;
+                    if name.trim().is_empty() {
+                        bail!("a provider needs a name");
+                    }
+                    let p = store.add_provider(name, *tz, &hours, *slot_minutes, now)?;
+                    if cli.json {
+                        print_json(&p)?;
+                    } else {
+                        println!("Added {} ({}, {}, {}-minute slots)", p.name, p.tz.name(), p.hours.to_spec(), p.slot_minutes);
+                    }
+                }
+                ProvidersCommand::List => {
+                    let list = store.providers()?;
+                    if cli.json {
+                        print_json(&list)?;
+                    } else if list.is_empty() {
+                        println!("No providers yet. Add one with: medharmony providers add \"Dr. Rivera\" --tz America/New_York");
+                    } else {
+                        for p in list {
+                            println!("{}\t{}\t{}\t{} min", p.name, p.tz.name(), p.hours.to_spec(), p.slot_minutes);
+                        }
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Import(args) => {
+            let mut store = open_store(cli)?;
+            let win = window(args.from, args.to, now - Duration::days(7), Duration::days(97))?;
+            let req = ImportRequest { provider: args.provider.clone(), tz: args.tz, source: args.source.clone(), date_order: args.date_order };
+            let (mut refused, mut partial) = (false, false);
+            for file in &args.files {
+                match import_path(&mut store, file, &file.display().to_string(), &req, win, now) {
+                    Ok(summary) => {
+                        for s in &summary.skipped {
+                            eprintln!("skipped: {}", describe_skip(&summary.file, s));
+                        }
+                        partial |= !summary.skipped.is_empty();
+                        if cli.json {
+                            print_json(&summary)?;
+                        } else {
+                            println!("{}", summary.plain());
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        refused = true;
+                    }
+                }
+            }
+            // A refused file outranks skipped items: 1, else 2, else 0.
+            Ok(if refused { 1 } else if partial { 2 } else { 0 })
+        }
+        Command::Busy(q) => {
+            let store = open_store(cli)?;
+            let provider = find_provider(&store, q.provider.as_deref())?;
+            let win = window(q.from, q.to, now, Duration::days(7))?;
+            let rows = store.busy(provider.as_ref().map(|p| p.id), win)?;
+            if cli.json {
+                let out: Vec<BusyJson> = rows
+                    .into_iter()
+                    .map(|b| BusyJson {
+                        provider: b.provider,
+                        source: b.source,
+                        uid: b.uid,
+                        recurrence_id: b.recurrence_id,
+                        start: b.start,
+                        end: b.end,
+                        all_day: b.all_day,
+                        summary: b.summary,
+                    })
+                    .collect();
+                print_json(&out)?;
+            } else {
+                let zones = provider_zones(&store)?;
+                if rows.is_empty() {
+                    println!("No busy time between {} and {}.", fmt_instant(win.start), fmt_instant(win.end));
+                }
+                for b in rows {
+                    let z = zones.get(&b.provider_id).copied().unwrap_or(chrono_tz::UTC);
+                    println!("{}\t{}\t{}", b.provider, local_span(z, b.start, b.end, b.all_day), b.summary.unwrap_or_default());
+                }
+            }
+            Ok(0)
+        }
+        Command::Slots(a) => {
+            let store = open_store(cli)?;
+            let provider = find_provider(&store, a.query.provider.as_deref())?;
+            let win = window(a.query.from, a.query.to, now, Duration::days(7))?;
+            let list = availability::slots(&store, provider.as_ref(), win, a.status)?;
+            if cli.json {
+                print_json(&list)?;
+            } else {
+                let zones: std::collections::HashMap<String, Tz> = store.providers()?.into_iter().map(|p| (p.name, p.tz)).collect();
+                if list.is_empty() {
+                    println!("No slots between {} and {}.", fmt_instant(win.start), fmt_instant(win.end));
+                }
+                for s in list {
+                    let z = zones.get(&s.provider).copied().unwrap_or(chrono_tz::UTC);
+                    println!("{}\t{}\t{}\t{}\t{}", s.provider, local_span(z, s.start, s.end, false), s.status, s.location.unwrap_or_default(), s.source);
+                }
+            }
+            Ok(0)
+        }
+        Command::Demo => {
+            let mut store = open_store(cli)?;
+            let summaries = crate::demo::seed(&mut store, now)?;
+            if cli.json {
+                print_json(&summaries)?;
+            } else {
+                for s in &summaries {
+                    println!("{}", s.plain());
+                }
+                println!("Demo practice ready. Try: medharmony slots --status free");
+            }
+            Ok(0)
+        }
+        Command::Sources => {
+            let store = open_store(cli)?;
+            let list = store.sources()?;
+            if cli.json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!("Nothing imported yet. Try: medharmony import calendar.ics --provider \"Dr. Rivera\" --tz America/New_York");
+            } else {
+                for s in list {
+                    let last = s.last_sync_at.map(fmt_instant).unwrap_or_else(|| "never".into());
+                    println!("{}\t{}\t{}\tlast synced {}", s.kind.as_str(), s.name, s.provider.unwrap_or_default(), last);
+                }
+            }
+            Ok(0)
+        }
+        Command::Changes { since } => {
+            let store = open_store(cli)?;
+            let list = store.changes_since(*since, 10_000)?;
+            if cli.json {
+                print_json(&list)?;
+            } else {
+                for c in list {
+                    println!("{}\t{}\t{} {}\t{}", c.seq, fmt_instant(c.at), c.entity, c.op, c.detail);
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn provider_zones(store: &Store) -> anyhow::Result<std::collections::HashMap<i64, Tz>> {
+    Ok(store.providers()?.into_iter().map(|p| (p.id, p.tz)).collect())
+}
+
+/// `Mon 2026-03-02 09:00–09:30 EST` in the provider's zone.
+fn local_span(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>, all_day: bool) -> String {
+    let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
+    if all_day {
+        let last = (e - Duration::seconds(1)).date_naive();
+        if last == s.date_naive() {
+            return format!("{} all day", s.format("%a %Y-%m-%d"));
+        }
+        return format!("{} – {} all day", s.format("%a %Y-%m-%d"), last.format("%a %Y-%m-%d"));
+    }
+    if s.date_naive() == e.date_naive() {
+        format!("{}–{} {}", s.format("%a %Y-%m-%d %H:%M"), e.format("%H:%M"), e.format("%Z"))
+    } else {
+        format!("{} – {} {}", s.format("%a %Y-%m-%d %H:%M"), e.format("%a %Y-%m-%d %H:%M"), e.format("%Z"))
+    }
+}
+
+/// `busy --json` element.
+#[derive(Serialize)]
+struct BusyJson {
+    provider: String,
+    source: String,
+    uid: String,
+    #[serde(serialize_with = "ser_opt_instant")]
+    recurrence_id: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_instant")]
+    start: DateTime<Utc>,
+    #[serde(serialize_with = "ser_instant")]
+    end: DateTime<Utc>,
+    all_day: bool,
+    summary: Option<String>,
+}
+
+fn describe_skip(file: &str, s: &Skipped) -> String {
+    let uid = s.uid.as_deref().map(|u| format!(" (UID {u})")).unwrap_or_default();
+    format!("{file}: {}{uid}", s.describe())
+}
+

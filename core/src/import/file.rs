@@ -1,0 +1,282 @@
+//! Importing one file into the store: the one path the CLI, the desktop app's
+//! drag-and-drop and its Import button all use.
+//!
+//! The file is read and parsed completely before the store is touched; the
+//! write is one transaction ([`Store::import_ics`] / [`Store::import_slots`]),
+//! so a refused file changes nothing.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::csv::{parse_csv, CsvError, CsvOptions, DateOrder};
+use super::ics::{parse_ics, IcsError, IcsOptions};
+use super::Skipped;
+use crate::store::{NewSlot, ProviderRef, Store, StoreError};
+use crate::time::{Interval, Zone};
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    /// The provider an .ics belongs to (required for .ics); for a .csv, the
+    /// provider of rows when the file has no provider column.
+    pub provider: Option<String>,
+    /// Zone of providers (and locations) this import creates; existing ones keep theirs.
+    pub tz: Option<Tz>,
+    /// Source (feed) name; default the file name without extension.
+    pub source: Option<String>,
+    /// Day/month order of local dates in a .csv when the file cannot tell.
+    pub date_order: Option<DateOrder>,
+}
+
+/// Summary of one imported file; the CLI prints it as
+/// `{"file","source","provider","events","instances","slots","skipped":[{"line","uid","reason"}],"removed","outside_window"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSummary {
+    /// The file as given.
+    pub file: String,
+    /// Source (feed) name.
+    pub source: String,
+    /// The calendar's provider; for a spreadsheet the one provider its rows name, else null.
+    pub provider: Option<String>,
+    /// Calendar events (VEVENTs) read.
+    pub events: usize,
+    /// Busy instances in the import window.
+    pub instances: usize,
+    /// Published slots in the import window.
+    pub slots: usize,
+    /// Items left out, each `{"line","uid","reason"}`.
+    pub skipped: Vec<Skipped>,
+    /// Instances or slots removed because the file no longer contains them.
+    pub removed: usize,
+    /// Spreadsheet rows outside the import window (not imported, not an error).
+    pub outside_window: usize,
+}
+
+impl FileSummary {
+    /// One plain sentence for staff, e.g.
+    /// `rivera.ics: 42 events imported (118 busy times in the window) for Dr. Rivera, 3 skipped: line 120, unknown time zone 'XYZ'`.
+    pub fn plain(&self) -> String {
+        let what = if self.events > 0 || self.instances > 0 {
+            format!("{} events imported ({} busy times in the window)", self.events, self.instances)
+        } else {
+            format!("{} open slots imported", self.slots)
+        };
+        let mut s = format!("{}: {what}", self.file);
+        if let Some(p) = &self.provider {
+            s.push_str(&format!(" for {p}"));
+        }
+        if let Some(first) = self.skipped.first() {
+            s.push_str(&format!(", {} skipped: {}", self.skipped.len(), first.describe()));
+            if self.skipped.len() > 1 {
+                s.push_str(" (and more)");
+            }
+        }
+        if self.removed > 0 {
+            s.push_str(&format!(", {} removed that the file no longer lists", self.removed));
+        }
+        if self.outside_window > 0 {
+            s.push_str(&format!(", {} rows outside the import window", self.outside_window));
+        }
+        s
+    }
+}
+
+/// Why a file was refused. Nothing was written.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("could not read {file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Neither a calendar nor a spreadsheet.
+    #[error("{file}: not a calendar (.ics) or schedule spreadsheet (.csv) file")]
+    UnknownKind {
+        /// The file.
+        file: String,
+    },
+    /// An .ics import without a provider.
+    #[error("{file}: an .ics calendar belongs to one provider; give --provider NAME")]
+    NeedsProvider {
+        /// The file.
+        file: String,
+    },
+    /// The provider does not exist and no zone was given to create it.
+    #[error("{file}: there is no provider named '{name}'; give --tz ZONE to create it, or add it with `medharmony providers add`")]
+    UnknownProvider {
+        /// The file.
+        file: String,
+        /// The provider name.
+        name: String,
+    },
+    /// A spreadsheet row names a provider that does not exist and no zone was given.
+    #[error("{file} line {line}: there is no provider named '{name}'; give --tz ZONE to create the providers this file names")]
+    UnknownRowProvider {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The provider name.
+        name: String,
+    },
+    /// The calendar was refused as a whole.
+    #[error("{file}: {source}")]
+    Ics {
+        /// The file.
+        file: String,
+        /// Why.
+        source: IcsError,
+    },
+    /// The spreadsheet was refused as a whole.
+    #[error("{file}: {source}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// Why.
+        source: CsvError,
+    },
+    /// The store failed; the transaction was rolled back.
+    #[error("{file}: {source}")]
+    Store {
+        /// The file.
+        file: String,
+        /// Why.
+        source: StoreError,
+    },
+}
+
+impl Skipped {
+    /// `line 120, unknown time zone 'XYZ'`, or the reason alone when the line is unknown.
+    pub fn describe(&self) -> String {
+        match self.line {
+            Some(l) => format!("line {l}, {}", self.reason),
+            None => self.reason.clone(),
+        }
+    }
+}
+
+/// Is this an .ics or a .csv? By extension, else by content.
+fn is_calendar(path: &Path, bytes: &[u8]) -> Option<bool> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("ics" | "ical" | "icalendar" | "ifb") => return Some(true),
+        Some("csv" | "tsv" | "txt") => return Some(false),
+        _ => {}
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase();
+    head.starts_with("BEGIN:VCALENDAR").then_some(true)
+}
+
+/// Imports the file at `path` over the window `win` (UTC, half-open) as one
+/// transaction. `display_name` is how the file is named in the summary and
+/// in errors (the CLI passes the path as typed; the app the file name).
+///
+/// # Errors
+/// [`ImportError`]; nothing was written.
+pub fn import_path(store: &mut Store, path: &Path, display_name: &str, req: &ImportRequest, win: Interval, now: DateTime<Utc>) -> Result<FileSummary, ImportError> {
+    let file = display_name.to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read { file: file.clone(), source })?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.clone());
+    import_bytes(store, &bytes, &file, &stem, req, is_calendar(path, &bytes), win, now)
+}
+
+/// Imports file content already in memory (the desktop app's drop handler).
+/// `stem` is the default source name; `calendar` tells the kind (`None`: sniff the content,
+/// refusing anything that is not an iCalendar file).
+///
+/// # Errors
+/// [`ImportError`]; nothing was written.
+#[allow(clippy::too_many_arguments)]
+pub fn import_bytes(
+    store: &mut Store,
+    bytes: &[u8],
+    file: &str,
+    stem: &str,
+    req: &ImportRequest,
+    calendar: Option<bool>,
+    win: Interval,
+    now: DateTime<Utc>,
+) -> Result<FileSummary, ImportError> {
+    let file = file.to_string();
+    let source = req.source.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(stem).to_string();
+    let calendar = calendar.or_else(|| is_calendar(Path::new(""), bytes)).ok_or_else(|| ImportError::UnknownKind { file: file.clone() })?;
+    let store_err = |source: StoreError| ImportError::Store { file: file.clone(), source };
+    if calendar {
+        let name = req.provider.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| ImportError::NeedsProvider { file: file.clone() })?;
+        let zone = match (store.provider(name).map_err(store_err)?, req.tz) {
+            (Some(p), _) => p.tz,
+            (None, Some(tz)) => tz,
+            (None, None) => return Err(ImportError::UnknownProvider { file, name: name.to_string() }),
+        };
+        let parsed = parse_ics(bytes, &IcsOptions { provider_zone: zone, window: win }).map_err(|source| ImportError::Ics { file: file.clone(), source })?;
+        let (provider, outcome) = store
+            .import_ics(&ProviderRef { name: name.to_string(), tz_if_new: req.tz }, &source, win, &parsed, now)
+            .map_err(store_err)?;
+        return Ok(FileSummary {
+            file,
+            source,
+            provider: Some(provider.name),
+            events: parsed.events,
+            instances: parsed.instances.len(),
+            slots: 0,
+            skipped: parsed.skipped,
+            removed: outcome.removed,
+            outside_window: 0,
+        });
+    }
+    let parsed = parse_csv(bytes, &CsvOptions { date_order: req.date_order, default_provider: req.provider.clone() })
+        .map_err(|source| ImportError::Csv { file: file.clone(), source })?;
+    let mut zones: HashMap<String, Tz> = HashMap::new();
+    let mut slots = Vec::with_capacity(parsed.rows.len());
+    let mut skipped = parsed.skipped;
+    let mut outside = 0usize;
+    for row in &parsed.rows {
+        let key = row.provider.to_lowercase();
+        let provider_tz = match zones.get(&key) {
+            Some(z) => *z,
+            None => {
+                let z = match (store.provider(&row.provider).map_err(store_err)?, req.tz) {
+                    (Some(p), _) => p.tz,
+                    (None, Some(tz)) => tz,
+                    (None, None) => return Err(ImportError::UnknownRowProvider { file, line: row.line, name: row.provider.clone() }),
+                };
+                zones.insert(key, z);
+                z
+            }
+        };
+        let zone = Zone::Iana(row.tz.unwrap_or(provider_tz));
+        let Some(span) = Interval::new(zone.to_utc(row.start), zone.to_utc(row.end)).filter(|s| !s.is_empty()) else {
+            skipped.push(Skipped { line: Some(row.line), uid: None, reason: "the slot has no length once its time zone's clock change is applied".into() });
+            continue;
+        };
+        if !span.overlaps(&win) {
+            outside += 1;
+            continue;
+        }
+        slots.push(NewSlot { provider: row.provider.clone(), location: row.location.clone(), span, status: row.status, service_type: row.service_type.clone() });
+    }
+    skipped.sort_by_key(|s| s.line);
+    let outcome = store.import_slots(&source, req.tz, win, &slots, skipped.is_empty(), now).map_err(store_err)?;
+    let mut names: Vec<String> = slots.iter().map(|s| s.provider.to_lowercase()).collect();
+    names.sort_unstable();
+    names.dedup();
+    Ok(FileSummary {
+        file,
+        source,
+        provider: if names.len() == 1 { slots.first().map(|s| s.provider.clone()) } else { None },
+        events: 0,
+        instances: 0,
+        slots: slots.len(),
+        skipped,
+        removed: outcome.removed,
+        outside_window: outside,
+    })
+}

@@ -1,0 +1,1 @@
+//! Tests of the iCalendar importer against the fixtures in `fixtures/calendar`.

@@ -1,0 +1,181 @@
+//! Versioned schema migrations, tracked in SQLite's `PRAGMA user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema from version `i` to `i + 1`
+//! and runs in its own `BEGIN IMMEDIATE` transaction, so two processes opening
+//! a new database at once cannot both apply it. A database whose version is
+//! newer than this build knows is refused, never downgraded.
+
+use rusqlite::Connection;
+
+/// The migrations, in order. Never edit a released entry: append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: providers, locations, integrations, sources, busy blocks, slots, change log.
+    r#"
+    CREATE TABLE providers (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        tz            TEXT NOT NULL,
+        hours         TEXT NOT NULL,
+        slot_minutes  INTEGER NOT NULL DEFAULT 30 CHECK (slot_minutes > 0),
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE locations (
+        id    INTEGER PRIMARY KEY,
+        name  TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        tz    TEXT NOT NULL
+    );
+    CREATE TABLE integrations (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        name          TEXT NOT NULL UNIQUE,
+        settings      TEXT NOT NULL DEFAULT '{}',
+        sync_minutes  INTEGER NOT NULL DEFAULT 15 CHECK (sync_minutes > 0),
+        last_sync_at  INTEGER,
+        last_error    TEXT,
+        active        INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE sources (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        provider_id     INTEGER REFERENCES providers(id) ON DELETE CASCADE,
+        integration_id  INTEGER REFERENCES integrations(id) ON DELETE CASCADE,
+        settings        TEXT NOT NULL DEFAULT '{}',
+        sync_minutes    INTEGER NOT NULL DEFAULT 15 CHECK (sync_minutes > 0),
+        last_sync_at    INTEGER,
+        active          INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE UNIQUE INDEX sources_feed ON sources(kind, name, IFNULL(provider_id, 0));
+    CREATE TABLE busy_blocks (
+        id             INTEGER PRIMARY KEY,
+        source_id      INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        provider_id    INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        external_id    TEXT NOT NULL,
+        uid            TEXT NOT NULL,
+        recurrence_id  INTEGER,
+        start_utc      INTEGER NOT NULL,
+        end_utc        INTEGER NOT NULL,
+        all_day        INTEGER NOT NULL,
+        summary        TEXT,
+        status         TEXT NOT NULL,
+        updated_seq    INTEGER NOT NULL,
+        UNIQUE (source_id, external_id),
+        CHECK (end_utc > start_utc)
+    );
+    CREATE INDEX busy_by_provider_time ON busy_blocks(provider_id, start_utc);
+    CREATE TABLE slots (
+        id            INTEGER PRIMARY KEY,
+        source_id     INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        provider_id   INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        location_id   INTEGER REFERENCES locations(id),
+        external_id   TEXT NOT NULL,
+        start_utc     INTEGER NOT NULL,
+        end_utc       INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        service_type  TEXT,
+        updated_seq   INTEGER NOT NULL,
+        UNIQUE (source_id, external_id),
+        CHECK (end_utc > start_utc)
+    );
+    CREATE INDEX slots_by_provider_time ON slots(provider_id, start_utc);
+    CREATE TABLE changes (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at           INTEGER NOT NULL,
+        entity       TEXT NOT NULL,
+        op           TEXT NOT NULL,
+        source_id    INTEGER,
+        provider_id  INTEGER,
+        detail       TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Outcome of [`migrate`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum MigrateError {
+    /// The file was written by a newer MedHarmony (its version, ours).
+    Newer(u32, u32),
+    /// SQLite refused a statement.
+    Sql(String),
+}
+
+/// Brings `conn` up to [`latest_version`], one transaction per step.
+///
+/// # Errors
+/// [`MigrateError::Newer`] for a database from a newer build; [`MigrateError::Sql`] otherwise.
+pub fn migrate(conn: &mut Connection) -> Result<u32, MigrateError> {
+    let sql = |e: rusqlite::Error| MigrateError::Sql(e.to_string());
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+        let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
+        if version > latest_version() {
+            return Err(MigrateError::Newer(version, latest_version()));
+        }
+        if version == latest_version() {
+            tx.commit().map_err(sql)?;
+            return Ok(version);
+        }
+        tx.execute_batch(MIGRATIONS[version as usize]).map_err(sql)?;
+        tx.pragma_update(None, "user_version", version + 1).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_a_new_file_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tables, ["busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources"]);
+        drop(conn);
+        // Reopening in another connection sees the same version.
+        let conn = Connection::open(&path).unwrap();
+        let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, latest_version());
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("n.db")).unwrap();
+        conn.pragma_update(None, "user_version", latest_version() + 1).unwrap();
+        assert_eq!(migrate(&mut conn), Err(MigrateError::Newer(latest_version() + 1, latest_version())));
+    }
+
+    #[test]
+    fn concurrent_openers_apply_each_step_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || {
+                    let mut c = Connection::open(&p).unwrap();
+                    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    migrate(&mut c).unwrap()
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), latest_version());
+        }
+    }
+}
