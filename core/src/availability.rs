@@ -161,7 +161,7 @@ mod tests {
     use crate::model::WorkingHours;
 
     fn provider(tz: chrono_tz::Tz, hours: &str, minutes: u32) -> Provider {
-        Provider { id: 7, name: "Dr Test".into(), tz, hours: WorkingHours::parse(hours).unwrap(), slot_minutes: minutes }
+        Provider { id: 7, name: "Dr Test".into(), tz, hours: WorkingHours::parse(hours).unwrap(), slot_minutes: minutes, demo: false }
     }
 
     fn iv(a: &str, b: &str) -> Interval {

@@ -96,7 +96,11 @@ pub enum Command {
         since: i64,
     },
     /// Load (or refresh) the demo practice: three providers with synthetic calendars.
-    Demo,
+    Demo {
+        /// Remove the demo practice instead (its providers, calendars and slots).
+        #[arg(long)]
+        remove: bool,
+    },
     /// Measure import and upsert speed on synthetic data (a temporary database).
     Bench(BenchArgs),
 }
@@ -357,7 +361,17 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Demo => {
+        Command::Demo { remove: true } => {
+            let mut store = open_store(cli)?;
+            let n = crate::demo::remove(&mut store, now)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "removed_providers": n }))?;
+            } else {
+                println!("Removed the demo practice ({n} providers).");
+            }
+            Ok(0)
+        }
+        Command::Demo { remove: false } => {
             let mut store = open_store(cli)?;
             let summaries = crate::demo::seed(&mut store, now)?;
             if cli.json {

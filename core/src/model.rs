@@ -213,6 +213,8 @@ pub struct Provider {
     pub hours: WorkingHours,
     /// Default slot length in minutes.
     pub slot_minutes: u32,
+    /// True for the built-in demo practice's providers (synthetic data, removable in one step).
+    pub demo: bool,
 }
 
 fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {

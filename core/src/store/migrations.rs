@@ -88,6 +88,10 @@ pub const MIGRATIONS: &[&str] = &[
         detail       TEXT NOT NULL
     );
     "#,
+    // 2: demo providers are flagged, so the demo practice can be removed in one step.
+    r#"
+    ALTER TABLE providers ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -145,11 +149,25 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(tables, ["busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources"]);
+        let demo_col: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('providers') WHERE name = 'demo'", [], |r| r.get(0)).unwrap();
+        assert_eq!(demo_col, 1);
         drop(conn);
         // Reopening in another connection sees the same version.
         let conn = Connection::open(&path).unwrap();
         let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, latest_version());
+    }
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v1.db")).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO providers (name, tz, hours, slot_minutes, created_at) VALUES ('Dr. Old', 'UTC', 'Mon 09:00-17:00', 30, 0)", []).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
+        let (name, demo): (String, bool) = conn.query_row("SELECT name, demo FROM providers", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((name.as_str(), demo), ("Dr. Old", false));
     }
 
     #[test]

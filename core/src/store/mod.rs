@@ -286,6 +286,39 @@ impl Store {
         Ok(p)
     }
 
+    /// Flags a provider as part of the demo practice.
+    pub fn mark_demo(&mut self, provider_id: i64) -> Result<()> {
+        self.conn.execute("UPDATE providers SET demo = 1 WHERE id = ?1", [provider_id])?;
+        Ok(())
+    }
+
+    /// Deletes every demo provider with its feeds, busy time and slots, in
+    /// one transaction; returns how many providers were removed.
+    pub fn remove_demo(&mut self, now: DateTime<Utc>) -> Result<usize> {
+        let before = self.last_change_seq()?;
+        let tx = self.begin()?;
+        let ids: Vec<i64> = tx.prepare("SELECT id FROM providers WHERE demo = 1")?.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+        for id in &ids {
+            tx.execute("DELETE FROM slots WHERE provider_id = ?1", [id])?;
+            tx.execute("DELETE FROM busy_blocks WHERE provider_id = ?1", [id])?;
+            tx.execute("DELETE FROM sources WHERE provider_id = ?1", [id])?;
+            tx.execute("DELETE FROM providers WHERE id = ?1", [id])?;
+            log_change(&tx, now, "provider", "remove", None, Some(*id), serde_json::json!({"demo": true}))?;
+        }
+        tx.commit()?;
+        self.emit_after_commit(before)?;
+        Ok(ids.len())
+    }
+
+    /// All locations, by name: `(id, name, IANA zone)`.
+    pub fn locations(&self) -> Result<Vec<(i64, String, Tz)>> {
+        let mut stmt = self.conn.prepare("SELECT id, name, tz FROM locations ORDER BY name COLLATE NOCASE")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?.collect::<std::result::Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, name, tz)| Ok((id, name, parse_iana(&tz).ok_or_else(|| StoreError::Corrupt(format!("location zone '{tz}'")))?)))
+            .collect()
+    }
+
     /// The provider with this name (case-insensitive), if any.
     pub fn provider(&self, name: &str) -> Result<Option<Provider>> {
         find_provider(&self.conn, name)
@@ -293,7 +326,7 @@ impl Store {
 
     /// All providers, by name.
     pub fn providers(&self) -> Result<Vec<Provider>> {
-        let mut stmt = self.conn.prepare("SELECT id, name, tz, hours, slot_minutes FROM providers ORDER BY name COLLATE NOCASE")?;
+        let mut stmt = self.conn.prepare("SELECT id, name, tz, hours, slot_minutes, demo FROM providers ORDER BY name COLLATE NOCASE")?;
         let rows = stmt.query_map([], provider_from_row)?.collect::<std::result::Result<Vec<_>, _>>()?;
         rows.into_iter().collect()
     }
@@ -556,7 +589,8 @@ impl Store {
 }
 
 fn provider_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Provider>> {
-    let (id, name, tz, hours, slot_minutes): (i64, String, String, String, u32) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    let (id, name, tz, hours, slot_minutes, demo): (i64, String, String, String, u32, bool) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
     Ok((|| {
         Ok(Provider {
             id,
@@ -564,12 +598,13 @@ fn provider_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Provider>
             hours: WorkingHours::parse(&hours).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             name,
             slot_minutes,
+            demo,
         })
     })())
 }
 
 fn find_provider(conn: &Connection, name: &str) -> Result<Option<Provider>> {
-    let mut stmt = conn.prepare_cached("SELECT id, name, tz, hours, slot_minutes FROM providers WHERE name = ?1 COLLATE NOCASE")?;
+    let mut stmt = conn.prepare_cached("SELECT id, name, tz, hours, slot_minutes, demo FROM providers WHERE name = ?1 COLLATE NOCASE")?;
     stmt.query_row([name.trim()], provider_from_row).optional()?.transpose()
 }
 
@@ -580,7 +615,7 @@ fn insert_provider(tx: &Transaction<'_>, name: &str, tz: Tz, hours: &WorkingHour
     )?;
     let id = tx.last_insert_rowid();
     log_change(tx, now, "provider", "add", None, Some(id), serde_json::json!({}))?;
-    Ok(Provider { id, name: name.trim().to_string(), tz, hours: hours.clone(), slot_minutes })
+    Ok(Provider { id, name: name.trim().to_string(), tz, hours: hours.clone(), slot_minutes, demo: false })
 }
 
 /// Finds the provider or creates it (default hours and slot length) in `tx`;

@@ -145,22 +145,19 @@ pub(crate) fn expand_wall(
         let count = validated.get_count();
         let set = RRuleSet::new(fake_utc(start)).rrule(validated).limit();
         let mut allowed: Option<u32> = count;
-        let mut taken = 0u32;
-        let mut generated = 0usize;
+        // Every occurrence before a `break` is kept, so `i` counts the kept ones.
         for (i, occ) in (&set).into_iter().enumerate() {
             let wall = occ.naive_utc();
             if i == 0 && wall != start {
                 allowed = allowed.map(|c| c.saturating_sub(1));
             }
-            if allowed.is_some_and(|c| taken >= c) || wall > bound {
+            if allowed.is_some_and(|c| i >= c as usize) || wall > bound {
                 break;
             }
-            generated += 1;
-            if generated > max {
+            if i >= max {
                 return Err(RuleError::TooMany(max));
             }
             out.push(wall);
-            taken += 1;
         }
     }
     out.sort_unstable();

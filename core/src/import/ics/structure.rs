@@ -91,8 +91,8 @@ fn isolate(n: &Normalized) -> Parsed<'_> {
         if let Some(mut block) = current.take() {
             let begin = begin_name(line);
             let end = end_name(line);
-            // A new VEVENT or the calendar's end inside an event: the event was never closed.
-            // Components that only ever appear at the top level cannot nest.
+            // A top-level-only component (VEVENT, VTIMEZONE, ...) or the calendar's end
+            // inside a block: the block was never closed.
             let runaway = begin.is_some_and(|b| TOP_LEVEL_ONLY.iter().any(|t| is_named(b, t)))
                 || end.is_some_and(|e| is_named(e, "VCALENDAR"));
             if runaway {
@@ -182,16 +182,8 @@ fn diagnose(n: &Normalized, block: &Block) -> Skipped {
         }
         let probe = format!("BEGIN:VEVENT\n{line}\nEND:VEVENT\n");
         if Component::try_from(probe.as_str()).is_err() {
-            let key: String = line
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
-            let reason = if key.is_empty() {
-                "The event contains a line that is not a valid iCalendar property.".to_string()
-            } else {
-                format!("The event's {} line is not a valid iCalendar property line.", key.to_ascii_uppercase())
-            };
+            // The line's text is not quoted: it may be a stray piece of a summary.
+            let reason = "The event contains a line that is not a valid iCalendar property (perhaps a broken line fold).".to_string();
             return Skipped { line: Some(n.orig_lines[i]), uid, reason };
         }
     }

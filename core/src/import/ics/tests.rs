@@ -1,1 +1,585 @@
-//! Tests of the iCalendar importer against the fixtures in `fixtures/calendar`.
+//! Tests of the iCalendar importer against the fixtures in `fixtures/calendar`
+//! (the shared `expected.json` cases plus this module's own files) and a few
+//! inline calendars.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::*;
+use crate::time::parse_iana;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or_else(|e| panic!("bad instant {s}: {e}"))
+}
+
+fn window() -> Interval {
+    Interval::new(at("2024-01-01T00:00:00Z"), at("2028-01-01T00:00:00Z")).unwrap()
+}
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/calendar")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn opts(tz: Tz) -> IcsOptions {
+    IcsOptions { provider_zone: tz, window: window() }
+}
+
+fn import_bytes(bytes: &[u8], tz: Tz) -> IcsImport {
+    parse_ics(bytes, &opts(tz)).unwrap_or_else(|e| panic!("import failed: {e}"))
+}
+
+fn import(name: &str, tz: Tz) -> IcsImport {
+    import_bytes(&fixture(name), tz)
+}
+
+/// `(start, end, all_day)` of each instance, as RFC 3339 `Z` strings.
+fn spans(imp: &IcsImport) -> Vec<(String, String, bool)> {
+    let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    imp.instances.iter().map(|i| (f(i.span.start), f(i.span.end), i.all_day)).collect()
+}
+
+fn timed(list: &[(&str, &str)]) -> Vec<(String, String, bool)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string(), false)).collect()
+}
+
+fn instance<'a>(imp: &'a IcsImport, uid: &str) -> Vec<&'a BusyInstance> {
+    imp.instances.iter().filter(|i| i.uid == uid).collect()
+}
+
+fn cal(body: &str) -> Vec<u8> {
+    format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{}END:VCALENDAR\r\n", body.replace('\n', "\r\n")).into_bytes()
+}
+
+// ---------------------------------------------------------------------------
+// expected.json
+
+#[test]
+fn every_expected_json_case_matches() {
+    let text = std::fs::read_to_string(fixture_dir().join("expected.json")).expect("expected.json");
+    let cases: serde_json::Value = serde_json::from_str(&text).expect("expected.json parses");
+    let cases = cases.as_array().expect("array of cases");
+    assert!(cases.len() >= 16, "expected.json has {} cases", cases.len());
+    for case in cases {
+        let file = case["file"].as_str().expect("file");
+        let tz = parse_iana(case["provider_tz"].as_str().expect("provider_tz")).expect("provider_tz is IANA");
+        let mut want: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> = case["expected_busy"]
+            .as_array()
+            .expect("expected_busy")
+            .iter()
+            .map(|b| {
+                (
+                    at(b["start"].as_str().expect("start")),
+                    at(b["end"].as_str().expect("end")),
+                    b.get("all_day").and_then(|v| v.as_bool()).unwrap_or(false),
+                )
+            })
+            .collect();
+        want.sort();
+        let imp = import(file, tz);
+        let got: Vec<_> = imp.instances.iter().map(|i| (i.span.start, i.span.end, i.all_day)).collect();
+        assert_eq!(got, want, "{file}: {}", case["why"]);
+        assert!(imp.skipped.is_empty(), "{file}: unexpected skipped {:?}", imp.skipped);
+        assert!(imp.unreadable_uids.is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn folded_summary_is_unfolded() {
+    let imp = import("lf-line-endings-folded.ics", chrono_tz::America::New_York);
+    assert_eq!(imp.instances.len(), 1);
+    assert_eq!(
+        imp.instances[0].summary.as_deref(),
+        Some("Quarterly equipment calibration for the east wing ultrasound room")
+    );
+}
+
+#[test]
+fn expected_fixture_details() {
+    // Overrides carry the original start; masters of recurring series their own.
+    let imp = import("recurrence-id-override.ics", chrono_tz::America::New_York);
+    let rids: Vec<_> = imp.instances.iter().map(|i| i.recurrence_id).collect();
+    assert_eq!(
+        rids,
+        vec![
+            Some(at("2025-07-07T12:00:00Z")),
+            Some(at("2025-07-08T12:00:00Z")),
+            Some(at("2025-07-09T12:00:00Z")),
+            Some(at("2025-07-10T12:00:00Z")),
+        ]
+    );
+    assert_eq!(imp.instances[2].summary.as_deref(), Some("Rounds (moved)"));
+    assert_eq!(imp.events, 2);
+    assert_eq!(imp.read_uids.iter().collect::<Vec<_>>(), vec!["b11@x"]);
+
+    // All-day series: recurrence id is local midnight of the original date.
+    let imp = import("until-inclusive.ics", chrono_tz::America::New_York);
+    let first_day = imp.instances.iter().find(|i| i.all_day).unwrap();
+    assert_eq!(first_day.recurrence_id, Some(at("2026-01-05T05:00:00Z")));
+
+    // Non-recurring events have no recurrence id; cancelled/transparent ones are still read.
+    let imp = import("transparent-cancelled-multiday.ics", chrono_tz::America::New_York);
+    assert_eq!(imp.instances[0].recurrence_id, None);
+    assert_eq!(imp.events, 3);
+    assert_eq!(imp.read_uids.len(), 3);
+
+    // Custom VTIMEZONE does not depend on the provider zone.
+    let a = import("custom-vtimezone.ics", chrono_tz::Asia::Tokyo);
+    let b = import("custom-vtimezone.ics", chrono_tz::America::Los_Angeles);
+    assert_eq!(spans(&a), spans(&b));
+}
+
+// ---------------------------------------------------------------------------
+// Own fixtures
+
+#[test]
+fn rdate_with_tzid_period_and_date() {
+    let imp = import("rdate-tzid-and-period.ics", chrono_tz::America::New_York);
+    let want = vec![
+        ("2025-03-03T14:00:00Z", "2025-03-03T14:30:00Z", false),
+        ("2025-03-10T13:00:00Z", "2025-03-10T13:30:00Z", false),
+        ("2025-03-12T19:00:00Z", "2025-03-12T19:30:00Z", false),
+        ("2025-03-20T14:00:00Z", "2025-03-20T16:00:00Z", false),
+        ("2025-03-21T14:00:00Z", "2025-03-21T15:00:00Z", false),
+        ("2025-04-01T12:00:00Z", "2025-04-01T13:00:00Z", false),
+        ("2025-04-03T12:00:00Z", "2025-04-03T13:00:00Z", false),
+        ("2025-07-04T04:00:00Z", "2025-07-05T04:00:00Z", true),
+        ("2025-07-07T04:00:00Z", "2025-07-08T04:00:00Z", true),
+    ];
+    let want: Vec<_> = want.into_iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c)).collect();
+    assert_eq!(spans(&imp), want);
+    // RDATE instances are instances of a recurring event: they carry their start.
+    let r = instance(&imp, "rdate-1@test");
+    assert_eq!(r[0].recurrence_id, Some(at("2025-03-03T14:00:00Z")));
+    assert_eq!(r[1].recurrence_id, Some(at("2025-03-10T13:00:00Z")));
+    assert!(imp.skipped.is_empty());
+}
+
+#[test]
+fn sequence_then_dtstamp_then_file_order() {
+    let imp = import("sequence-tie-dtstamp.ics", chrono_tz::Europe::London);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-06-02T09:00:00Z", "2025-06-02T09:30:00Z"),
+            ("2025-06-03T11:00:00Z", "2025-06-03T11:30:00Z"),
+            ("2025-06-04T15:00:00Z", "2025-06-04T15:30:00Z"),
+            ("2025-06-10T12:00:00Z", "2025-06-10T13:00:00Z"),
+        ])
+    );
+    assert_eq!(imp.instances[1].summary.as_deref(), Some("Rounds (newer stamp)"));
+    assert_eq!(imp.instances[1].recurrence_id, Some(at("2025-06-03T09:00:00Z")));
+    assert_eq!(imp.instances[2].summary.as_deref(), Some("Rounds (second copy)"));
+    assert_eq!(imp.instances[3].summary.as_deref(), Some("Moved meeting"));
+    assert_eq!(imp.events, 7);
+}
+
+#[test]
+fn fall_back_overlap_takes_first_occurrence() {
+    // Provider zone is irrelevant: every value has a TZID.
+    let imp = import("fall-back-overlap.ics", chrono_tz::America::Chicago);
+    let got: Vec<_> = imp.instances.iter().map(|i| (i.uid.as_str(), i.span.start, i.span.end)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("overlap-3@test", at("2025-11-01T05:30:00Z"), at("2025-11-01T06:00:00Z")),
+            ("overlap-1@test", at("2025-11-02T05:30:00Z"), at("2025-11-02T06:30:00Z")),
+            ("overlap-2@test", at("2025-11-02T05:30:00Z"), at("2025-11-02T07:00:00Z")),
+            ("overlap-3@test", at("2025-11-02T05:30:00Z"), at("2025-11-02T06:00:00Z")),
+            ("overlap-3@test", at("2025-11-03T06:30:00Z"), at("2025-11-03T07:00:00Z")),
+        ]
+    );
+}
+
+#[test]
+fn zero_length_events_block_nothing_but_are_read() {
+    let imp = import("zero-length.ics", chrono_tz::Europe::London);
+    assert_eq!(spans(&imp), timed(&[("2025-05-05T13:00:00Z", "2025-05-05T14:00:00Z")]));
+    assert_eq!(imp.events, 4);
+    assert_eq!(imp.read_uids.len(), 4);
+    assert!(imp.read_uids.contains("zero-2@test"));
+    assert!(imp.skipped.is_empty());
+}
+
+#[test]
+fn date_without_dtend_is_one_day() {
+    let imp = import("date-no-dtend.ics", chrono_tz::Australia::Sydney);
+    let want = vec![
+        ("2025-07-03T14:00:00Z".to_string(), "2025-07-04T14:00:00Z".to_string(), true),
+        ("2025-07-06T14:00:00Z".to_string(), "2025-07-07T14:00:00Z".to_string(), true),
+    ];
+    assert_eq!(spans(&imp), want);
+}
+
+#[test]
+fn outlook_busy_status() {
+    let imp = import("outlook-busystatus.ics", chrono_tz::America::New_York);
+    let got: Vec<_> = imp.instances.iter().map(|i| (i.uid.as_str(), i.status)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("bs-oof@test", BusyStatus::BusyUnavailable),
+            ("bs-tentative@test", BusyStatus::BusyTentative),
+            ("bs-status-tentative@test", BusyStatus::BusyTentative),
+            ("bs-busy@test", BusyStatus::Busy),
+        ]
+    );
+    assert!(imp.read_uids.contains("bs-free@test"));
+    assert_eq!(imp.events, 5);
+}
+
+#[test]
+fn fold_splitting_utf8_characters() {
+    let raw = fixture("fold-splits-utf8.ics");
+    assert!(raw.windows(4).any(|w| w == b"\xc3\r\n "), "fixture must split the character");
+    let imp = import_bytes(&raw, chrono_tz::America::New_York);
+    assert_eq!(imp.instances.len(), 1);
+    assert_eq!(imp.instances[0].summary.as_deref(), Some("Consulta Dr. Muñoz €40 copago"));
+}
+
+#[test]
+fn windows_zone_in_exdate_and_recurrence_id() {
+    let imp = import("windows-zone-exdate-rid.ics", chrono_tz::America::New_York);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-06-02T06:00:00Z", "2025-06-02T06:30:00Z"),
+            ("2025-06-04T06:00:00Z", "2025-06-04T06:30:00Z"),
+            ("2025-06-05T08:00:00Z", "2025-06-05T08:30:00Z"),
+            ("2025-06-06T06:00:00Z", "2025-06-06T06:30:00Z"),
+        ])
+    );
+    assert_eq!(imp.instances[2].recurrence_id, Some(at("2025-06-05T06:00:00Z")));
+    assert_eq!(imp.instances[2].summary.as_deref(), Some("Ward round (late)"));
+}
+
+#[test]
+fn vendor_prefixed_tzids() {
+    let imp = import("vendor-prefixed-tzid.ics", chrono_tz::Asia::Tokyo);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-01-15T14:00:00Z", "2025-01-15T15:00:00Z"),
+            ("2025-07-15T07:00:00Z", "2025-07-15T08:00:00Z"),
+        ])
+    );
+}
+
+#[test]
+fn unknown_tzid_skips_only_that_uid() {
+    let imp = import("unknown-tzid-skipped.ics", chrono_tz::America::New_York);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-03-10T14:00:00Z", "2025-03-10T15:00:00Z"),
+            ("2025-03-12T14:00:00Z", "2025-03-12T15:00:00Z"),
+        ])
+    );
+    assert_eq!(
+        imp.skipped,
+        vec![
+            Skipped {
+                line: Some(15),
+                uid: Some("bad-tz@test".into()),
+                reason: "DTSTART uses unknown time zone 'Mars/Olympus_Mons'".into(),
+            },
+            Skipped {
+                line: Some(37),
+                uid: Some("bad-override@test".into()),
+                reason: "DTSTART uses unknown time zone 'Customized Time Zone'".into(),
+            },
+        ]
+    );
+    assert_eq!(imp.unreadable_uids.iter().collect::<Vec<_>>(), vec!["bad-override@test", "bad-tz@test"]);
+    assert_eq!(imp.read_uids.iter().collect::<Vec<_>>(), vec!["good-1@test", "good-2@test"]);
+    assert_eq!(imp.events, 3);
+}
+
+#[test]
+fn cancelled_override_removes_its_instance() {
+    let imp = import("cancelled-override.ics", chrono_tz::America::New_York);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-09-01T15:00:00Z", "2025-09-01T16:00:00Z"),
+            ("2025-09-15T15:00:00Z", "2025-09-15T16:00:00Z"),
+        ])
+    );
+    assert!(imp.read_uids.contains("cancel-1@test"));
+}
+
+#[test]
+fn not_a_calendar_is_refused() {
+    let err = parse_ics(&fixture("not-a-calendar.ics"), &opts(chrono_tz::UTC)).unwrap_err();
+    assert_eq!(err, IcsError::NotCalendar { line: 2 });
+    assert_eq!(
+        err.to_string(),
+        "Line 2 should be BEGIN:VCALENDAR but is not, so this is not a calendar (.ics) file."
+    );
+}
+
+#[test]
+fn broken_vevent_is_isolated() {
+    let imp = import("broken-vevent-isolated.ics", chrono_tz::UTC);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-04-01T14:00:00Z", "2025-04-01T15:00:00Z"),
+            ("2025-04-03T14:00:00Z", "2025-04-03T15:00:00Z"),
+            ("2025-04-05T14:00:00Z", "2025-04-05T15:00:00Z"),
+        ])
+    );
+    assert_eq!(imp.skipped.len(), 2, "{:?}", imp.skipped);
+    assert_eq!(imp.skipped[0].line, Some(15));
+    assert_eq!(imp.skipped[0].uid.as_deref(), Some("iso-2@test"));
+    assert_eq!(
+        imp.skipped[0].reason,
+        "The event contains a line that is not a valid iCalendar property (perhaps a broken line fold)."
+    );
+    assert_eq!(imp.skipped[1].line, Some(26));
+    assert_eq!(imp.skipped[1].uid.as_deref(), Some("iso-4@test"));
+    assert!(imp.skipped[1].reason.contains("END:VEVENT"), "{}", imp.skipped[1].reason);
+    assert_eq!(imp.events, 3);
+    assert_eq!(imp.unreadable_uids.len(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// Inline cases
+
+#[test]
+fn whole_file_refusals() {
+    let o = opts(chrono_tz::UTC);
+    assert_eq!(parse_ics(b"", &o).unwrap_err(), IcsError::Empty);
+    assert_eq!(parse_ics(b"\xFF\xFEB\x00E\x00", &o).unwrap_err(), IcsError::Utf16);
+    let mut latin1 = cal("BEGIN:VEVENT\nUID:x\nDTSTART:20250101T100000Z\nSUMMARY:Jos\u{e9}\nEND:VEVENT\n");
+    // Replace the UTF-8 "é" by its Latin-1 byte.
+    let pos = latin1.windows(2).position(|w| w == "é".as_bytes()).unwrap();
+    latin1.splice(pos..pos + 2, [0xE9u8]);
+    let err = parse_ics(&latin1, &o).unwrap_err();
+    assert_eq!(err, IcsError::Encoding { line: 7 });
+    assert!(err.to_string().starts_with("Line 7 "), "{err}");
+    assert_eq!(parse_ics(b"Name,Date\r\nA,B\r\n", &o).unwrap_err(), IcsError::NotCalendar { line: 1 });
+}
+
+#[test]
+fn x_wr_timezone_windows_name_and_custom_zone_precedence() {
+    // X-WR-TIMEZONE as a Windows name applies to floating and DATE values only.
+    let bytes = format!(
+        "BEGIN:VCALENDAR\r\nX-WR-TIMEZONE:Tokyo Standard Time\r\n{}{}END:VCALENDAR\r\n",
+        "BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20250601T090000\r\nDTEND:20250601T100000\r\nEND:VEVENT\r\n",
+        "BEGIN:VEVENT\r\nUID:b\r\nDTSTART;VALUE=DATE:20250602\r\nEND:VEVENT\r\n"
+    );
+    let imp = import_bytes(bytes.as_bytes(), chrono_tz::America::New_York);
+    assert_eq!(
+        spans(&imp),
+        vec![
+            ("2025-06-01T00:00:00Z".into(), "2025-06-01T01:00:00Z".into(), false),
+            ("2025-06-01T15:00:00Z".into(), "2025-06-02T15:00:00Z".into(), true),
+        ]
+    );
+
+    // An unresolvable X-WR-TIMEZONE falls back to the provider's zone.
+    let bytes = cal("X-WR-TIMEZONE:Nowhere/Special\nBEGIN:VEVENT\nUID:a\nDTSTART:20250601T090000\nDTEND:20250601T100000\nEND:VEVENT\n");
+    let imp = import_bytes(&bytes, chrono_tz::Europe::London);
+    assert_eq!(spans(&imp), timed(&[("2025-06-01T08:00:00Z", "2025-06-01T09:00:00Z")]));
+
+    // A VTIMEZONE whose TZID resolves as a Windows name is ignored in favour of the tz database.
+    let bytes = cal(concat!(
+        "BEGIN:VTIMEZONE\nTZID:Eastern Standard Time\nBEGIN:STANDARD\nDTSTART:16010101T000000\n",
+        "TZOFFSETFROM:+0100\nTZOFFSETTO:+0100\nEND:STANDARD\nEND:VTIMEZONE\n",
+        "BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Eastern Standard Time:20250701T090000\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(spans(&imp), timed(&[("2025-07-01T13:00:00Z", "2025-07-01T14:00:00Z")]));
+}
+
+#[test]
+fn custom_vtimezone_with_rdate_onsets_and_floating_x_wr() {
+    // A custom zone given only by RDATE onsets (UTC+3 from 2025-06-01, back to +2 on 2025-10-01),
+    // also used as X-WR-TIMEZONE for floating times.
+    let bytes = cal(concat!(
+        "X-WR-TIMEZONE:Clinic Local\n",
+        "BEGIN:VTIMEZONE\nTZID:Clinic Local\n",
+        "BEGIN:STANDARD\nDTSTART:20000101T000000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0200\nEND:STANDARD\n",
+        "BEGIN:DAYLIGHT\nDTSTART:20250601T000000\nRDATE:20260601T000000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0300\nEND:DAYLIGHT\n",
+        "BEGIN:STANDARD\nDTSTART:20251001T000000\nTZOFFSETFROM:+0300\nTZOFFSETTO:+0200\nEND:STANDARD\n",
+        "END:VTIMEZONE\n",
+        "BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Clinic Local:20250515T090000\nDURATION:PT1H\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:b\nDTSTART;TZID=\"Clinic Local\":20250715T090000\nDURATION:PT1H\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20260715T090000\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::America::New_York);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-05-15T07:00:00Z", "2025-05-15T08:00:00Z"),
+            ("2025-07-15T06:00:00Z", "2025-07-15T07:00:00Z"),
+            ("2026-07-15T06:00:00Z", "2026-07-15T07:00:00Z"),
+        ])
+    );
+}
+
+#[test]
+fn unreadable_vtimezone_is_named() {
+    let bytes = cal(concat!(
+        "BEGIN:VTIMEZONE\nTZID:Broken Zone\nBEGIN:STANDARD\nDTSTART:20000101T000000\nTZOFFSETTO:+0200\nEND:STANDARD\nEND:VTIMEZONE\n",
+        "BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Broken Zone:20250515T090000\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert!(imp.instances.is_empty());
+    assert_eq!(imp.skipped.len(), 1);
+    assert_eq!(imp.skipped[0].line, Some(13));
+    assert_eq!(
+        imp.skipped[0].reason,
+        "DTSTART uses time zone 'Broken Zone', whose VTIMEZONE cannot be read because its STANDARD part has no valid TZOFFSETFROM"
+    );
+}
+
+#[test]
+fn count_is_counted_from_dtstart_before_the_window() {
+    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART:20231225T100000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=10\nEND:VEVENT\n");
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    let starts: Vec<_> = imp.instances.iter().map(|i| i.span.start).collect();
+    assert_eq!(starts, vec![at("2024-01-01T10:00:00Z"), at("2024-01-02T10:00:00Z"), at("2024-01-03T10:00:00Z")]);
+}
+
+#[test]
+fn until_forms_on_date_time_series() {
+    // DATE UNTIL on a DATE-TIME series: through the end of that local day.
+    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Asia/Tokyo:20250303T230000\nDURATION:PT30M\nRRULE:FREQ=DAILY;UNTIL=20250305\nEND:VEVENT\n");
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(imp.instances.len(), 3);
+    assert_eq!(imp.instances[2].span.start, at("2025-03-05T14:00:00Z"));
+    // UTC UNTIL is compared in local wall time: 2025-03-05T14:00Z is 23:00 in Tokyo, inclusive.
+    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Asia/Tokyo:20250303T230000\nDURATION:PT30M\nRRULE:FREQ=DAILY;UNTIL=20250305T140000Z\nEND:VEVENT\n");
+    assert_eq!(import_bytes(&bytes, chrono_tz::UTC).instances.len(), 3);
+    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Asia/Tokyo:20250303T230000\nDURATION:PT30M\nRRULE:FREQ=DAILY;UNTIL=20250305T135959Z\nEND:VEVENT\n");
+    assert_eq!(import_bytes(&bytes, chrono_tz::UTC).instances.len(), 2);
+}
+
+#[test]
+fn recurring_nominal_duration_across_dst() {
+    // P1D is nominal: each instance ends at the same wall-clock time next day.
+    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=America/New_York:20260307T120000\nDURATION:P1DT1H\nRRULE:FREQ=DAILY;COUNT=2\nEND:VEVENT\n");
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2026-03-07T17:00:00Z", "2026-03-08T17:00:00Z"),
+            ("2026-03-08T16:00:00Z", "2026-03-09T17:00:00Z"),
+        ])
+    );
+}
+
+#[test]
+fn exdate_forms_and_date_recurrence_id() {
+    // All-day series: EXDATE as DATE and as DATE-TIME both remove by date; a DATE
+    // RECURRENCE-ID moves one day.
+    let bytes = cal(concat!(
+        "BEGIN:VEVENT\nUID:a\nDTSTART;VALUE=DATE:20250602\nRRULE:FREQ=DAILY;COUNT=5\n",
+        "EXDATE;VALUE=DATE:20250603\nEXDATE:20250604T000000Z\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:a\nRECURRENCE-ID;VALUE=DATE:20250606\nDTSTART;VALUE=DATE:20250609\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    let got: Vec<_> = imp.instances.iter().map(|i| (i.span.start, i.recurrence_id)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (at("2025-06-02T00:00:00Z"), Some(at("2025-06-02T00:00:00Z"))),
+            (at("2025-06-05T00:00:00Z"), Some(at("2025-06-05T00:00:00Z"))),
+            (at("2025-06-09T00:00:00Z"), Some(at("2025-06-06T00:00:00Z"))),
+        ]
+    );
+}
+
+#[test]
+fn override_without_master_and_unmatched_override_stand_alone() {
+    let bytes = cal(concat!(
+        "BEGIN:VEVENT\nUID:orphan\nRECURRENCE-ID:20250610T090000Z\nDTSTART:20250610T100000Z\nDURATION:PT1H\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:m\nDTSTART:20250601T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=2\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:m\nRECURRENCE-ID:20250620T090000Z\nDTSTART:20250620T120000Z\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    let got: Vec<_> = imp.instances.iter().map(|i| (i.uid.as_str(), i.span.start, i.recurrence_id)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("m", at("2025-06-01T09:00:00Z"), Some(at("2025-06-01T09:00:00Z"))),
+            ("m", at("2025-06-02T09:00:00Z"), Some(at("2025-06-02T09:00:00Z"))),
+            ("orphan", at("2025-06-10T10:00:00Z"), Some(at("2025-06-10T09:00:00Z"))),
+            ("m", at("2025-06-20T12:00:00Z"), Some(at("2025-06-20T09:00:00Z"))),
+        ]
+    );
+}
+
+#[test]
+fn endless_secondly_rule_is_capped_quickly() {
+    let bytes = cal(concat!(
+        "BEGIN:VEVENT\nUID:spam\nDTSTART:20250101T000000Z\nDURATION:PT1S\nRRULE:FREQ=SECONDLY\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:ok\nDTSTART:20250101T100000Z\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let t0 = Instant::now();
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
+    assert_eq!(imp.instances.len(), 1);
+    assert_eq!(imp.instances[0].uid, "ok");
+    assert_eq!(imp.unreadable_uids.iter().collect::<Vec<_>>(), vec!["spam"]);
+    assert_eq!(imp.skipped.len(), 1);
+    assert_eq!(imp.skipped[0].line, Some(8));
+    assert!(imp.skipped[0].reason.starts_with("RRULE repeats too often"), "{}", imp.skipped[0].reason);
+}
+
+#[test]
+fn per_event_value_errors_name_the_property_line() {
+    let bytes = cal(concat!(
+        "BEGIN:VEVENT\nUID:a\nDTSTART:2025-06-01\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:b\nDTSTART:20250601T090000Z\nDTEND:20250601T080000Z\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20250601T090000Z\nRRULE:FREQ=FORTNIGHTLY\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:d\nSUMMARY:no start\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:e\nDTSTART:20250601T090000Z\nDURATION:1 hour\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:f\nDTSTART:20250601T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE;TZID=Atlantis/Central:20250602T090000\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert!(imp.instances.is_empty());
+    let got: Vec<_> = imp.skipped.iter().map(|s| (s.line, s.uid.as_deref().unwrap_or(""), s.reason.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(6), "a", "DTSTART value '2025-06-01' is not a valid date or date-time"),
+            (Some(11), "b", "DTEND is earlier than DTSTART"),
+            (Some(16), "c", "RRULE cannot be used: `FORTNIGHTLY` is not a valid frequency"),
+            (Some(18), "d", "DTSTART is missing, so the event has no start"),
+            (Some(25), "e", "DURATION value '1 hour' is not a valid duration"),
+            (Some(32), "f", "EXDATE uses unknown time zone 'Atlantis/Central'"),
+        ]
+    );
+    assert_eq!(imp.unreadable_uids.len(), 6);
+    assert_eq!(imp.events, 0);
+}
+
+#[test]
+fn lower_case_names_missing_uid_and_window_clipping() {
+    let bytes = b"begin:vcalendar\nbegin:vevent\ndtstart;tzid=europe/paris:20250601T090000\nduration:PT1H\nsummary:Lower\nend:vevent\nend:vcalendar\n";
+    // `europe/paris` is not an IANA spelling: unknown zone, but the file is read.
+    let imp = import_bytes(bytes, chrono_tz::UTC);
+    assert_eq!(imp.skipped.len(), 1);
+    assert!(imp.skipped[0].uid.as_deref().is_some_and(|u| u.starts_with("nouid-")));
+
+    let bytes = b"begin:vcalendar\nbegin:vevent\ndtstart;tzid=Europe/Paris:20250601T090000\nduration:PT1H\nend:vevent\nend:vcalendar\n";
+    let a = import_bytes(bytes, chrono_tz::UTC);
+    let b = import_bytes(bytes, chrono_tz::UTC);
+    assert_eq!(spans(&a), timed(&[("2025-06-01T07:00:00Z", "2025-06-01T08:00:00Z")]));
+    assert_eq!(a.instances[0].uid, b.instances[0].uid, "synthetic UID is stable");
+
+    // Only instances overlapping the window are returned (half-open).
+    let bytes = cal("BEGIN:VEVENT\nUID:w\nDTSTART:20231231T230000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=3\nEND:VEVENT\n");
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(imp.instances.len(), 2);
+    assert_eq!(imp.instances[0].span.start, at("2024-01-01T23:00:00Z"));
+}
