@@ -20,8 +20,12 @@ use super::BusyInstance;
 use crate::import::Skipped;
 use crate::time::Interval;
 
-/// Per-event cap on generated occurrences (before the window's end).
-pub(crate) const MAX_OCCURRENCES: usize = 100_000;
+/// Per-event cap on generated occurrences (from DTSTART to the window's end):
+/// e.g. an hourly series may start up to ~22 years before the window ends.
+pub(crate) const MAX_OCCURRENCES: usize = 200_000;
+/// Per-file cap on generated occurrences, so that a file full of endless
+/// high-frequency rules cannot keep the import busy for long.
+pub(crate) const FILE_OCCURRENCE_BUDGET: usize = 2_000_000;
 
 /// One member of the master's recurrence set.
 struct Occurrence {
@@ -43,7 +47,15 @@ fn override_key(m: &Moment) -> (bool, DateTime<Utc>, chrono::NaiveDate) {
     }
 }
 
-fn push(out: &mut Vec<BusyInstance>, rec: &EventRecord, rid: Option<DateTime<Utc>>, start: DateTime<Utc>, end: Option<DateTime<Utc>>, window: &Interval, summary: Option<&String>) {
+fn push(
+    out: &mut Vec<BusyInstance>,
+    rec: &EventRecord,
+    rid: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    window: &Interval,
+    summary: Option<&String>,
+) {
     let Some(span) = end.and_then(|end| Interval::new(start, end)) else { return };
     if span.is_empty() || !span.overlaps(window) {
         return;
@@ -60,10 +72,14 @@ fn push(out: &mut Vec<BusyInstance>, rec: &EventRecord, rid: Option<DateTime<Utc
 
 /// Busy instances of one UID overlapping `window`.
 ///
+/// `budget` is what is left of [`FILE_OCCURRENCE_BUDGET`]; the occurrences
+/// generated here are taken from it.
+///
 /// # Errors
 /// A [`Skipped`] (naming the RRULE line) when the recurrence cannot be
-/// expanded, e.g. it repeats more than [`MAX_OCCURRENCES`] times.
-pub(crate) fn assemble(records: Vec<EventRecord>, window: &Interval) -> Result<Vec<BusyInstance>, Skipped> {
+/// expanded: it repeats more than [`MAX_OCCURRENCES`] times before the
+/// window's end, or the file's budget is used up.
+pub(crate) fn assemble(records: Vec<EventRecord>, window: &Interval, budget: &mut usize) -> Result<Vec<BusyInstance>, Skipped> {
     let (overrides, masters): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.recurrence_id.is_some());
     let mut by_rid: BTreeMap<_, Vec<EventRecord>> = BTreeMap::new();
     for o in overrides {
@@ -86,16 +102,21 @@ pub(crate) fn assemble(records: Vec<EventRecord>, window: &Interval) -> Result<V
         } else {
             // Bound in wall-clock time: the window's end plus more than any UTC offset.
             let bound = window.end.naive_utc().checked_add_signed(Duration::days(2)).unwrap_or(chrono::NaiveDateTime::MAX);
-            let walls = expand_wall(m.start.wall, &m.rules, bound, MAX_OCCURRENCES).map_err(|e| Skipped {
+            let max = MAX_OCCURRENCES.min(*budget);
+            let walls = expand_wall(m.start.wall, &m.rules, bound, max).map_err(|e| Skipped {
                 line: Some(m.rule_line),
                 uid: Some(m.uid.clone()),
                 reason: match e {
+                    RuleError::TooMany(_) if max < MAX_OCCURRENCES => {
+                        "RRULE could not be expanded because the file's repeating events produce too many occurrences to import".to_string()
+                    }
                     RuleError::TooMany(max) => {
                         format!("RRULE repeats too often to import (more than {max} times before the end of the import window)")
                     }
                     RuleError::Invalid(detail) => format!("RRULE cannot be used: {detail}"),
                 },
             })?;
+            *budget = budget.saturating_sub(walls.len());
             occurrences.extend(walls.into_iter().map(|wall| Occurrence { wall, instant: zone.to_utc(wall), end: None }));
         }
         for r in &m.rdates {
@@ -111,9 +132,10 @@ pub(crate) fn assemble(records: Vec<EventRecord>, window: &Interval) -> Result<V
             if m.exdates.iter().any(|x| x.designates(o.instant, o.wall, m.start.all_day)) {
                 continue;
             }
-            let replaced = overrides.iter().enumerate().filter(|(_, ov)| {
-                ov.recurrence_id.as_ref().is_some_and(|rid| rid.designates(o.instant, o.wall, m.start.all_day))
-            });
+            let replaced = overrides
+                .iter()
+                .enumerate()
+                .filter(|(_, ov)| ov.recurrence_id.as_ref().is_some_and(|rid| rid.designates(o.instant, o.wall, m.start.all_day)));
             let mut is_replaced = false;
             for (i, _) in replaced {
                 matched[i].get_or_insert(o.instant);

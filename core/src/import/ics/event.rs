@@ -114,11 +114,7 @@ impl EventRecord {
 /// nominal days are added in wall-clock time, the exact part to the instant
 /// (RFC 5545 §3.3.6). `None` on arithmetic overflow.
 pub(crate) fn end_of(zone: &Zone, wall: NaiveDateTime, instant: DateTime<Utc>, length: Length) -> Option<DateTime<Utc>> {
-    let base = if length.days == 0 {
-        instant
-    } else {
-        zone.to_utc(wall.checked_add_signed(Duration::try_days(length.days)?)?)
-    };
+    let base = if length.days == 0 { instant } else { zone.to_utc(wall.checked_add_signed(Duration::try_days(length.days)?)?) };
     base.checked_add_signed(length.exact)
 }
 
@@ -167,8 +163,21 @@ impl Ctx<'_> {
         })
     }
 
-    fn moment(&self, p: &Property<'_>, raw: RawTime) -> Result<Moment, Skipped> {
-        let w = self.when(p, raw)?;
+    /// Like [`Ctx::when`] for a value that names one member of the series
+    /// starting at `series` (EXDATE, RDATE, RECURRENCE-ID): a floating
+    /// DATE-TIME there is read in the series' own zone, because exporters
+    /// that omit the TZID on these properties mean the DTSTART's wall clock.
+    fn when_in_series(&self, p: &Property<'_>, raw: RawTime, series: &When) -> Result<When, Skipped> {
+        match raw {
+            RawTime::Local(wall) if param(p, "TZID").is_none() && !series.all_day => {
+                Ok(When { instant: series.zone.to_utc(wall), wall, zone: series.zone.clone(), all_day: false })
+            }
+            _ => self.when(p, raw),
+        }
+    }
+
+    fn moment(&self, p: &Property<'_>, raw: RawTime, series: &When) -> Result<Moment, Skipped> {
+        let w = self.when_in_series(p, raw, series)?;
         let date = match raw {
             RawTime::Utc(t) => self.zones.floating().to_local(t).date(),
             _ => w.wall.date(),
@@ -258,7 +267,7 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
     let recurrence_id = match find_prop(c, "RECURRENCE-ID") {
         Some(p) => {
             let raw = cx.time_value(p, p.val.as_str())?;
-            Some(cx.moment(p, raw)?)
+            Some(cx.moment(p, raw, &start)?)
         }
         None => None,
     };
@@ -287,19 +296,19 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
             let is_period = param(p, "VALUE").is_some_and(|v| v.trim().eq_ignore_ascii_case("PERIOD"));
             for v in p.val.as_str().split(',').filter(|v| !v.trim().is_empty()) {
                 if is_period || v.contains('/') {
-                    let (s, e) = parse_period(v).ok_or_else(|| {
-                        cx.bad(Some(p), format!("RDATE value '{}' is not a valid period", shorten(v)))
-                    })?;
-                    let s = cx.when(p, s)?;
+                    let (s, e) =
+                        parse_period(v).ok_or_else(|| cx.bad(Some(p), format!("RDATE value '{}' is not a valid period", shorten(v))))?;
+                    let s = cx.when_in_series(p, s, &start)?;
                     let end = match e {
-                        PeriodEnd::At(raw) => cx.when(p, raw)?.instant,
-                        PeriodEnd::After(len) => end_of(&s.zone, s.wall, s.instant, len)
-                            .ok_or_else(|| cx.bad(Some(p), "RDATE period is too long".into()))?,
+                        PeriodEnd::At(raw) => cx.when_in_series(p, raw, &start)?.instant,
+                        PeriodEnd::After(len) => {
+                            end_of(&s.zone, s.wall, s.instant, len).ok_or_else(|| cx.bad(Some(p), "RDATE period is too long".into()))?
+                        }
                     };
                     rdates.push(RDate { start: s, end: Some(end) });
                 } else {
                     let raw = cx.time_value(p, v)?;
-                    rdates.push(RDate { start: cx.when(p, raw)?, end: None });
+                    rdates.push(RDate { start: cx.when_in_series(p, raw, &start)?, end: None });
                 }
             }
         }
@@ -310,7 +319,7 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
     for p in props(c, "EXDATE") {
         for v in p.val.as_str().split(',').filter(|v| !v.trim().is_empty()) {
             let raw = cx.time_value(p, v)?;
-            exdates.push(cx.moment(p, raw)?);
+            exdates.push(cx.moment(p, raw, &start)?);
         }
     }
 
@@ -318,9 +327,7 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
     let status_v = upper_val(c, "STATUS");
     let transp = upper_val(c, "TRANSP");
     let ms = upper_val(c, "X-MICROSOFT-CDO-BUSYSTATUS");
-    let blocks = status_v.as_deref() != Some("CANCELLED")
-        && transp.as_deref() != Some("TRANSPARENT")
-        && ms.as_deref() != Some("FREE");
+    let blocks = status_v.as_deref() != Some("CANCELLED") && transp.as_deref() != Some("TRANSPARENT") && ms.as_deref() != Some("FREE");
     let status = if ms.as_deref() == Some("OOF") {
         BusyStatus::BusyUnavailable
     } else if status_v.as_deref() == Some("TENTATIVE") || ms.as_deref() == Some("TENTATIVE") {

@@ -61,7 +61,7 @@ impl std::fmt::Display for RuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RuleError::Invalid(detail) => f.write_str(detail),
-            RuleError::TooMany(max) => write!(f, "it repeats more than {max} times before the end of the import window"),
+            RuleError::TooMany(max) => write!(f, "it repeats more than {max} times"),
         }
     }
 }
@@ -94,7 +94,9 @@ fn plain(e: RRuleError) -> RuleError {
         RRuleError::ValidationError(v) => v.to_string(),
         other => other.to_string(),
     };
-    RuleError::Invalid(text.trim_end_matches('.').to_string())
+    // Keep the first sentence only: reasons are one plain sentence.
+    let first = text.split(". ").next().unwrap_or(&text);
+    RuleError::Invalid(first.trim_end_matches('.').to_string())
 }
 
 fn fake_utc(wall: NaiveDateTime) -> DateTime<rrule::Tz> {
@@ -187,29 +189,22 @@ mod tests {
             1000,
         )
         .unwrap();
-        let want: Vec<_> =
-            ["2025-10-27 09:30", "2025-12-29 09:30", "2026-02-23 09:30", "2026-04-27 09:30"].map(wall).to_vec();
+        let want: Vec<_> = ["2025-10-27 09:30", "2025-12-29 09:30", "2026-02-23 09:30", "2026-04-27 09:30"].map(wall).to_vec();
         assert_eq!(got, want);
     }
 
     #[test]
     fn dtstart_counts_as_first_occurrence() {
         // DTSTART is a Tuesday, the rule wants Mondays: DTSTART + 2 Mondays.
-        let got = expand_wall(
-            wall("2025-03-04 09:00"),
-            &rules("FREQ=WEEKLY;BYDAY=MO;COUNT=3", false),
-            wall("2030-01-01 00:00"),
-            1000,
-        )
-        .unwrap();
+        let got =
+            expand_wall(wall("2025-03-04 09:00"), &rules("FREQ=WEEKLY;BYDAY=MO;COUNT=3", false), wall("2030-01-01 00:00"), 1000).unwrap();
         assert_eq!(got, ["2025-03-04 09:00", "2025-03-10 09:00", "2025-03-17 09:00"].map(wall).to_vec());
     }
 
     #[test]
     fn until_rules_and_caps() {
         // DATE UNTIL on a DATE-TIME series: end of that local day.
-        let got = expand_wall(wall("2025-03-03 09:00"), &rules("FREQ=DAILY;UNTIL=20250305", false), wall("2030-01-01 00:00"), 100)
-            .unwrap();
+        let got = expand_wall(wall("2025-03-03 09:00"), &rules("FREQ=DAILY;UNTIL=20250305", false), wall("2030-01-01 00:00"), 100).unwrap();
         assert_eq!(got.len(), 3);
         // UNTIL before DTSTART: only DTSTART.
         let got = expand_wall(wall("2025-03-03 09:00"), &rules("FREQ=DAILY;UNTIL=20250301T000000Z", false), wall("2030-01-01 00:00"), 100)

@@ -22,7 +22,23 @@
 //! (DST gap → offset before the gap; overlap → first occurrence).
 //!
 //! Summaries may carry patient names: they are returned to the caller but
-//! never logged.
+//! never logged, and skipped-event reasons never quote free text.
+//!
+//! Policies where RFC 5545 leaves room:
+//! * DTSTART always counts as the first occurrence (§3.8.5.3), also toward
+//!   COUNT, even when the rule itself would not produce it.
+//! * DTEND wins over DURATION when both are present; a DTEND before DTSTART or
+//!   a negative DURATION makes the event unreadable.
+//! * EXDATEs also remove RDATE instances and DTSTART. RANGE=THISANDFUTURE on
+//!   RECURRENCE-ID is treated as a single-instance override; RRULE/RDATE
+//!   inside an override are ignored; EXRULE (deprecated) is ignored.
+//! * Each VEVENT's own STATUS/TRANSP applies to its own instances: a
+//!   cancelled master cancels the generated instances, not overrides that
+//!   are themselves confirmed.
+//! * A TZID on a UTC (`Z`) or DATE value is ignored (§3.2.19).
+//! * `X-WR-TIMEZONE` may also name a VTIMEZONE defined in the file.
+//! * An event without UID gets a stable synthetic one (see [`BusyInstance::uid`]).
+//! * Text that is not UTF-8 refuses the whole file ([`IcsError::Encoding`]).
 
 mod assemble;
 mod event;
@@ -45,7 +61,9 @@ use crate::import::Skipped;
 use crate::model::BusyStatus;
 use crate::time::Interval;
 
-/// Options for [`parse_ics`].
+/// Options for [`parse_ics`]: how to read times without an explicit zone
+/// (RFC 5545 §3.3.4 DATE, §3.3.5 floating DATE-TIME) and which instances to
+/// return.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IcsOptions {
     /// The provider's IANA zone. Used **only** for floating DATE-TIME values
@@ -53,8 +71,9 @@ pub struct IcsOptions {
     /// when the file has no usable `X-WR-TIMEZONE`; never for UTC or TZID
     /// values.
     pub provider_zone: Tz,
-    /// The import window `[from, to)` in UTC: only instances overlapping it
-    /// are returned. Recurrences are expanded up to its end.
+    /// The import window `[from, to)` in UTC (half-open): only instances
+    /// overlapping it are returned. Recurrences (§3.8.5) are expanded from
+    /// DTSTART up to its end.
     pub window: Interval,
 }
 
@@ -84,7 +103,8 @@ pub struct BusyInstance {
     pub status: BusyStatus,
 }
 
-/// Result of importing one calendar file.
+/// Result of importing one calendar file: its VEVENTs (RFC 5545 §3.6.1) as busy
+/// instances, plus what was read and what was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcsImport {
     /// Number of VEVENT components read successfully (masters and overrides,
@@ -165,7 +185,11 @@ pub(crate) fn param<'p>(p: &'p Property<'_>, key: &str) -> Option<&'p str> {
         .filter(|v| !v.trim().is_empty())
 }
 
-/// Imports an iCalendar file (RFC 5545) as busy time.
+/// Imports an iCalendar file (RFC 5545) as busy time: every VEVENT (§3.6.1)
+/// is read, its recurrence set (§3.8.5: DTSTART, RRULE, RDATE, EXDATE) is
+/// expanded in local wall-clock time, overrides (RECURRENCE-ID, §3.8.4.4) are
+/// applied by SEQUENCE (§3.8.7.4) and DTSTAMP, and the busy instances that
+/// overlap `opts.window` are returned.
 ///
 /// `bytes` is the raw file (UTF-8, with or without BOM; CRLF, LF or CR line
 /// breaks; folded lines). `opts` gives the provider's zone (for floating and
@@ -184,13 +208,8 @@ pub fn parse_ics(bytes: &[u8], opts: &IcsOptions) -> Result<IcsImport, IcsError>
     let norm = normalize::normalize(bytes)?;
     let parsed = structure::parse(&norm)?;
 
-    let x_wr = parsed
-        .properties
-        .iter()
-        .find(|p| is_named(p.name.as_str(), "X-WR-TIMEZONE"))
-        .map(|p| p.val.as_str());
-    let vtimezones: Vec<&Component<'_>> =
-        parsed.components.iter().filter(|c| is_named(c.name.as_str(), "VTIMEZONE")).collect();
+    let x_wr = parsed.properties.iter().find(|p| is_named(p.name.as_str(), "X-WR-TIMEZONE")).map(|p| p.val.as_str());
+    let vtimezones: Vec<&Component<'_>> = parsed.components.iter().filter(|c| is_named(c.name.as_str(), "VTIMEZONE")).collect();
     let zones = zones::ZoneBook::new(&vtimezones, x_wr, opts.provider_zone);
 
     let mut skipped = parsed.broken_events;
@@ -214,11 +233,12 @@ pub fn parse_ics(bytes: &[u8], opts: &IcsOptions) -> Result<IcsImport, IcsError>
 
     let mut instances = Vec::new();
     let mut read_uids = BTreeSet::new();
+    let mut budget = assemble::FILE_OCCURRENCE_BUDGET;
     for (uid, records) in by_uid {
         if unreadable.contains(&uid) {
             continue;
         }
-        match assemble::assemble(records, &opts.window) {
+        match assemble::assemble(records, &opts.window, &mut budget) {
             Ok(list) => {
                 instances.extend(list);
                 read_uids.insert(uid);
@@ -229,16 +249,8 @@ pub fn parse_ics(bytes: &[u8], opts: &IcsOptions) -> Result<IcsImport, IcsError>
             }
         }
     }
-    instances.sort_by(|a, b| {
-        (a.span.start, &a.uid, a.recurrence_id, a.span.end).cmp(&(b.span.start, &b.uid, b.recurrence_id, b.span.end))
-    });
+    instances.sort_by(|a, b| (a.span.start, &a.uid, a.recurrence_id, a.span.end).cmp(&(b.span.start, &b.uid, b.recurrence_id, b.span.end)));
     skipped.sort_by_key(|s| s.line);
-    tracing::debug!(
-        events,
-        instances = instances.len(),
-        skipped = skipped.len(),
-        unreadable = unreadable.len(),
-        "calendar file read"
-    );
+    tracing::debug!(events, instances = instances.len(), skipped = skipped.len(), unreadable = unreadable.len(), "calendar file read");
     Ok(IcsImport { events, instances, read_uids, unreadable_uids: unreadable, skipped })
 }

@@ -13,16 +13,22 @@
 //!    splits a UTF-8 sequence is rejoined *before* decoding;
 //! 4. decodes each logical line as UTF-8, naming the original line of the
 //!    first bad byte on failure;
-//! 5. joins the logical lines with `\n` and keeps, for each one, its byte
+//! 5. joins the logical lines with CRLF and keeps, for each one, its byte
 //!    offset in the joined text and its 1-based line number in the original
 //!    file, so errors found later can name the original line.
 
 use super::IcsError;
 
-/// The unfolded, LF-joined text plus the map back to original line numbers.
+/// Separator of logical lines in [`Normalized::text`]. CRLF, not LF: the
+/// parser looks for the end of a property value with `take_until("\r\n")`
+/// first, which on LF-only text scans to the end of the file for every
+/// property (quadratic time).
+pub(crate) const LINE_END: &str = "\r\n";
+
+/// The unfolded, CRLF-joined text plus the map back to original line numbers.
 #[derive(Debug, Clone)]
 pub(crate) struct Normalized {
-    /// Logical lines joined with `\n` (with a trailing `\n`), valid UTF-8.
+    /// Logical lines joined with CRLF (with a trailing CRLF), valid UTF-8.
     pub text: String,
     /// Byte offset in `text` where each logical line starts (ascending).
     pub starts: Vec<usize>,
@@ -36,12 +42,12 @@ impl Normalized {
         self.starts.len()
     }
 
-    /// The text of logical line `idx` (without its `\n`).
+    /// The text of logical line `idx` (without its line end).
     pub fn line(&self, idx: usize) -> &str {
         let start = self.starts[idx];
         let end = self.starts.get(idx + 1).copied().unwrap_or(self.text.len());
         let line = self.text.get(start..end).unwrap_or("");
-        line.strip_suffix('\n').unwrap_or(line)
+        line.strip_suffix(LINE_END).unwrap_or(line)
     }
 
     /// Index of the logical line containing byte offset `off` of `text`.
@@ -65,7 +71,7 @@ impl Normalized {
     }
 
     /// Byte range in `text` covering logical lines `first..=last`, including
-    /// the trailing `\n` of `last`.
+    /// the line end of `last`.
     pub fn span(&self, first: usize, last: usize) -> std::ops::Range<usize> {
         let start = self.starts[first];
         let end = self.starts.get(last + 1).copied().unwrap_or(self.text.len());
@@ -145,12 +151,7 @@ pub(crate) fn normalize(bytes: &[u8]) -> Result<Normalized, IcsError> {
             Ok(s) => s,
             Err(e) => {
                 let bad = e.valid_up_to();
-                let line = pending
-                    .segments
-                    .iter()
-                    .rev()
-                    .find(|(off, _)| *off <= bad)
-                    .map_or(pending.segments[0].1, |(_, no)| *no);
+                let line = pending.segments.iter().rev().find(|(off, _)| *off <= bad).map_or(pending.segments[0].1, |(_, no)| *no);
                 return Err(IcsError::Encoding { line });
             }
         };
@@ -160,7 +161,7 @@ pub(crate) fn normalize(bytes: &[u8]) -> Result<Normalized, IcsError> {
         starts.push(text.len());
         orig_lines.push(pending.segments[0].1);
         text.push_str(decoded);
-        text.push('\n');
+        text.push_str(LINE_END);
     }
     if starts.is_empty() {
         return Err(IcsError::Empty);
@@ -175,7 +176,7 @@ mod tests {
     #[test]
     fn mixed_line_endings_and_folds() {
         let n = normalize(b"\xEF\xBB\xBFA:1\r\nB:2\rC:3\nD:4\r\n  5\n\tsix\r\n\r\nE:7").unwrap();
-        assert_eq!(n.text, "A:1\nB:2\nC:3\nD:4 5six\nE:7\n");
+        assert_eq!(n.text, "A:1\r\nB:2\r\nC:3\r\nD:4 5six\r\nE:7\r\n");
         assert_eq!(n.orig_lines, vec![1, 2, 3, 4, 8]);
         assert_eq!(n.line(3), "D:4 5six");
         assert_eq!(n.line(4), "E:7");

@@ -47,16 +47,14 @@ pub(crate) fn parse(n: &Normalized) -> Result<Parsed<'_>, IcsError> {
     }
     match read_calendar(&n.text) {
         Ok(cal) => {
-            let (properties, components) = if cal.properties.is_empty()
-                && cal.components.len() == 1
-                && is_named(cal.components[0].name.as_str(), "VCALENDAR")
-            {
-                // `read_calendar` only unwraps an upper-case VCALENDAR.
-                let root = cal.components.into_iter().next().map(|c| (c.properties, c.components));
-                root.unwrap_or_default()
-            } else {
-                (cal.properties, cal.components)
-            };
+            let (properties, components) =
+                if cal.properties.is_empty() && cal.components.len() == 1 && is_named(cal.components[0].name.as_str(), "VCALENDAR") {
+                    // `read_calendar` only unwraps an upper-case VCALENDAR.
+                    let root = cal.components.into_iter().next().map(|c| (c.properties, c.components));
+                    root.unwrap_or_default()
+                } else {
+                    (cal.properties, cal.components)
+                };
             Ok(Parsed { properties, components, broken_events: Vec::new() })
         }
         Err(_) => {
@@ -93,8 +91,8 @@ fn isolate(n: &Normalized) -> Parsed<'_> {
             let end = end_name(line);
             // A top-level-only component (VEVENT, VTIMEZONE, ...) or the calendar's end
             // inside a block: the block was never closed.
-            let runaway = begin.is_some_and(|b| TOP_LEVEL_ONLY.iter().any(|t| is_named(b, t)))
-                || end.is_some_and(|e| is_named(e, "VCALENDAR"));
+            let runaway =
+                begin.is_some_and(|b| TOP_LEVEL_ONLY.iter().any(|t| is_named(b, t))) || end.is_some_and(|e| is_named(e, "VCALENDAR"));
             if runaway {
                 block.last = i.saturating_sub(1).max(block.first);
                 blocks.push(block);
@@ -180,16 +178,12 @@ fn diagnose(n: &Normalized, block: &Block) -> Skipped {
         if begin_name(line).is_some() || end_name(line).is_some() {
             continue;
         }
-        let probe = format!("BEGIN:VEVENT\n{line}\nEND:VEVENT\n");
+        let probe = format!("BEGIN:VEVENT\r\n{line}\r\nEND:VEVENT\r\n");
         if Component::try_from(probe.as_str()).is_err() {
             // The line's text is not quoted: it may be a stray piece of a summary.
             let reason = "The event contains a line that is not a valid iCalendar property (perhaps a broken line fold).".to_string();
             return Skipped { line: Some(n.orig_lines[i]), uid, reason };
         }
     }
-    Skipped {
-        line: Some(begin_line),
-        uid,
-        reason: "The event's BEGIN and END lines do not match, so it cannot be read.".into(),
-    }
+    Skipped { line: Some(begin_line), uid, reason: "The event's BEGIN and END lines do not match, so it cannot be read.".into() }
 }

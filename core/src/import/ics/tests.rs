@@ -94,10 +94,7 @@ fn every_expected_json_case_matches() {
 fn folded_summary_is_unfolded() {
     let imp = import("lf-line-endings-folded.ics", chrono_tz::America::New_York);
     assert_eq!(imp.instances.len(), 1);
-    assert_eq!(
-        imp.instances[0].summary.as_deref(),
-        Some("Quarterly equipment calibration for the east wing ultrasound room")
-    );
+    assert_eq!(imp.instances[0].summary.as_deref(), Some("Quarterly equipment calibration for the east wing ultrasound room"));
 }
 
 #[test]
@@ -262,25 +259,13 @@ fn windows_zone_in_exdate_and_recurrence_id() {
 #[test]
 fn vendor_prefixed_tzids() {
     let imp = import("vendor-prefixed-tzid.ics", chrono_tz::Asia::Tokyo);
-    assert_eq!(
-        spans(&imp),
-        timed(&[
-            ("2025-01-15T14:00:00Z", "2025-01-15T15:00:00Z"),
-            ("2025-07-15T07:00:00Z", "2025-07-15T08:00:00Z"),
-        ])
-    );
+    assert_eq!(spans(&imp), timed(&[("2025-01-15T14:00:00Z", "2025-01-15T15:00:00Z"), ("2025-07-15T07:00:00Z", "2025-07-15T08:00:00Z"),]));
 }
 
 #[test]
 fn unknown_tzid_skips_only_that_uid() {
     let imp = import("unknown-tzid-skipped.ics", chrono_tz::America::New_York);
-    assert_eq!(
-        spans(&imp),
-        timed(&[
-            ("2025-03-10T14:00:00Z", "2025-03-10T15:00:00Z"),
-            ("2025-03-12T14:00:00Z", "2025-03-12T15:00:00Z"),
-        ])
-    );
+    assert_eq!(spans(&imp), timed(&[("2025-03-10T14:00:00Z", "2025-03-10T15:00:00Z"), ("2025-03-12T14:00:00Z", "2025-03-12T15:00:00Z"),]));
     assert_eq!(
         imp.skipped,
         vec![
@@ -304,13 +289,7 @@ fn unknown_tzid_skips_only_that_uid() {
 #[test]
 fn cancelled_override_removes_its_instance() {
     let imp = import("cancelled-override.ics", chrono_tz::America::New_York);
-    assert_eq!(
-        spans(&imp),
-        timed(&[
-            ("2025-09-01T15:00:00Z", "2025-09-01T16:00:00Z"),
-            ("2025-09-15T15:00:00Z", "2025-09-15T16:00:00Z"),
-        ])
-    );
+    assert_eq!(spans(&imp), timed(&[("2025-09-01T15:00:00Z", "2025-09-01T16:00:00Z"), ("2025-09-15T15:00:00Z", "2025-09-15T16:00:00Z"),]));
     assert!(imp.read_uids.contains("cancel-1@test"));
 }
 
@@ -318,10 +297,7 @@ fn cancelled_override_removes_its_instance() {
 fn not_a_calendar_is_refused() {
     let err = parse_ics(&fixture("not-a-calendar.ics"), &opts(chrono_tz::UTC)).unwrap_err();
     assert_eq!(err, IcsError::NotCalendar { line: 2 });
-    assert_eq!(
-        err.to_string(),
-        "Line 2 should be BEGIN:VCALENDAR but is not, so this is not a calendar (.ics) file."
-    );
+    assert_eq!(err.to_string(), "Line 2 should be BEGIN:VCALENDAR but is not, so this is not a calendar (.ics) file.");
 }
 
 #[test]
@@ -338,10 +314,7 @@ fn broken_vevent_is_isolated() {
     assert_eq!(imp.skipped.len(), 2, "{:?}", imp.skipped);
     assert_eq!(imp.skipped[0].line, Some(15));
     assert_eq!(imp.skipped[0].uid.as_deref(), Some("iso-2@test"));
-    assert_eq!(
-        imp.skipped[0].reason,
-        "The event contains a line that is not a valid iCalendar property (perhaps a broken line fold)."
-    );
+    assert_eq!(imp.skipped[0].reason, "The event contains a line that is not a valid iCalendar property (perhaps a broken line fold).");
     assert_eq!(imp.skipped[1].line, Some(26));
     assert_eq!(imp.skipped[1].uid.as_deref(), Some("iso-4@test"));
     assert!(imp.skipped[1].reason.contains("END:VEVENT"), "{}", imp.skipped[1].reason);
@@ -452,7 +425,8 @@ fn count_is_counted_from_dtstart_before_the_window() {
 #[test]
 fn until_forms_on_date_time_series() {
     // DATE UNTIL on a DATE-TIME series: through the end of that local day.
-    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Asia/Tokyo:20250303T230000\nDURATION:PT30M\nRRULE:FREQ=DAILY;UNTIL=20250305\nEND:VEVENT\n");
+    let bytes =
+        cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=Asia/Tokyo:20250303T230000\nDURATION:PT30M\nRRULE:FREQ=DAILY;UNTIL=20250305\nEND:VEVENT\n");
     let imp = import_bytes(&bytes, chrono_tz::UTC);
     assert_eq!(imp.instances.len(), 3);
     assert_eq!(imp.instances[2].span.start, at("2025-03-05T14:00:00Z"));
@@ -466,15 +440,10 @@ fn until_forms_on_date_time_series() {
 #[test]
 fn recurring_nominal_duration_across_dst() {
     // P1D is nominal: each instance ends at the same wall-clock time next day.
-    let bytes = cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=America/New_York:20260307T120000\nDURATION:P1DT1H\nRRULE:FREQ=DAILY;COUNT=2\nEND:VEVENT\n");
+    let bytes =
+        cal("BEGIN:VEVENT\nUID:a\nDTSTART;TZID=America/New_York:20260307T120000\nDURATION:P1DT1H\nRRULE:FREQ=DAILY;COUNT=2\nEND:VEVENT\n");
     let imp = import_bytes(&bytes, chrono_tz::UTC);
-    assert_eq!(
-        spans(&imp),
-        timed(&[
-            ("2026-03-07T17:00:00Z", "2026-03-08T17:00:00Z"),
-            ("2026-03-08T16:00:00Z", "2026-03-09T17:00:00Z"),
-        ])
-    );
+    assert_eq!(spans(&imp), timed(&[("2026-03-07T17:00:00Z", "2026-03-08T17:00:00Z"), ("2026-03-08T16:00:00Z", "2026-03-09T17:00:00Z"),]));
 }
 
 #[test]
@@ -582,4 +551,135 @@ fn lower_case_names_missing_uid_and_window_clipping() {
     let imp = import_bytes(&bytes, chrono_tz::UTC);
     assert_eq!(imp.instances.len(), 2);
     assert_eq!(imp.instances[0].span.start, at("2024-01-01T23:00:00Z"));
+}
+
+#[test]
+fn truncated_and_corrupted_files_never_panic() {
+    let mut files: Vec<_> = std::fs::read_dir(fixture_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ics"))
+        .collect();
+    files.sort();
+    // xorshift: deterministic pseudo-random corruption.
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let o = opts(chrono_tz::America::New_York);
+    for f in files {
+        let raw = std::fs::read(&f).unwrap();
+        for cut in (0..raw.len()).step_by(3) {
+            let _ = parse_ics(&raw[..cut], &o);
+        }
+        for _ in 0..300 {
+            let mut m = raw.clone();
+            for _ in 0..(1 + rnd() % 4) {
+                if m.is_empty() {
+                    break;
+                }
+                let pos = (rnd() as usize) % m.len();
+                match rnd() % 5 {
+                    0 => {
+                        m.remove(pos);
+                    }
+                    1 => m[pos] = (rnd() % 256) as u8,
+                    2 => m.insert(pos, b"\r\n:;=,/-TZ0123456789 \""[(rnd() % 22) as usize]),
+                    3 => {
+                        let end = (pos + (rnd() as usize % 40)).min(m.len());
+                        m.drain(pos..end);
+                    }
+                    _ => m[pos] = b"0123456789"[(rnd() % 10) as usize],
+                }
+            }
+            let _ = parse_ics(&m, &o);
+        }
+    }
+}
+
+#[test]
+fn extreme_values_are_handled() {
+    let run = |props: &str| {
+        let bytes = cal(&format!("BEGIN:VEVENT\nUID:x\n{props}\nEND:VEVENT\n"));
+        parse_ics(&bytes, &opts(chrono_tz::UTC)).unwrap()
+    };
+    // A yearly series from year 0 reaches the window.
+    assert_eq!(run("DTSTART:00000101T090000Z\nDURATION:PT1H\nRRULE:FREQ=YEARLY").instances.len(), 4);
+    // A daily series from year 0 is too long to expand.
+    let r = run("DTSTART;TZID=America/New_York:00000101T000000\nDURATION:PT1H\nRRULE:FREQ=DAILY");
+    assert!(r.skipped[0].reason.starts_with("RRULE repeats too often"));
+    // A rule that never matches ends (the rrule crate's loop limit) with just DTSTART.
+    assert_eq!(run("DTSTART:20250101T000000Z\nDURATION:PT1H\nRRULE:FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2").instances.len(), 1);
+    assert_eq!(run("DTSTART:99991231T235959Z\nDURATION:P999999D\nRRULE:FREQ=YEARLY").instances.len(), 0);
+    let r = run("DTSTART:20250101T000000Z\nDURATION:PT1H\nRRULE:FREQ=HOURLY;BYHOUR=99");
+    assert_eq!(r.skipped[0].reason, "RRULE cannot be used: `99` is not a valid BYHOUR value");
+    // A VTIMEZONE with an endless rule is unusable, not a hang.
+    let bytes = cal(concat!(
+        "BEGIN:VTIMEZONE\nTZID:Weird\nBEGIN:STANDARD\nDTSTART:00010101T000000\nRRULE:FREQ=SECONDLY\n",
+        "TZOFFSETFROM:+0100\nTZOFFSETTO:+0200\nEND:STANDARD\nEND:VTIMEZONE\n",
+        "BEGIN:VEVENT\nUID:w\nDTSTART;TZID=Weird:20250101T000000\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let r = parse_ics(&bytes, &opts(chrono_tz::UTC)).unwrap();
+    assert_eq!(
+        r.skipped[0].reason,
+        "DTSTART uses time zone 'Weird', whose VTIMEZONE cannot be read because its STANDARD RRULE cannot be expanded (it repeats more than 5000 times)"
+    );
+}
+
+#[test]
+fn isolated_parts_still_report_property_lines_and_zones() {
+    // The stray line makes the whole-file parse fail; the other events are then
+    // parsed one by one and still report the line of their bad property, and
+    // X-WR-TIMEZONE still applies to floating times only.
+    let bytes = cal(concat!(
+        "X-WR-TIMEZONE:America/Chicago\n",
+        "BEGIN:VEVENT\nUID:stray\nDTSTART:20250601T090000Z\n\"stray text\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:tz\nDTSTART;TZID=Pluto/Base:20250602T090000\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:berlin\nDTSTART;TZID=Europe/Berlin:20250603T090000\nDURATION:PT1H\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:floating\nDTSTART:20250604T090000\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::Asia::Tokyo);
+    assert_eq!(spans(&imp), timed(&[("2025-06-03T07:00:00Z", "2025-06-03T08:00:00Z"), ("2025-06-04T14:00:00Z", "2025-06-04T15:00:00Z")]));
+    let got: Vec<_> = imp.skipped.iter().map(|s| (s.line, s.uid.as_deref())).collect();
+    assert_eq!(got, vec![(Some(8), Some("stray")), (Some(12), Some("tz"))]);
+    assert_eq!(imp.skipped[1].reason, "DTSTART uses unknown time zone 'Pluto/Base'");
+    assert_eq!(imp.events, 2);
+}
+
+#[test]
+fn floating_exdate_and_recurrence_id_on_a_zoned_series_use_the_series_zone() {
+    // Some exporters drop the TZID on EXDATE and RECURRENCE-ID. The series is in
+    // Berlin; the provider is in New York. The floating values must be read on
+    // Berlin's wall clock, or the exclusion and the override would miss.
+    let bytes = cal("BEGIN:VEVENT
+UID:fx@x
+DTSTAMP:20250101T000000Z
+DTSTART;TZID=Europe/Berlin:20250707T140000
+DTEND;TZID=Europe/Berlin:20250707T143000
+RRULE:FREQ=DAILY;COUNT=4
+EXDATE:20250708T140000
+END:VEVENT
+BEGIN:VEVENT
+UID:fx@x
+DTSTAMP:20250101T000000Z
+RECURRENCE-ID:20250709T140000
+DTSTART;TZID=Europe/Berlin:20250709T160000
+DTEND;TZID=Europe/Berlin:20250709T163000
+SEQUENCE:1
+END:VEVENT
+");
+    let imp = import_bytes(&bytes, parse_iana("America/New_York").unwrap());
+    assert!(imp.skipped.is_empty(), "{:?}", imp.skipped);
+    assert_eq!(
+        spans(&imp),
+        timed(&[
+            ("2025-07-07T12:00:00Z", "2025-07-07T12:30:00Z"),
+            ("2025-07-09T14:00:00Z", "2025-07-09T14:30:00Z"),
+            ("2025-07-10T12:00:00Z", "2025-07-10T12:30:00Z"),
+        ])
+    );
+    assert_eq!(instance(&imp, "fx@x")[1].recurrence_id, Some(at("2025-07-09T12:00:00Z")));
 }

@@ -154,11 +154,7 @@ pub(crate) fn parse_period(value: &str) -> Option<(RawTime, PeriodEnd)> {
     let (a, b) = value.trim().split_once('/')?;
     let start = parse_time(a)?;
     let b = b.trim();
-    let end = if b.starts_with(['P', 'p', '+', '-']) {
-        PeriodEnd::After(parse_duration(b)?)
-    } else {
-        PeriodEnd::At(parse_time(b)?)
-    };
+    let end = if b.starts_with(['P', 'p', '+', '-']) { PeriodEnd::After(parse_duration(b)?) } else { PeriodEnd::At(parse_time(b)?) };
     Some((start, end))
 }
 
@@ -170,10 +166,7 @@ mod tests {
     fn times() {
         assert_eq!(parse_time("20260105"), Some(RawTime::Date(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap())));
         assert!(matches!(parse_time("20260105T093000"), Some(RawTime::Local(_))));
-        assert_eq!(
-            parse_time(" 20260105T093000Z "),
-            Some(RawTime::Utc("2026-01-05T09:30:00Z".parse().unwrap()))
-        );
+        assert_eq!(parse_time(" 20260105T093000Z "), Some(RawTime::Utc("2026-01-05T09:30:00Z".parse().unwrap())));
         assert_eq!(parse_time("20260105T0930"), None);
         assert_eq!(parse_time("20261305"), None);
         assert_eq!(parse_time("2026-01-05"), None);
@@ -199,9 +192,6 @@ mod tests {
         assert_eq!(parse_utc_offset("+053000"), Some(19800));
         assert_eq!(parse_utc_offset("+5"), None);
         assert!(matches!(parse_period("20250320T140000Z/PT1H"), Some((RawTime::Utc(_), PeriodEnd::After(_)))));
-        assert!(matches!(
-            parse_period("20250320T140000Z/20250320T160000Z"),
-            Some((RawTime::Utc(_), PeriodEnd::At(RawTime::Utc(_))))
-        ));
+        assert!(matches!(parse_period("20250320T140000Z/20250320T160000Z"), Some((RawTime::Utc(_), PeriodEnd::At(RawTime::Utc(_))))));
     }
 }

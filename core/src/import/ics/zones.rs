@@ -92,10 +92,7 @@ impl ZoneBook {
         if let Some(tz) = resolve_tzid(name) {
             return Ok(Zone::Iana(tz));
         }
-        let found = self
-            .custom
-            .get(name)
-            .or_else(|| self.custom.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
+        let found = self.custom.get(name).or_else(|| self.custom.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
         match found {
             Some(Ok(zone)) => Ok(zone.clone()),
             Some(Err(reason)) => Err(ZoneError::BadDefinition(reason.clone())),
@@ -111,9 +108,7 @@ impl ZoneBook {
 /// Transitions are computed up to the year 2200; the offset before the first
 /// one is the earliest onset's TZOFFSETFROM.
 pub(crate) fn build_custom_zone(name: &str, vtz: &Component<'_>) -> Result<CustomZone, String> {
-    let bound = NaiveDate::from_ymd_opt(CUSTOM_ZONE_LAST_YEAR, 1, 1)
-        .map(|d| d.and_time(NaiveTime::MIN))
-        .ok_or("internal bound")?;
+    let bound = NaiveDate::from_ymd_opt(CUSTOM_ZONE_LAST_YEAR, 1, 1).map(|d| d.and_time(NaiveTime::MIN)).ok_or("internal bound")?;
     let mut transitions: Vec<(chrono::DateTime<chrono::Utc>, i32, i32)> = Vec::new();
     let mut observances = 0usize;
     for obs in vtz.components.iter().filter(|c| is_named(c.name.as_str(), "STANDARD") || is_named(c.name.as_str(), "DAYLIGHT")) {
