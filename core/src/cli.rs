@@ -300,9 +300,21 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                         } else {
                             println!("{}", summary.plain());
                         }
+                        if summary.events > 0 && summary.instances == 0 {
+                            eprintln!(
+                                "note: {}: the import window is {} to {}; use --from and --to to import another period",
+                                summary.file,
+                                fmt_instant(win.start),
+                                fmt_instant(win.end)
+                            );
+                        }
                     }
                     Err(e) => {
                         eprintln!("error: {e}");
+                        if cli.json {
+                            // One line per file on stdout, refused ones too, so scripts can pair them up.
+                            print_json(&serde_json::json!({ "file": file.display().to_string(), "error": e.to_string() }))?;
+                        }
                         refused = true;
                     }
                 }
@@ -453,6 +465,6 @@ struct BusyJson {
 
 fn describe_skip(file: &str, s: &Skipped) -> String {
     let uid = s.uid.as_deref().map(|u| format!(" (UID {u})")).unwrap_or_default();
-    format!("{file}: {}{uid}", s.describe())
+    format!("{file} {}{uid}", s.describe())
 }
 

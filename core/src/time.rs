@@ -133,6 +133,30 @@ impl Zone {
         }
         valid.unwrap_or(as_utc - Duration::seconds(i64::from(before)))
     }
+
+    /// How far [`Zone::to_utc`] moves `local` forward because it falls in a
+    /// DST gap: the gap's length for a nonexistent local time, zero otherwise.
+    pub fn gap_shift(&self, local: NaiveDateTime) -> Duration {
+        self.to_local(self.to_utc(local)) - local
+    }
+
+    /// Converts a local span `[start, end)` (wall-clock times in this zone)
+    /// into instants. The start follows [`Zone::to_utc`]; when it falls in a
+    /// DST gap and so moves forward, the span keeps the length it has on the
+    /// wall clock (the issue's DST policy: "shifts forward by the gap and keeps
+    /// its exact duration") instead of shrinking or turning negative.
+    /// Returns `(start, end)` in UTC.
+    pub fn span_to_utc(&self, start: NaiveDateTime, end: NaiveDateTime) -> (DateTime<Utc>, DateTime<Utc>) {
+        let s = self.to_utc(start);
+        let shift = self.gap_shift(start);
+        let e = self.to_utc(end);
+        if shift.is_zero() {
+            (s, e)
+        } else {
+            // Measure the length as if neither end had been moved by the gap.
+            (s, e - self.gap_shift(end) + shift)
+        }
+    }
 }
 
 impl fmt::Display for Zone {
@@ -205,6 +229,26 @@ mod tests {
         let ny = Zone::Iana(chrono_tz::America::New_York);
         // 02:30 on 2026-03-08 does not exist in New York; offset before is -5h.
         assert_eq!(ny.to_utc(local(2026, 3, 8, 2, 30)).to_rfc3339(), "2026-03-08T07:30:00+00:00");
+    }
+
+    #[test]
+    fn spans_starting_in_a_gap_keep_their_wall_clock_length() {
+        let ny = Zone::Iana(chrono_tz::America::New_York);
+        let f = |a: NaiveDateTime, b: NaiveDateTime| {
+            let (s, e) = ny.span_to_utc(a, b);
+            (s.to_rfc3339(), e.to_rfc3339())
+        };
+        // Start in the gap, end after it: 02:30-03:00 is 30 minutes from 03:30 EDT.
+        assert_eq!(f(local(2026, 3, 8, 2, 30), local(2026, 3, 8, 3, 0)), ("2026-03-08T07:30:00+00:00".into(), "2026-03-08T08:00:00+00:00".into()));
+        assert_eq!(f(local(2026, 3, 8, 2, 0), local(2026, 3, 8, 3, 0)), ("2026-03-08T07:00:00+00:00".into(), "2026-03-08T08:00:00+00:00".into()));
+        // Both ends in the gap.
+        assert_eq!(f(local(2026, 3, 8, 2, 10), local(2026, 3, 8, 2, 40)), ("2026-03-08T07:10:00+00:00".into(), "2026-03-08T07:40:00+00:00".into()));
+        // Only the end in the gap: real elapsed time, the end read with the offset before the gap.
+        assert_eq!(f(local(2026, 3, 8, 1, 30), local(2026, 3, 8, 2, 30)), ("2026-03-08T06:30:00+00:00".into(), "2026-03-08T07:30:00+00:00".into()));
+        // No gap: plain conversion, across the fall-back overlap too.
+        assert_eq!(f(local(2026, 11, 1, 0, 30), local(2026, 11, 1, 3, 0)), ("2026-11-01T04:30:00+00:00".into(), "2026-11-01T08:00:00+00:00".into()));
+        assert_eq!(ny.gap_shift(local(2026, 3, 8, 2, 30)), Duration::hours(1));
+        assert_eq!(ny.gap_shift(local(2026, 11, 1, 1, 30)), Duration::zero());
     }
 
     #[test]

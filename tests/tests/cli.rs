@@ -1,7 +1,7 @@
 //! End-to-end tests of the `medharmony` CLI contract (README, "CLI contract"):
 //! the built binary, a real encrypted SQLite file, real fixture files.
 
-use medharmony_e2e::{fixture, Db, TEST_KEY};
+use medharmony_e2e::{fixture, Db, Run, TEST_KEY};
 use serde_json::{json, Value};
 
 const FROM: &str = "2024-01-01T00:00:00Z";
@@ -91,7 +91,9 @@ fn shared_csv_cases() {
             assert!(imp.stderr.contains(err), "{file}: stderr {:?} lacks {err:?}", imp.stderr);
             assert!(imp.stderr.contains(file), "{file}: error must name the file: {}", imp.stderr);
             assert!(imp.stderr.contains("--date-order"), "{file}: error must say how to choose: {}", imp.stderr);
-            assert!(imp.stdout.is_empty());
+            let line: Value = serde_json::from_str(imp.stdout.trim()).unwrap();
+            assert_eq!(line["file"], path.to_str().unwrap());
+            assert!(line["error"].as_str().unwrap().contains(err));
             assert_eq!(db.content(), before, "{file}: a refused import changed the database");
             continue;
         }
@@ -337,4 +339,96 @@ fn bad_arguments_are_refused_with_exit_code_1() {
     assert!(r.stderr.contains("RFC 3339"), "{}", r.stderr);
     let r = db.run(&["slots", "--status", "open"]);
     assert_eq!(r.code, 1);
+}
+
+/// `busy --json` of one import, as (uid, start, end).
+fn import_and_list(file: &str, tz: &str, from: &str, to: &str) -> (Run, Vec<(String, String, String)>) {
+    let db = Db::new();
+    let path = fixture(file);
+    let imp = db.run(&["--json", "import", path.to_str().unwrap(), "--provider", "Dr. Gap", "--tz", tz, "--from", from, "--to", to]);
+    let busy = db.run(&["--json", "busy", "--from", from, "--to", to]).json();
+    let list = busy
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["uid"].as_str().unwrap().into(), b["start"].as_str().unwrap().into(), b["end"].as_str().unwrap().into()))
+        .collect();
+    (imp, list)
+}
+
+fn triples(v: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    v.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
+}
+
+#[test]
+fn events_starting_in_a_dst_gap_shift_forward_and_keep_their_length() {
+    // Regression (QA): the gap was taken out of the duration, so these vanished or were refused.
+    let (imp, got) = import_and_list("calendar/gap-start-dtend-vs-duration.ics", "America/New_York", "2026-03-07T00:00:00Z", "2026-03-09T00:00:00Z");
+    assert_eq!(imp.code, 0, "{}", imp.stderr);
+    assert_eq!(
+        got,
+        triples(&[
+            ("gs4@x", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z"),
+            ("gs1@x", "2026-03-08T07:30:00Z", "2026-03-08T08:00:00Z"),
+            ("gs2@x", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"),
+            ("gs3@x", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"),
+        ])
+    );
+    let (imp, got) = import_and_list("calendar/gap-start-weekly-series.ics", "America/New_York", "2026-03-01T00:00:00Z", "2026-03-23T00:00:00Z");
+    assert_eq!(imp.code, 0, "{}", imp.stderr);
+    assert_eq!(
+        got,
+        triples(&[
+            ("oncall@x", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"),
+            ("oncall@x", "2026-03-15T06:30:00Z", "2026-03-15T07:30:00Z"),
+            ("oncall@x", "2026-03-22T06:30:00Z", "2026-03-22T07:30:00Z"),
+        ])
+    );
+    let (imp, got) = import_and_list("calendar/gap-start-floating-london.ics", "America/New_York", "2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z");
+    assert_eq!(imp.code, 0, "{}", imp.stderr);
+    assert_eq!(got, triples(&[("floatgap@google.com", "2026-03-29T01:30:00Z", "2026-03-29T02:30:00Z")]));
+}
+
+#[test]
+fn json_import_prints_one_line_per_file_and_refused_files_count_as_exit_1() {
+    let db = Db::new();
+    let good = write(&db, "good.ics", &calendar(&[vevent("a@t", "20260302T090000", "20260302T093000", "Admin", "")]));
+    let bad = write(&db, "notes.ics", "Dear team,\nplease see the schedule.\n");
+    let r = db.run(&["--json", "--now", "2026-03-01T00:00:00Z", "import", &good, &bad, "--provider", "Dr. J", "--tz", "America/New_York"]);
+    assert_eq!(r.code, 1, "a refused file outranks success: {}", r.stderr);
+    let lines: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert_eq!(lines[0]["instances"], 1);
+    assert_eq!(lines[1]["file"], bad.as_str());
+    assert!(lines[1]["error"].as_str().unwrap().contains("not a calendar"), "{}", lines[1]);
+    // The good file was still imported (each file is its own transaction).
+    assert_eq!(db.run(&["--json", "busy", "--from", FROM, "--to", TO]).json().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn spreadsheet_slots_starting_in_a_dst_gap_keep_their_length() {
+    // Regression (QA): these were skipped as "no length".
+    for (file, start, end) in [
+        ("csv/gap-start-excel-serial.csv", "2026-03-08T07:00:00Z", "2026-03-08T08:00:00Z"),
+        ("csv/gap-start-local.csv", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z"),
+    ] {
+        let db = Db::new();
+        let path = fixture(file);
+        let r = db.run(&["import", path.to_str().unwrap(), "--tz", "America/New_York", "--from", FROM, "--to", TO]);
+        assert_eq!(r.code, 0, "{file}: {}", r.stderr);
+        let slots = db.run(&["--json", "slots", "--from", FROM, "--to", TO]).json();
+        assert_eq!(slots.as_array().unwrap().len(), 1, "{file}");
+        assert_eq!((slots[0]["start"].as_str().unwrap(), slots[0]["end"].as_str().unwrap()), (start, end), "{file}");
+    }
+}
+
+#[test]
+fn spreadsheet_times_with_a_utc_offset_are_instants() {
+    let db = Db::new();
+    let path = fixture("csv/instant-utc-offset.csv");
+    let r = db.run(&["import", path.to_str().unwrap(), "--tz", "America/New_York", "--from", FROM, "--to", TO]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let slots = db.run(&["--json", "slots", "--from", FROM, "--to", TO]).json();
+    assert_eq!(slots[0]["start"], "2026-03-05T17:00:00Z");
+    assert_eq!(slots[0]["end"], "2026-03-05T17:30:00Z");
 }

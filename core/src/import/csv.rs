@@ -2,10 +2,14 @@
 //! slots** (one row = one slot of one provider).
 //!
 //! [`parse_csv`] is pure: bytes in, [`CsvParse`] out. It never touches the
-//! store and never applies a time zone: every [`CsvSlotRow`] carries *local*
-//! wall-clock times, which the caller turns into instants with
+//! store and never applies a time zone: a [`CsvSlotRow`] normally carries
+//! *local* wall-clock times, which the caller turns into instants with
 //! [`crate::time::Zone::to_utc`] (in the row's own zone when the file has a
-//! time-zone column, else the provider's or practice's zone).
+//! time-zone column, else the provider's or practice's zone). A row whose
+//! start or end was written as an instant, with `Z` or a UTC offset
+//! (`2026-03-05T09:00:00Z`, `2026-03-05T09:00:00-08:00`), carries that offset
+//! in [`CsvSlotRow::utc_offset`] instead, and [`CsvSlotRow::utc_span`] gives
+//! its instants directly; no zone applies to it.
 //!
 //! What the reader accepts:
 //!
@@ -30,12 +34,21 @@
 //!   (`0.375` = 09:00, `1` = 24:00), and `24:00` as an end time (midnight at
 //!   the end of the day). Dotted times like `9.30` are **not** accepted (they
 //!   cannot be told apart from Excel fractions).
+//! * **Instants.** An ISO date and time with `Z` or a UTC offset, read with
+//!   chrono's parsers: RFC 3339 (`2026-03-05T09:00:00Z`,
+//!   `2026-03-05 09:00:00-08:00`), `2026-03-05T09:00Z`, `2026-03-05T09:00-0800`,
+//!   `2026-03-05 09:00 +01:00`, `2026-03-05 09:00 UTC` and the compact
+//!   `20260305T090000Z`. After a space-separated `HH:MM` a minus offset must be
+//!   set apart by a space (`2026-03-05 09:00-10:00` is taken for a range, not
+//!   an offset, and is not read).
+//! * **Calendars.** A file whose text starts with `BEGIN:VCALENDAR` is refused
+//!   with [`CsvError::Calendar`] (an .ics saved under another name).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::import::Skipped;
@@ -119,11 +132,13 @@ pub struct CsvSlotRow {
     pub provider: String,
     /// Location name (trimmed) when the file has a location column and the cell is not blank.
     pub location: Option<String>,
-    /// Slot start, LOCAL wall-clock time (the zone is applied by the caller).
+    /// Slot start, LOCAL wall-clock time (the zone is applied by the caller);
+    /// when [`Self::utc_offset`] is set, the wall-clock time at that offset.
     pub start: NaiveDateTime,
-    /// Slot end (exclusive), LOCAL wall-clock time; always after `start` and at
-    /// most 24 hours later. A time-only end earlier than the start is on the
-    /// next day; `24:00` is midnight at the end of the start's day.
+    /// Slot end (exclusive), LOCAL wall-clock time (or the wall-clock time at
+    /// [`Self::utc_offset`] when set); always after `start` and at most 24
+    /// hours later. A time-only end earlier than the start is on the next day;
+    /// `24:00` is midnight at the end of the start's day.
     pub end: NaiveDateTime,
     /// From the status column (FHIR codes or open/available, booked,
     /// blocked/unavailable, tentative/hold); [`SlotStatus::Free`] when there is
@@ -132,8 +147,29 @@ pub struct CsvSlotRow {
     /// Visit/service type (trimmed) when there is such a column and the cell is not blank.
     pub service_type: Option<String>,
     /// The row's zone from a time-zone column (IANA or Windows name); `None`
-    /// when there is no such column or the cell is blank.
+    /// when there is no such column or the cell is blank. Not used for the
+    /// row's times when [`Self::utc_offset`] is set.
     pub tz: Option<Tz>,
+    /// The UTC offset the row's start was written with (`Z` is +00:00), or its
+    /// end's when only the end has one; `None` when both are local times.
+    /// When set, `start` and `end` are wall-clock times at this offset, i.e.
+    /// fixed instants (see [`Self::utc_span`]): the caller must not read them
+    /// in `tz` or the provider's zone. The other cell of the row, if written
+    /// without an offset (a bare time, a date and time, or a duration), is
+    /// read at this same offset; an end with a different offset is converted
+    /// to it.
+    pub utc_offset: Option<FixedOffset>,
+}
+
+impl CsvSlotRow {
+    /// The slot's `[start, end)` instants when the file wrote them with a UTC
+    /// offset ([`Self::utc_offset`]); `None` for local wall-clock times, which
+    /// the caller converts with [`crate::time::Zone::to_utc`].
+    pub fn utc_span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let offset = self.utc_offset?;
+        let at = |t: &NaiveDateTime| offset.from_local_datetime(t).single().map(|t| t.with_timezone(&Utc));
+        Some((at(&self.start)?, at(&self.end)?))
+    }
 }
 
 /// Result of reading one spreadsheet.
@@ -142,7 +178,10 @@ pub struct CsvParse {
     /// The slots that could be read, in file order.
     pub rows: Vec<CsvSlotRow>,
     /// Rows that were left out, each with its line and a one-sentence reason
-    /// naming the column and value (`uid` is always `None`).
+    /// naming the column and value (`uid` is always `None`). The reason never
+    /// names the line (callers prefix it), never ends with a period (callers
+    /// may append to it) and is on one line, e.g.
+    /// `column 'start': '25:99' is not a time`.
     pub skipped: Vec<Skipped>,
     /// The day/month order used for local dates: the caller's
     /// [`CsvOptions::date_order`] if given, else the inferred one; `None` when
@@ -162,6 +201,11 @@ pub enum CsvError {
     /// An Excel workbook (.xlsx or .xls) instead of a CSV text file.
     #[error("This is an Excel workbook, not a CSV file: in Excel choose File > Save As > 'CSV UTF-8 (Comma delimited)' and import that file instead.")]
     Workbook,
+    /// An iCalendar file (text starting with `BEGIN:VCALENDAR`) saved as .csv or .txt.
+    #[error(
+        "This file is a calendar (.ics), not a spreadsheet: rename it to end in .ics and import it with --provider."
+    )]
+    Calendar,
     /// The bytes are not UTF-8 text; `line` is the 1-based line of the first bad byte.
     #[error("Line {line} of the file is not UTF-8 text: in Excel choose File > Save As > 'CSV UTF-8 (Comma delimited)' (or save as UTF-8 in your editor) and import again.")]
     NotUtf8 {
@@ -291,6 +335,13 @@ const SYNONYMS: &[(Field, &[&str])] = &[
             "physician",
             "physicianname",
             "dr",
+            // Scheduling-system exports (Cerner "Resource", others "Schedule", "Staff").
+            "resource",
+            "resourcename",
+            "staff",
+            "staffname",
+            "schedule",
+            "schedulename",
         ],
     ),
     (Field::Date, &["date", "slotdate", "startdate", "appointmentdate", "apptdate", "day"]),
@@ -301,7 +352,19 @@ const SYNONYMS: &[(Field, &[&str])] = &[
             "starttime",
             "startdatetime",
             "startdateandtime",
+            "begindatetime",
+            "begindateandtime",
             "slotstart",
+            "slotstarttime",
+            "appttime",
+            "appointmenttime",
+            "slottime",
+            "apptstart",
+            "appointmentstart",
+            "apptstarttime",
+            "appointmentstarttime",
+            "apptdatetime",
+            "appointmentdatetime",
             "begin",
             "begins",
             "begintime",
@@ -323,6 +386,11 @@ const SYNONYMS: &[(Field, &[&str])] = &[
             "enddatetime",
             "enddateandtime",
             "slotend",
+            "slotendtime",
+            "apptend",
+            "appointmentend",
+            "apptendtime",
+            "appointmentendtime",
             "ends",
             "endat",
             "to",
@@ -341,19 +409,37 @@ const SYNONYMS: &[(Field, &[&str])] = &[
             "durationmin",
             "durationmins",
             "durationminutes",
+            "apptlength",
+            "appointmentlength",
+            "apptduration",
+            "appointmentduration",
+            "slotduration",
+            "slotlength",
             "length",
             "lengthmin",
             "lengthminutes",
-            "slotlength",
             "minutes",
             "mins",
         ],
     ),
     (
         Field::Location,
-        &["location", "locationname", "site", "sitename", "clinic", "clinicname", "office", "department", "dept"],
+        &[
+            "location",
+            "locationname",
+            "site",
+            "sitename",
+            "clinic",
+            "clinicname",
+            "office",
+            "facility",
+            "facilityname",
+            "department",
+            "departmentname",
+            "dept",
+        ],
     ),
-    (Field::Status, &["status", "slotstatus"]),
+    (Field::Status, &["status", "slotstatus", "apptstatus", "appointmentstatus"]),
     (
         Field::Service,
         &["service", "servicetype", "visittype", "appointmenttype", "appttype", "slottype", "type", "reason"],
@@ -441,10 +527,10 @@ impl Columns {
         (cols, recognised)
     }
 
-    /// The column's header as written, for messages.
+    /// The column's header as written (on one line), for messages.
     fn name(&self, i: usize) -> String {
-        match self.names.get(i).map(|s| s.trim()) {
-            Some(n) if !n.is_empty() => n.to_string(),
+        match self.names.get(i).map(|s| shown(s)) {
+            Some(n) if !n.is_empty() => n,
             _ => format!("column {}", i + 1),
         }
     }
@@ -514,6 +600,12 @@ impl Record {
     fn is_blank(&self) -> bool {
         self.cells.iter().all(|c| c.is_empty())
     }
+}
+
+/// True when the text is an iCalendar file (`BEGIN:VCALENDAR` first, in any case).
+fn is_calendar_text(text: &str) -> bool {
+    let head = text.trim_start_matches('\u{feff}').trim_start();
+    head.get(..15).is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCALENDAR"))
 }
 
 /// An Excel `sep=X` first line: the delimiter it names.
@@ -630,11 +722,13 @@ enum Clock {
     EndOfDay,
 }
 
-/// A start or end cell: a time, or a date with a time.
+/// A start or end cell: a time, a date with a time, or an instant (a date
+/// and time written with `Z` or a UTC offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cell {
     Time(Clock),
     DateTime(RawDate, Clock),
+    Instant(DateTime<FixedOffset>),
 }
 
 const SERIAL_MIN: f64 = 20_000.0;
@@ -832,7 +926,41 @@ fn parse_named_month(s: &str) -> Option<RawDate> {
     NaiveDate::from_ymd_opt(year, month, day).map(RawDate::Fixed)
 }
 
-/// Parses a start/end cell: a time, a date and time, or an Excel serial date-time.
+/// Parses an ISO date and time written with `Z` or a UTC offset (see the
+/// module docs for the forms), with chrono's own parsers.
+fn parse_instant(raw: &str) -> Option<DateTime<FixedOffset>> {
+    let s = raw.trim();
+    // A trailing `UTC` / `GMT` word is the zero offset.
+    let upper = s.to_ascii_uppercase();
+    let zulu;
+    let s = match ["UTC", "GMT"].iter().find_map(|w| upper.strip_suffix(w)) {
+        Some(rest) if rest.ends_with(|c: char| c.is_ascii_digit() || c.is_whitespace()) => {
+            zulu = format!("{}Z", s[..rest.len()].trim_end());
+            zulu.as_str()
+        }
+        _ => s,
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t);
+    }
+    const FORMATS: [&str; 4] =
+        ["%Y-%m-%dT%H:%M%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y%m%dT%H%M%S%#z"];
+    if let Some(t) = FORMATS.iter().find_map(|f| DateTime::parse_from_str(s, f).ok()) {
+        return Some(t);
+    }
+    // `2026-03-05 09:00 -08:00`, but not `2026-03-05 09:00-10:00` (a range).
+    let time_part = s.split_once(char::is_whitespace).map_or("", |(_, t)| t);
+    let glued_minus = time_part
+        .char_indices()
+        .any(|(i, c)| matches!(c, '-' | '\u{2212}') && time_part[..i].ends_with(|p: char| p.is_ascii_digit()));
+    if glued_minus {
+        return None;
+    }
+    DateTime::parse_from_str(s, "%Y-%m-%d %H:%M%#z").ok()
+}
+
+/// Parses a start/end cell: a time, a date and time, an Excel serial
+/// date-time, or an instant with a UTC offset.
 fn parse_cell(raw: &str) -> Option<Cell> {
     let s = raw.trim();
     if s.is_empty() {
@@ -867,13 +995,15 @@ fn parse_cell(raw: &str) -> Option<Cell> {
             }
         }
     }
-    None
+    parse_instant(s).map(Cell::Instant)
 }
 
-/// A date cell: a date, or a date-time whose time is ignored.
+/// A date cell: a date, or a date-time whose time is ignored (an instant's
+/// date as written, at its own offset).
 fn parse_date_cell(raw: &str) -> Option<RawDate> {
     parse_date(raw).or_else(|| match parse_cell(raw) {
         Some(Cell::DateTime(d, _)) => Some(d),
+        Some(Cell::Instant(t)) => Some(RawDate::Fixed(t.date_naive())),
         _ => None,
     })
 }
@@ -983,9 +1113,9 @@ fn resolve(date: RawDate, order: Option<DateOrder>, column: &str, value: &str) -
     };
     got.ok_or_else(|| match (date, order) {
         (RawDate::Local { .. }, Some(o)) => {
-            format!("column '{column}': '{value}' is not a valid {} date", o.wording())
+            format!("column '{column}': '{}' is not a valid {} date", shown(value), o.wording())
         }
-        _ => format!("column '{column}': '{value}' is not a date"),
+        _ => format!("column '{column}': '{}' is not a date", shown(value)),
     })
 }
 
@@ -1000,21 +1130,24 @@ fn resolve(date: RawDate, order: Option<DateOrder>, column: &str, value: &str) -
 ///
 /// | field | header names (any of) | required |
 /// |---|---|---|
-/// | provider | provider, provider name, doctor, clinician, practitioner, physician, dr | yes, unless `opts.default_provider` |
-/// | date | date, slot date, start date, appointment date, day | yes, unless `start` holds dates |
-/// | start | start, start time, begin, begins, from, time, date time, … | yes |
-/// | end | end, end time, to, until, finish, … | one of end / duration |
-/// | duration | duration, length, minutes, mins (minutes; `1:30` = 90) | one of end / duration |
-/// | location | location, site, clinic, office, department | no |
-/// | status | status, slot status | no |
-/// | service_type | service, service type, visit type, appointment type, type, reason | no |
+/// | provider | provider, provider name, doctor, clinician, practitioner, physician, dr, resource, resource name, staff, schedule | yes, unless `opts.default_provider` |
+/// | date | date, slot date, start date, appointment date, appt date, day | yes, unless `start` holds dates |
+/// | start | start, start time, start date/time, begin date/time, appt time, appointment time, slot time, begin, begins, from, time, date time, … | yes |
+/// | end | end, end time, end date/time, to, until, finish, … | one of end / duration |
+/// | duration | duration, appt length, appointment length, length, length (min), minutes, mins (minutes; `1:30` = 90) | one of end / duration |
+/// | location | location, location name, site, clinic, office, facility, department | no |
+/// | status | status, slot status, appt status, appointment status | no |
+/// | service_type | service, service type, visit type, appointment type, appt type, type, reason | no |
 /// | tz | time zone, timezone, tz, tzid, zone | no |
 ///
 /// When two columns match one field, the more specific name wins (`date` over
-/// `day`, `start` over `time`), then the leftmost. An end cell wins over a
+/// `day`, `start` over `appt time` over `time`, `provider` over `resource`),
+/// then the leftmost. An end cell wins over a
 /// duration cell when both are filled. A start/end cell holding its own date
 /// (`2026-04-03 09:00`) uses that date even if there is a date column, except
-/// Excel's placeholder day (1899-12-30), which counts as a bare time.
+/// Excel's placeholder day (1899-12-30), which counts as a bare time. A
+/// start or end written with `Z` or a UTC offset makes the row an instant
+/// (see [`CsvSlotRow::utc_offset`]).
 ///
 /// Day/month order of local dates is decided once per file from the date
 /// column and any dates inside start/end cells, unless `opts.date_order` is
@@ -1028,11 +1161,14 @@ fn resolve(date: RawDate, order: Option<DateOrder>, column: &str, value: &str) -
 /// Rows whose cells are all blank are ignored silently.
 ///
 /// # Errors
-/// A [`CsvError`] refuses the whole file: bad encoding or an Excel workbook,
-/// no rows, one column only, a first row that is not a header, missing
+/// A [`CsvError`] refuses the whole file: bad encoding, an Excel workbook or
+/// an iCalendar file, no rows, one column only, a first row that is not a header, missing
 /// required columns, or an unresolvable day/month order.
 pub fn parse_csv(bytes: &[u8], opts: &CsvOptions) -> Result<CsvParse, CsvError> {
     let text = decode(bytes)?;
+    if is_calendar_text(&text) {
+        return Err(CsvError::Calendar);
+    }
     let hint = sep_hint(&text);
     let delimiter = match hint {
         Some(d) => d,
@@ -1062,9 +1198,11 @@ pub fn parse_csv(bytes: &[u8], opts: &CsvOptions) -> Result<CsvParse, CsvError> 
             let named_datetime = normalise_name(&cols.names[i]).contains("datetime")
                 || normalise_name(&cols.names[i]).contains("dateandtime");
             named_datetime
-                || data
-                    .iter()
-                    .any(|r| matches!(parse_cell(r.get(i)), Some(Cell::DateTime(d, _)) if !d.is_placeholder()))
+                || data.iter().any(|r| match parse_cell(r.get(i)) {
+                    Some(Cell::DateTime(d, _)) => !d.is_placeholder(),
+                    Some(Cell::Instant(_)) => true,
+                    Some(Cell::Time(_)) | None => false,
+                })
         });
         if !start_has_dates {
             missing.push("date".to_string());
@@ -1092,8 +1230,8 @@ pub fn parse_csv(bytes: &[u8], opts: &CsvOptions) -> Result<CsvParse, CsvError> 
         for i in [Some(start_col), cols.end].into_iter().flatten() {
             if let Some(Cell::DateTime(d @ RawDate::Local { .. }, _)) = parse_cell(r.get(i)) {
                 let value = r.get(i).to_string();
-                let shown = value.split_whitespace().next().unwrap_or(&value).to_string();
-                seen.push(LocalSeen { line: r.line, column: cols.name(i), value: shown, date: d });
+                let date_part = value.split_whitespace().next().unwrap_or(&value).to_string();
+                seen.push(LocalSeen { line: r.line, column: cols.name(i), value: date_part, date: d });
             }
         }
     }
@@ -1132,9 +1270,15 @@ fn read_row(
     }
     let start_cell = parse_cell(start_raw).ok_or_else(|| {
         let what = if cols.date.is_some() { "a time" } else { "a date and time" };
-        format!("column '{start_name}': '{start_raw}' is not {what}")
+        format!("column '{start_name}': '{}' is not {what}", shown(start_raw))
     })?;
+    // An instant start fixes the row's offset; its date and time are read as written at that offset.
+    let mut offset: Option<FixedOffset> = None;
     let (own_date, start_clock) = match start_cell {
+        Cell::Instant(t) => {
+            offset = Some(*t.offset());
+            (Some(t.date_naive()), Clock::At(t.time()))
+        }
         Cell::DateTime(d, t) if !d.is_placeholder() => (Some(resolve(d, order, &start_name, start_raw)?), t),
         Cell::DateTime(_, t) | Cell::Time(t) => (None, t),
     };
@@ -1145,16 +1289,21 @@ fn read_row(
             if raw.is_empty() {
                 return Err(format!("column '{name}' is empty"));
             }
-            let d = parse_date_cell(raw).ok_or_else(|| format!("column '{name}': '{raw}' is not a date"))?;
+            let d = parse_date_cell(raw).ok_or_else(|| format!("column '{name}': '{}' is not a date", shown(raw)))?;
             resolve(d, order, &name, raw)?
         }
         (None, None) => {
-            return Err(format!("column '{start_name}': '{start_raw}' has no date, and the file has no date column"))
+            return Err(format!(
+                "column '{start_name}': '{}' has no date, and the file has no date column",
+                shown(start_raw)
+            ))
         }
     };
     let start_time = match start_clock {
         Clock::At(t) => t,
-        Clock::EndOfDay => return Err(format!("column '{start_name}': '{start_raw}' can only be an end time")),
+        Clock::EndOfDay => {
+            return Err(format!("column '{start_name}': '{}' can only be an end time", shown(start_raw)))
+        }
     };
     let start = date.and_time(start_time);
     let next_midnight = |d: NaiveDate| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN);
@@ -1164,8 +1313,23 @@ fn read_row(
     let duration_cell = cols.duration.filter(|&i| !r.get(i).is_empty());
     let end = if let Some(i) = end_cell {
         let (name, raw) = (cols.name(i), r.get(i));
-        let cell = parse_cell(raw).ok_or_else(|| format!("column '{name}': '{raw}' is not a time"))?;
+        let cell = parse_cell(raw).ok_or_else(|| format!("column '{name}': '{}' is not a time", shown(raw)))?;
+        let before_start = || format!("column '{name}': '{}' is before the start ('{}')", shown(raw), shown(start_raw));
         match cell {
+            Cell::Instant(t) => {
+                // Converted to the start's offset; a local start takes the end's offset.
+                let end = match offset {
+                    Some(o) => t.with_timezone(&o).naive_local(),
+                    None => {
+                        offset = Some(*t.offset());
+                        t.naive_local()
+                    }
+                };
+                if end < start {
+                    return Err(before_start());
+                }
+                end
+            }
             Cell::DateTime(d, clock) if !d.is_placeholder() => {
                 let d = resolve(d, order, &name, raw)?;
                 let end = match clock {
@@ -1173,7 +1337,7 @@ fn read_row(
                     Clock::EndOfDay => next_midnight(d),
                 };
                 if end < start {
-                    return Err(format!("column '{name}': '{raw}' is before the start ('{start_raw}')"));
+                    return Err(before_start());
                 }
                 end
             }
@@ -1191,9 +1355,9 @@ fn read_row(
         let (name, raw) = (cols.name(i), r.get(i));
         let minutes = parse_duration(raw)
             .filter(|m| *m > 0)
-            .ok_or_else(|| format!("column '{name}': '{raw}' is not a positive number of minutes"))?;
+            .ok_or_else(|| format!("column '{name}': '{}' is not a positive number of minutes", shown(raw)))?;
         if minutes > 24 * 60 {
-            return Err(format!("column '{name}': '{raw}' minutes is longer than 24 hours"));
+            return Err(format!("column '{name}': '{}' minutes is longer than 24 hours", shown(raw)));
         }
         start + Duration::minutes(minutes)
     } else {
@@ -1205,15 +1369,16 @@ fn read_row(
             format!("columns {} are empty", names.join(" and "))
         });
     };
+    // `2026-04-03 09:00`, with the offset when the row has one.
+    let when = |t: NaiveDateTime| match offset {
+        Some(o) => format!("{} {o}", t.format("%Y-%m-%d %H:%M")),
+        None => t.format("%Y-%m-%d %H:%M").to_string(),
+    };
     if end == start {
-        return Err(format!("the slot has zero length: it starts and ends at {}", start.format("%Y-%m-%d %H:%M")));
+        return Err(format!("the slot has zero length: it starts and ends at {}", when(start)));
     }
     if end - start > Duration::hours(24) {
-        return Err(format!(
-            "the slot is longer than 24 hours: {} to {}",
-            start.format("%Y-%m-%d %H:%M"),
-            end.format("%Y-%m-%d %H:%M")
-        ));
+        return Err(format!("the slot is longer than 24 hours: {} to {}", when(start), when(end)));
     }
 
     let optional = |col: Option<usize>| col.map(|i| r.get(i)).filter(|v| !v.is_empty());
@@ -1222,7 +1387,7 @@ fn read_row(
             format!(
                 "column '{}': '{}' is not a slot status (use free, busy, busy-unavailable, busy-tentative or entered-in-error)",
                 cols.name(i),
-                r.get(i)
+                shown(r.get(i))
             )
         })?,
         _ => SlotStatus::Free,
@@ -1232,7 +1397,7 @@ fn read_row(
             format!(
                 "column '{}': '{}' is not a time zone (use a name such as America/New_York)",
                 cols.name(i),
-                r.get(i)
+                shown(r.get(i))
             )
         })?),
         _ => None,
@@ -1246,7 +1411,20 @@ fn read_row(
         status,
         service_type: optional(cols.service).map(str::to_string),
         tz,
+        utc_offset: offset,
     })
+}
+
+/// A cell value as quoted in a skip reason: on one line (runs of whitespace,
+/// line breaks included, become one space) and at most 40 characters.
+fn shown(raw: &str) -> String {
+    const MAX: usize = 40;
+    let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= MAX {
+        one_line
+    } else {
+        one_line.chars().take(MAX - 1).collect::<String>() + "…"
+    }
 }
 
 #[cfg(test)]
@@ -1773,7 +1951,10 @@ mod tests {
             parse_cell("Apr 3, 2026 1:30 PM"),
             Some(Cell::DateTime(fixed(2026, 4, 3).unwrap(), Clock::At(NaiveTime::from_hms_opt(13, 30, 0).unwrap())))
         );
-        assert_eq!(parse_cell("2026-04-03T09:00:00Z"), None);
+        assert_eq!(
+            parse_cell("2026-04-03T09:00:00Z"),
+            Some(Cell::Instant(DateTime::parse_from_rfc3339("2026-04-03T09:00:00+00:00").unwrap()))
+        );
     }
 
     #[test]
@@ -1834,5 +2015,373 @@ mod tests {
         let p = parse_csv(b"provider,date,start,end,notes\nA,2026-04-03,09:00,09:30,x;y;z\n", &no_opts()).unwrap();
         assert_eq!(p.delimiter, b',');
         assert_eq!(p.rows.len(), 1);
+    }
+
+    // -----------------------------------------------------------------------
+    // QA findings (commit f7fa37f): instants, EHR headers, calendars, reasons.
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn offset(hours: i32) -> Option<FixedOffset> {
+        FixedOffset::east_opt(hours * 3600)
+    }
+
+    /// (provider, start, end) instants of every row, which must all carry an offset.
+    fn instants(p: &CsvParse) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+        p.rows
+            .iter()
+            .map(|r| {
+                let (s, e) = r.utc_span().unwrap_or_else(|| panic!("line {} has no UTC offset", r.line));
+                (r.provider.clone(), s, e)
+            })
+            .collect()
+    }
+
+    fn i(p: &str, s: &str, e: &str) -> (String, DateTime<Utc>, DateTime<Utc>) {
+        (p.to_string(), utc(s), utc(e))
+    }
+
+    #[test]
+    fn qa_06_utc_z_start_and_end_are_instants() {
+        let p = parse_fixture("instant-utc-z.csv", &no_opts()).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(instants(&p), vec![i("Dr. C", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z")]);
+        assert_eq!(p.rows[0].utc_offset, offset(0));
+        assert_eq!(triples(&p), vec![t("Dr. C", "2026-03-05 09:00", "2026-03-05 09:30")]);
+        assert_eq!(p.date_order, None);
+    }
+
+    #[test]
+    fn qa_06b_utc_offset_is_applied() {
+        let p = parse_fixture("instant-utc-offset.csv", &no_opts()).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(instants(&p), vec![i("Dr. C", "2026-03-05T17:00:00Z", "2026-03-05T17:30:00Z")]);
+        assert_eq!(p.rows[0].utc_offset, offset(-8));
+        // start/end stay the wall-clock times as written, at that offset.
+        assert_eq!(triples(&p), vec![t("Dr. C", "2026-03-05 09:00", "2026-03-05 09:30")]);
+    }
+
+    #[test]
+    fn qa_06c_utc_z_start_with_duration() {
+        let p = parse_fixture("instant-utc-z-duration.csv", &no_opts()).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(instants(&p), vec![i("Dr. C", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z")]);
+    }
+
+    #[test]
+    fn instant_forms_and_rows_mixing_offset_and_local_cells() {
+        let p = parse_csv(
+            "provider,start,end,tz\n\
+             A,2026-03-05 09:00 +01:00,2026-03-05 09:30 +01:00,America/New_York\n\
+             B,2026-03-05T09:00:00-08:00,09:30,\n\
+             C,2026-03-05T23:30:00-08:00,00:30,\n\
+             D,2026-03-05T09:00:00-08:00,2026-03-05 10:00,\n\
+             E,2026-03-08T01:00:00-05:00,2026-03-08T03:30:00-04:00,\n\
+             F,2026-03-05 09:00 UTC,2026-03-05 09:30 UTC,\n\
+             G,20260305T090000Z,20260305T093000Z,\n\
+             H,2026-03-05T09:00Z,2026-03-05T09:30+0000,\n\
+             I,2026-03-05 09:00:00.000 -0800,24:00,\n"
+                .as_bytes(),
+            &no_opts(),
+        )
+        .unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(
+            instants(&p),
+            vec![
+                // The time-zone column does not apply to instants.
+                i("A", "2026-03-05T08:00:00Z", "2026-03-05T08:30:00Z"),
+                // A local end is read at the start's offset ...
+                i("B", "2026-03-05T17:00:00Z", "2026-03-05T17:30:00Z"),
+                // ... on the next day when it is earlier than the start ...
+                i("C", "2026-03-06T07:30:00Z", "2026-03-06T08:30:00Z"),
+                // ... also with its own date.
+                i("D", "2026-03-05T17:00:00Z", "2026-03-05T18:00:00Z"),
+                // An end with another offset is converted to the start's.
+                i("E", "2026-03-08T06:00:00Z", "2026-03-08T07:30:00Z"),
+                i("F", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z"),
+                i("G", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z"),
+                i("H", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z"),
+                i("I", "2026-03-05T17:00:00Z", "2026-03-06T08:00:00Z"),
+            ]
+        );
+        assert_eq!(p.rows[0].tz, Some(chrono_tz::America::New_York));
+        assert_eq!(p.rows[0].utc_offset, offset(1));
+        assert_eq!(p.rows[4].utc_offset, offset(-5));
+        assert_eq!(p.rows[4].end, dt("2026-03-08 02:30"));
+    }
+
+    #[test]
+    fn local_start_takes_the_offset_of_an_instant_end() {
+        let p = parse_csv(
+            b"provider,date,start,end\nA,2026-03-05,09:00,2026-03-05T09:30:00Z\nA,2026-03-05,10:00,10:30\n",
+            &no_opts(),
+        )
+        .unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(p.rows[0].utc_offset, offset(0));
+        assert_eq!(p.rows[0].utc_span(), Some((utc("2026-03-05T09:00:00Z"), utc("2026-03-05T09:30:00Z"))));
+        // Rows without offsets stay local.
+        assert_eq!(p.rows[1].utc_offset, None);
+        assert_eq!(p.rows[1].utc_span(), None);
+        assert_eq!(triples(&p)[1], t("A", "2026-03-05 10:00", "2026-03-05 10:30"));
+    }
+
+    #[test]
+    fn bad_instant_rows_are_skipped() {
+        let p = parse_csv(
+            b"provider,start,end\n\
+              A,2026-03-05T09:00:00Z,2026-03-05T09:30:00Z\n\
+              A,2026-03-05 09:00-10:00,\n\
+              A,2026-03-05T09:00:00Z,2026-03-05T08:00:00Z\n\
+              A,2026-03-05T09:00:00Z,2026-03-05T10:00:00+01:00\n\
+              A,2026-03-05T09:00:00+25:00,2026-03-05T09:30:00Z\n",
+            &no_opts(),
+        )
+        .unwrap();
+        assert_eq!(instants(&p), vec![i("A", "2026-03-05T09:00:00Z", "2026-03-05T09:30:00Z")]);
+        let skipped: Vec<(Option<usize>, &str)> = p.skipped.iter().map(|s| (s.line, s.reason.as_str())).collect();
+        assert_eq!(
+            skipped,
+            vec![
+                // Looks like a range: not read as 09:00 at UTC-10.
+                (Some(3), "column 'start': '2026-03-05 09:00-10:00' is not a date and time"),
+                (Some(4), "column 'end': '2026-03-05T08:00:00Z' is before the start ('2026-03-05T09:00:00Z')"),
+                (Some(5), "the slot has zero length: it starts and ends at 2026-03-05 09:00 +00:00"),
+                (Some(6), "column 'start': '2026-03-05T09:00:00+25:00' is not a date and time"),
+            ]
+        );
+    }
+
+    #[test]
+    fn instant_forms() {
+        let ok = |s: &str, want: &str| {
+            assert_eq!(parse_instant(s), Some(DateTime::parse_from_rfc3339(want).unwrap()), "{s}");
+        };
+        ok("2026-03-05T09:00:00Z", "2026-03-05T09:00:00+00:00");
+        ok("2026-03-05t09:00:00z", "2026-03-05T09:00:00+00:00");
+        ok("2026-03-05T09:00:00.250-08:00", "2026-03-05T09:00:00.250-08:00");
+        ok("2026-03-05 09:00:00-08:00", "2026-03-05T09:00:00-08:00");
+        ok("2026-03-05 09:00:00 -0800", "2026-03-05T09:00:00-08:00");
+        ok("2026-03-05T09:00Z", "2026-03-05T09:00:00+00:00");
+        ok("2026-03-05T09:00-08:00", "2026-03-05T09:00:00-08:00");
+        ok("2026-03-05T09:00+0530", "2026-03-05T09:00:00+05:30");
+        ok("2026-03-05 09:00 +01:00", "2026-03-05T09:00:00+01:00");
+        ok("2026-03-05 09:00+01:00", "2026-03-05T09:00:00+01:00");
+        ok("2026-03-05 09:00 -08:00", "2026-03-05T09:00:00-08:00");
+        ok("2026-03-05 09:00Z", "2026-03-05T09:00:00+00:00");
+        ok("2026-03-05 09:00 UTC", "2026-03-05T09:00:00+00:00");
+        ok("2026-03-05T09:00:00 GMT", "2026-03-05T09:00:00+00:00");
+        ok("20260305T090000Z", "2026-03-05T09:00:00+00:00");
+        for bad in [
+            "2026-03-05T09:00:00",
+            "2026-03-05 09:00",
+            "2026-03-05 09:00-10:00",
+            "2026-03-05 09:00-10",
+            "2026-03-05T09:00:00+24:00",
+            "2026-02-30T09:00:00Z",
+            "09:00Z",
+            "03/05/2026 09:00Z",
+            "2026-03-05 09:00 PST",
+            "2026-03-05",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_convert_without_a_zone_through_the_file_import() {
+        use crate::import::file::{import_bytes, ImportRequest};
+        use crate::store::{key::DbKey, Store};
+        use crate::time::Interval;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), &DbKey::Raw([7; 32])).unwrap();
+        let win = Interval::new(utc("2026-03-01T00:00:00Z"), utc("2026-04-01T00:00:00Z")).unwrap();
+        let req = ImportRequest { tz: Some(chrono_tz::America::New_York), ..Default::default() };
+        let now = utc("2026-03-01T00:00:00Z");
+        // The QA file, plus a local row in the same file that still uses the provider's zone.
+        let mut bytes = fixture("instant-utc-offset.csv");
+        bytes.extend_from_slice(b"Dr. C,2026-03-06 09:00,2026-03-06 09:30\n");
+        let summary = import_bytes(&mut store, &bytes, "x.csv", "x", &req, Some(false), win, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+        assert_eq!(summary.slots, 2);
+        let got: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+            store.published_slots(None, win).unwrap().iter().map(|s| (s.span.start, s.span.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (utc("2026-03-05T17:00:00Z"), utc("2026-03-05T17:30:00Z")),
+                (utc("2026-03-06T14:00:00Z"), utc("2026-03-06T14:30:00Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn qa_07_epic_export_headers() {
+        let p = parse_fixture("ehr-epic-headers.csv", &no_opts()).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(p.delimiter, b',');
+        assert_eq!(p.date_order, Some(DateOrder::Mdy));
+        assert_eq!(
+            triples(&p),
+            vec![
+                t("SMITH, JOHN MD", "2026-03-05 09:00", "2026-03-05 09:30"),
+                t("SMITH, JOHN MD", "2026-03-13 13:30", "2026-03-13 14:15"),
+            ]
+        );
+        assert!(p.rows.iter().all(|r| r.location.as_deref() == Some("FAMILY MED") && r.utc_offset.is_none()));
+    }
+
+    #[test]
+    fn qa_07b_cerner_export_headers() {
+        let p = parse_fixture("ehr-cerner-headers.csv", &no_opts()).unwrap();
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(p.delimiter, b';');
+        assert_eq!(p.date_order, Some(DateOrder::Dmy));
+        assert_eq!(
+            triples(&p),
+            vec![
+                t("Dr. Cerner", "2026-03-05 09:00", "2026-03-05 09:30"),
+                t("Dr. Cerner", "2026-03-13 09:00", "2026-03-13 09:30"),
+            ]
+        );
+        assert!(p.rows.iter().all(|r| r.location.as_deref() == Some("Main")));
+    }
+
+    #[test]
+    fn ehr_header_synonyms_without_new_ambiguity() {
+        use Field::*;
+        let cases = [
+            ("Appt Time", Start),
+            ("Appointment Time", Start),
+            ("Slot Time", Start),
+            ("Begin Date/Time", Start),
+            ("Start Date/Time", Start),
+            ("Begin", Start),
+            ("Appt Date/Time", Start),
+            ("End Date/Time", End),
+            ("Appt Length", Duration),
+            ("Appointment Length", Duration),
+            ("Appt Length (min)", Duration),
+            ("Length (min)", Duration),
+            ("Resource", Provider),
+            ("Resource Name", Provider),
+            ("Schedule", Provider),
+            ("Staff", Provider),
+            ("Provider Name", Provider),
+            ("Facility", Location),
+            ("Department", Location),
+            ("Location Name", Location),
+            ("Appt Date", Date),
+            ("Appointment Date", Date),
+            ("Slot Date", Date),
+            ("Appointment Type", Service),
+            ("Appt Type", Service),
+            ("Appt Status", Status),
+            ("Appointment Status", Status),
+        ];
+        for (header, want) in cases {
+            assert_eq!(recognise(header).map(|(f, _)| f), Some(want), "{header}");
+        }
+        // Every normalised synonym belongs to one field only.
+        let mut all: Vec<&str> = SYNONYMS.iter().flat_map(|(_, names)| names.iter().copied()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a synonym is listed twice");
+        // A whole export with type and status columns next to the new names.
+        let p = parse_csv(
+            b"Resource,Appt Date,Appt Time,Appt Length,Appointment Type,Appt Status,Facility\n\
+              Dr. R,2026-03-05,0900,20,New patient,booked,East\n",
+            &no_opts(),
+        )
+        .unwrap();
+        assert_eq!(triples(&p), vec![t("Dr. R", "2026-03-05 09:00", "2026-03-05 09:20")]);
+        assert_eq!(p.rows[0].service_type.as_deref(), Some("New patient"));
+        assert_eq!(p.rows[0].status, SlotStatus::Busy);
+        assert_eq!(p.rows[0].location.as_deref(), Some("East"));
+        // Two columns for one field: the more specific name wins (provider
+        // over schedule, appt time over time, appt length over length).
+        let p = parse_csv(
+            b"Schedule,Provider,Appt Date,Time,Appt Time,Length,Appt Length\n\
+              Template A,Dr. P,2026-03-05,08:00,09:00,15,30\n",
+            &no_opts(),
+        )
+        .unwrap();
+        assert_eq!(triples(&p), vec![t("Dr. P", "2026-03-05 09:00", "2026-03-05 09:30")]);
+    }
+
+    #[test]
+    fn qa_09_calendar_saved_as_txt_is_refused_with_a_clear_message() {
+        let err = parse_fixture("calendar-saved-as.txt", &no_opts()).unwrap_err();
+        assert_eq!(err, CsvError::Calendar);
+        assert_eq!(
+            err.to_string(),
+            "This file is a calendar (.ics), not a spreadsheet: rename it to end in .ics and import it with --provider."
+        );
+        // With a byte-order mark, blank lines first, lower case, or UTF-16.
+        for bytes in [
+            b"\xEF\xBB\xBFBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".to_vec(),
+            b"\r\n  begin:vcalendar\nEND:VCALENDAR\n".to_vec(),
+            [0xFF, 0xFE].into_iter().chain("BEGIN:VCALENDAR\r\n".encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+        ] {
+            assert_eq!(parse_csv(&bytes, &no_opts()).unwrap_err(), CsvError::Calendar);
+        }
+        // A spreadsheet that merely mentions it is not a calendar.
+        let p = parse_csv(b"provider,date,start,end\nBEGIN:VCALENDAR,2026-04-03,09:00,09:30\n", &no_opts()).unwrap();
+        assert_eq!(p.rows.len(), 1);
+    }
+
+    #[test]
+    fn skip_reasons_are_one_sentence_without_line_or_final_period() {
+        let long = "x".repeat(80);
+        let text = format!(
+            "provider,date,start,end,duration,status,tz\n\
+             ,2026-04-03,09:00,09:30,,,\n\
+             A,2026-04-03,,09:30,,,\n\
+             A,2026-04-03,25:99,09:30,,,\n\
+             A,,09:00,09:30,,,\n\
+             A,2026-02-30,09:00,09:30,,,\n\
+             A,2026-04-03,24:00,09:30,,,\n\
+             A,2026-04-03,09:00,nope.,,,\n\
+             A,2026-04-03,09:00,2026-04-02 10:00,,,\n\
+             A,2026-04-03,09:00,,abc.,,\n\
+             A,2026-04-03,09:00,,2000,,\n\
+             A,2026-04-03,09:00,,,,\n\
+             A,2026-04-03,09:00,09:00,,,\n\
+             A,2026-04-03,09:00,2026-04-04 10:00,,,\n\
+             A,2026-04-03,09:00,09:30,,maybe.,\n\
+             A,2026-04-03,09:00,09:30,,,Mars/Olympus.\n\
+             A,2026-04-03,\"9:00\n\nAM?\",09:30,,,\n\
+             A,2026-04-03,{long},09:30,,,\n\
+             A,2026-04-03T09:00:00Z,09:00,10:00,,,\n\
+             A,2026-04-03,2026-04-03T09:00:00Z,2026-04-03T08:00:00Z,,,\n"
+        );
+        let p = parse_csv(text.as_bytes(), &no_opts()).unwrap();
+        let mut reasons: Vec<String> = p.skipped.iter().map(|s| s.reason.clone()).collect();
+        assert_eq!(p.rows.len(), 1, "only the row with a dated date column reads: {:?}", p.rows);
+        assert_eq!(reasons.len(), 18, "{reasons:#?}");
+        assert!(reasons.contains(&"column 'start': '9:00 AM?' is not a time".to_string()), "{reasons:#?}");
+        assert!(reasons.contains(&format!("column 'start': '{}…' is not a time", "x".repeat(39))), "{reasons:#?}");
+        // Reasons from the other paths: a start without a date, a day/month order, a 24-hour limit.
+        let p = parse_csv(b"provider,start,end\nA,2026-04-03 09:00,09:30\nA,10:00,10:30\n", &no_opts()).unwrap();
+        reasons.extend(p.skipped.iter().map(|s| s.reason.clone()));
+        let mdy = CsvOptions { date_order: Some(DateOrder::Mdy), ..Default::default() };
+        let p = parse_csv(b"provider,date,start,end\nA,13/04/2026,09:00,09:30\n", &mdy).unwrap();
+        reasons.extend(p.skipped.iter().map(|s| s.reason.clone()));
+        let p = parse_csv(b"provider,start,end\nA,2026-04-03T09:00:00Z,2026-04-04T10:00:00Z\n", &no_opts()).unwrap();
+        reasons.extend(p.skipped.iter().map(|s| s.reason.clone()));
+        assert_eq!(reasons.len(), 21, "{reasons:#?}");
+        for r in &reasons {
+            assert!(!r.to_ascii_lowercase().starts_with("line"), "names the line: {r}");
+            assert!(!r.ends_with('.'), "ends with a period: {r}");
+            assert!(!r.contains(['\n', '\r']), "more than one line: {r}");
+            assert!(!r.contains(". "), "more than one sentence: {r}");
+            assert!(!r.is_empty() && r.chars().count() < 200, "{r}");
+        }
     }
 }

@@ -62,9 +62,13 @@ impl FileSummary {
     /// `rivera.ics: 42 events imported (118 busy times in the window) for Dr. Rivera, 3 skipped: line 120, unknown time zone 'XYZ'`.
     pub fn plain(&self) -> String {
         let what = if self.events > 0 || self.instances > 0 {
-            format!("{} events imported ({} busy times in the window)", self.events, self.instances)
+            let mut w = format!("{} imported ({} in the import window)", count(self.events, "event"), count(self.instances, "busy time"));
+            if self.instances == 0 {
+                w.push_str(": none of its events fall in the window");
+            }
+            w
         } else {
-            format!("{} open slots imported", self.slots)
+            format!("{} imported", count(self.slots, "open slot"))
         };
         let mut s = format!("{}: {what}", self.file);
         if let Some(p) = &self.provider {
@@ -80,9 +84,18 @@ impl FileSummary {
             s.push_str(&format!(", {} removed that the file no longer lists", self.removed));
         }
         if self.outside_window > 0 {
-            s.push_str(&format!(", {} rows outside the import window", self.outside_window));
+            s.push_str(&format!(", {} outside the import window", count(self.outside_window, "row")));
         }
         s
+    }
+}
+
+/// `1 event`, `3 events`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -90,7 +103,7 @@ impl FileSummary {
 #[derive(Debug, Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("could not read {file}: {source}")]
+    #[error("could not read {file}: {}", plain_io(source))]
     Read {
         /// The file.
         file: String,
@@ -154,12 +167,24 @@ pub enum ImportError {
 }
 
 impl Skipped {
-    /// `line 120, unknown time zone 'XYZ'`, or the reason alone when the line is unknown.
+    /// `line 120: DTSTART uses unknown time zone 'XYZ'`, or the reason alone
+    /// when the line is unknown; never ends with a period, so a UID can follow.
     pub fn describe(&self) -> String {
+        let reason = self.reason.trim().trim_end_matches('.');
         match self.line {
-            Some(l) => format!("line {l}, {}", self.reason),
-            None => self.reason.clone(),
+            Some(l) => format!("line {l}: {reason}"),
+            None => reason.to_string(),
         }
+    }
+}
+
+/// An OS error in words for staff (no "os error 2").
+fn plain_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "there is no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "this computer does not allow MedHarmony to open it".into(),
+        std::io::ErrorKind::IsADirectory => "it is a folder, not a file".into(),
+        _ => e.kind().to_string(),
     }
 }
 
@@ -252,8 +277,12 @@ pub fn import_bytes(
                 z
             }
         };
-        let zone = Zone::Iana(row.tz.unwrap_or(provider_tz));
-        let Some(span) = Interval::new(zone.to_utc(row.start), zone.to_utc(row.end)).filter(|s| !s.is_empty()) else {
+        // Times written with a UTC offset are instants already; local times are read in the row's zone, else the provider's.
+        let (start, end) = row.utc_span().unwrap_or_else(|| {
+            let zone = Zone::Iana(row.tz.unwrap_or(provider_tz));
+            zone.span_to_utc(row.start, row.end)
+        });
+        let Some(span) = Interval::new(start, end).filter(|s| !s.is_empty()) else {
             skipped.push(Skipped { line: Some(row.line), uid: None, reason: "the slot has no length once its time zone's clock change is applied".into() });
             continue;
         };
@@ -279,4 +308,44 @@ pub fn import_bytes(
         removed: outcome.removed,
         outside_window: outside,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> FileSummary {
+        FileSummary {
+            file: "rivera.ics".into(),
+            source: "rivera".into(),
+            provider: Some("Dr. Rivera".into()),
+            events: 1,
+            instances: 0,
+            slots: 0,
+            skipped: vec![Skipped { line: Some(37), uid: Some("b7".into()), reason: "The event's BEGIN and END lines do not match.".into() }],
+            removed: 0,
+            outside_window: 0,
+        }
+    }
+
+    #[test]
+    fn plain_summary_is_one_readable_sentence() {
+        assert_eq!(
+            summary().plain(),
+            "rivera.ics: 1 event imported (0 busy times in the import window): none of its events fall in the window for Dr. Rivera, \
+             1 skipped: line 37: The event's BEGIN and END lines do not match"
+        );
+        let csv = FileSummary { file: "s.csv".into(), provider: None, events: 0, slots: 1, skipped: vec![], outside_window: 1, ..summary() };
+        assert_eq!(csv.plain(), "s.csv: 1 open slot imported, 1 row outside the import window");
+    }
+
+    #[test]
+    fn read_errors_are_in_plain_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("x.db"), &crate::store::key::DbKey::Raw([2; 32])).unwrap();
+        let now = "2026-03-01T00:00:00Z".parse().unwrap();
+        let win = Interval::new(now, now + chrono::Duration::days(1)).unwrap();
+        let err = import_path(&mut store, &dir.path().join("nonexist.ics"), "nonexist.ics", &ImportRequest::default(), win, now).unwrap_err();
+        assert_eq!(err.to_string(), "could not read nonexist.ics: there is no such file");
+    }
 }

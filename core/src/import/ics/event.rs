@@ -79,6 +79,9 @@ pub(crate) struct EventRecord {
     pub dtstamp: Option<DateTime<Utc>>,
     /// RECURRENCE-ID (§3.8.4.4) for an override.
     pub recurrence_id: Option<Moment>,
+    /// True when the RECURRENCE-ID has `RANGE=THISANDFUTURE` (§3.2.13): the
+    /// override also applies to every later instance of the series.
+    pub this_and_future: bool,
     /// DTSTART.
     pub start: When,
     /// Length from DTEND or DURATION.
@@ -244,7 +247,15 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
         let len = if start.all_day && end.all_day {
             Length { days: (end.wall.date() - start.wall.date()).num_days(), exact: Duration::zero() }
         } else {
-            Length { days: 0, exact: end.instant - start.instant }
+            // A DTSTART in a DST gap moves forward by the gap and keeps the
+            // length the event has on the wall clock (see `Zone::span_to_utc`).
+            let start_shift = start.zone.gap_shift(start.wall);
+            let exact = if start_shift.is_zero() {
+                end.instant - start.instant
+            } else {
+                (end.instant - end.zone.gap_shift(end.wall)) - (start.instant - start_shift)
+            };
+            Length { days: 0, exact }
         };
         if !len.is_non_negative() {
             return Err(cx.bad(Some(p), "DTEND is earlier than DTSTART".into()));
@@ -263,9 +274,12 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
         Length::default()
     };
 
-    // RECURRENCE-ID (§3.8.4.4).
+    // RECURRENCE-ID (§3.8.4.4), with RANGE=THISANDFUTURE (§3.2.13); any other
+    // RANGE value (RFC 2445's THISANDPRIOR) is read as a single-instance override.
+    let mut this_and_future = false;
     let recurrence_id = match find_prop(c, "RECURRENCE-ID") {
         Some(p) => {
+            this_and_future = param(p, "RANGE").is_some_and(|v| v.trim().trim_matches('"').eq_ignore_ascii_case("THISANDFUTURE"));
             let raw = cx.time_value(p, p.val.as_str())?;
             Some(cx.moment(p, raw, &start)?)
         }
@@ -351,6 +365,7 @@ pub(crate) fn read_event(c: &Component<'_>, n: &Normalized, zones: &ZoneBook) ->
         sequence,
         dtstamp,
         recurrence_id,
+        this_and_future,
         start,
         length,
         rules,

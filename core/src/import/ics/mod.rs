@@ -29,9 +29,17 @@
 //!   COUNT, even when the rule itself would not produce it.
 //! * DTEND wins over DURATION when both are present; a DTEND before DTSTART or
 //!   a negative DURATION makes the event unreadable.
-//! * EXDATEs also remove RDATE instances and DTSTART. RANGE=THISANDFUTURE on
-//!   RECURRENCE-ID is treated as a single-instance override; RRULE/RDATE
-//!   inside an override are ignored; EXRULE (deprecated) is ignored.
+//! * EXDATEs also remove RDATE instances and DTSTART. RRULE/RDATE inside an
+//!   override are ignored; EXRULE (deprecated) is ignored.
+//! * `RECURRENCE-ID;RANGE=THISANDFUTURE` (§3.8.4.4, §3.2.13) applies the
+//!   override to its instance and every later one: each moves by the
+//!   override's DTSTART minus its RECURRENCE-ID as a wall-clock shift in the
+//!   series' zone, and takes the override's length, SUMMARY, STATUS and
+//!   TRANSP (a cancelled one removes them all). Per instance the range
+//!   override with the latest RECURRENCE-ID at or before it applies, and a
+//!   single-instance override of that instance wins over it. Every instance
+//!   keeps its original start as [`BusyInstance::recurrence_id`]. Any other
+//!   RANGE value (RFC 2445's THISANDPRIOR) is a single-instance override.
 //! * Each VEVENT's own STATUS/TRANSP applies to its own instances: a
 //!   cancelled master cancels the generated instances, not overrides that
 //!   are themselves confirmed.

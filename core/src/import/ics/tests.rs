@@ -683,3 +683,214 @@ END:VEVENT
     );
     assert_eq!(instance(&imp, "fx@x")[1].recurrence_id, Some(at("2025-07-09T12:00:00Z")));
 }
+
+// ---------------------------------------------------------------------------
+// RECURRENCE-ID;RANGE=THISANDFUTURE (RFC 5545 §3.8.4.4, §3.2.13)
+
+/// `(start, end, recurrence_id)` of each instance of `uid`, as RFC 3339 `Z` strings.
+fn rid_spans(imp: &IcsImport, uid: &str) -> Vec<(String, String, String)> {
+    let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    instance(imp, uid).iter().map(|i| (f(i.span.start), f(i.span.end), i.recurrence_id.map(f).unwrap_or_default())).collect()
+}
+
+fn with_rid(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
+}
+
+#[test]
+fn thisandfuture_moves_the_instance_and_all_later_ones() {
+    // QA finding 08, verbatim: a daily 13:00 New York series; from 03-04 on every
+    // instance is at 13:30-14:30 and carries the override's summary.
+    let imp = import("thisandfuture-qa.ics", chrono_tz::America::New_York);
+    assert!(imp.skipped.is_empty(), "{:?}", imp.skipped);
+    assert_eq!(
+        rid_spans(&imp, "tf"),
+        with_rid(&[
+            ("2026-03-02T18:00:00Z", "2026-03-02T19:00:00Z", "2026-03-02T18:00:00Z"),
+            ("2026-03-03T18:00:00Z", "2026-03-03T19:00:00Z", "2026-03-03T18:00:00Z"),
+            ("2026-03-04T18:30:00Z", "2026-03-04T19:30:00Z", "2026-03-04T18:00:00Z"),
+            ("2026-03-05T18:30:00Z", "2026-03-05T19:30:00Z", "2026-03-05T18:00:00Z"),
+        ])
+    );
+    let summaries: Vec<_> = imp.instances.iter().map(|i| i.summary.as_deref().unwrap_or("")).collect();
+    assert_eq!(summaries, ["thisandfuture master", "thisandfuture master", "thisandfuture override", "thisandfuture override"]);
+    assert_eq!(imp.events, 2);
+    assert_eq!(imp.read_uids.iter().collect::<Vec<_>>(), vec!["tf"]);
+}
+
+#[test]
+fn single_instance_override_wins_over_an_earlier_range_override() {
+    let imp = import("thisandfuture-then-single.ics", chrono_tz::UTC);
+    assert!(imp.skipped.is_empty(), "{:?}", imp.skipped);
+    assert_eq!(
+        rid_spans(&imp, "tf-single@test"),
+        with_rid(&[
+            ("2026-01-05T15:00:00Z", "2026-01-05T16:00:00Z", "2026-01-05T15:00:00Z"),
+            ("2026-01-06T15:00:00Z", "2026-01-06T16:00:00Z", "2026-01-06T15:00:00Z"),
+            // First range override: +1 h, 45 minutes, tentative.
+            ("2026-01-07T16:00:00Z", "2026-01-07T16:45:00Z", "2026-01-07T15:00:00Z"),
+            ("2026-01-08T16:00:00Z", "2026-01-08T16:45:00Z", "2026-01-08T15:00:00Z"),
+            // Single-instance override of 01-09.
+            ("2026-01-09T14:00:00Z", "2026-01-09T14:30:00Z", "2026-01-09T15:00:00Z"),
+            // Second range override (the latest RECURRENCE-ID at or before): +2 h, 2 hours.
+            ("2026-01-10T17:00:00Z", "2026-01-10T19:00:00Z", "2026-01-10T15:00:00Z"),
+            ("2026-01-11T17:00:00Z", "2026-01-11T19:00:00Z", "2026-01-11T15:00:00Z"),
+        ])
+    );
+    let props: Vec<_> = imp.instances.iter().map(|i| (i.summary.as_deref().unwrap_or(""), i.status)).collect();
+    assert_eq!(
+        props,
+        vec![
+            ("Clinic", BusyStatus::Busy),
+            ("Clinic", BusyStatus::Busy),
+            ("Clinic (later)", BusyStatus::BusyTentative),
+            ("Clinic (later)", BusyStatus::BusyTentative),
+            ("Clinic (early)", BusyStatus::Busy),
+            // No SUMMARY on the second range override: the master's.
+            ("Clinic", BusyStatus::Busy),
+            ("Clinic", BusyStatus::Busy),
+        ]
+    );
+    assert_eq!(imp.events, 4);
+}
+
+#[test]
+fn cancelled_range_override_removes_the_instance_and_all_later_ones() {
+    let imp = import("thisandfuture-cancelled.ics", chrono_tz::America::New_York);
+    assert!(imp.skipped.is_empty(), "{:?}", imp.skipped);
+    assert_eq!(spans(&imp), timed(&[("2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z"), ("2026-01-12T10:00:00Z", "2026-01-12T11:00:00Z")]));
+    assert!(imp.read_uids.contains("tf-cancel@test"));
+    assert_eq!(imp.events, 2);
+}
+
+#[test]
+fn range_override_shift_is_wall_clock_across_dst() {
+    // DST starts in New York on 2026-03-08.
+    let imp = import("thisandfuture-across-dst.ics", chrono_tz::Asia::Tokyo);
+    assert!(imp.skipped.is_empty(), "{:?}", imp.skipped);
+    // 13:00 → 13:30 from 03-06: still 13:30 local (17:30Z) after the change.
+    assert_eq!(
+        rid_spans(&imp, "tf-dst-same-day@test"),
+        with_rid(&[
+            ("2026-03-05T18:00:00Z", "2026-03-05T19:00:00Z", "2026-03-05T18:00:00Z"),
+            ("2026-03-06T18:30:00Z", "2026-03-06T19:15:00Z", "2026-03-06T18:00:00Z"),
+            ("2026-03-07T18:30:00Z", "2026-03-07T19:15:00Z", "2026-03-07T18:00:00Z"),
+            ("2026-03-08T17:30:00Z", "2026-03-08T18:15:00Z", "2026-03-08T17:00:00Z"),
+            ("2026-03-09T17:30:00Z", "2026-03-09T18:15:00Z", "2026-03-09T17:00:00Z"),
+            ("2026-03-10T17:30:00Z", "2026-03-10T18:15:00Z", "2026-03-10T17:00:00Z"),
+        ])
+    );
+    // 03-07 13:00 EST (RECURRENCE-ID given in UTC) → 03-08 13:30 EDT: the shift is
+    // one day and 30 minutes on the wall clock (23 h 30 min of elapsed time), so
+    // every later instance is at 13:30 local the next day, not at 12:30.
+    assert_eq!(
+        rid_spans(&imp, "tf-dst-next-day@test"),
+        with_rid(&[
+            ("2026-03-05T18:00:00Z", "2026-03-05T19:00:00Z", "2026-03-05T18:00:00Z"),
+            ("2026-03-06T18:00:00Z", "2026-03-06T19:00:00Z", "2026-03-06T18:00:00Z"),
+            ("2026-03-08T17:30:00Z", "2026-03-08T18:30:00Z", "2026-03-07T18:00:00Z"),
+            ("2026-03-09T17:30:00Z", "2026-03-09T18:30:00Z", "2026-03-08T17:00:00Z"),
+            ("2026-03-10T17:30:00Z", "2026-03-10T18:30:00Z", "2026-03-09T17:00:00Z"),
+        ])
+    );
+    // 01:30 → 02:30: on 03-08 02:30 does not exist and is read with the offset
+    // before the gap (Zone::to_utc), i.e. 03:30 EDT.
+    assert_eq!(
+        rid_spans(&imp, "tf-dst-gap@test"),
+        with_rid(&[
+            ("2026-03-06T06:30:00Z", "2026-03-06T07:30:00Z", "2026-03-06T06:30:00Z"),
+            ("2026-03-07T07:30:00Z", "2026-03-07T08:30:00Z", "2026-03-07T06:30:00Z"),
+            ("2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z", "2026-03-08T06:30:00Z"),
+            ("2026-03-09T06:30:00Z", "2026-03-09T07:30:00Z", "2026-03-09T05:30:00Z"),
+        ])
+    );
+}
+
+#[test]
+fn range_override_precedence_and_edge_cases() {
+    let master = "BEGIN:VEVENT\nUID:p\nDTSTAMP:20250101T000000Z\nDTSTART:20250601T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY;COUNT=4\nSUMMARY:M\nEND:VEVENT\n";
+    let ov = |range: &str, seq: u32, start: &str, summary: &str| {
+        format!(
+            "BEGIN:VEVENT\nUID:p\nDTSTAMP:20250101T000000Z\nRECURRENCE-ID{range}:20250602T090000Z\nDTSTART:{start}\nDURATION:PT30M\nSEQUENCE:{seq}\nSUMMARY:{summary}\nEND:VEVENT\n"
+        )
+    };
+    let starts = |imp: &IcsImport| -> Vec<(String, String)> {
+        imp.instances.iter().map(|i| (i.span.start.format("%d %H:%M").to_string(), i.summary.clone().unwrap_or_default())).collect()
+    };
+    let pairs = |l: &[(&str, &str)]| -> Vec<(String, String)> { l.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() };
+
+    // Same RECURRENCE-ID, the range override has the higher SEQUENCE: it wins there too.
+    let bytes = cal(&format!("{master}{}{}", ov(";RANGE=THISANDFUTURE", 2, "20250602T100000Z", "R"), ov("", 1, "20250602T070000Z", "S")));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(starts(&imp), pairs(&[("01 09:00", "M"), ("02 10:00", "R"), ("03 10:00", "R"), ("04 10:00", "R")]));
+
+    // Same RECURRENCE-ID, the single override has the higher SEQUENCE: it keeps that
+    // instance, the range override still moves the later ones.
+    let bytes = cal(&format!("{master}{}{}", ov(";RANGE=THISANDFUTURE", 1, "20250602T100000Z", "R"), ov("", 2, "20250602T070000Z", "S")));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(starts(&imp), pairs(&[("01 09:00", "M"), ("02 07:00", "S"), ("03 10:00", "R"), ("04 10:00", "R")]));
+    assert_eq!(imp.instances.len(), 4);
+
+    // Two range overrides with the same RECURRENCE-ID: SEQUENCE decides.
+    let bytes = cal(&format!(
+        "{master}{}{}",
+        ov(";RANGE=THISANDFUTURE", 3, "20250602T110000Z", "R3"),
+        ov(";RANGE=THISANDFUTURE", 2, "20250602T100000Z", "R2")
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(starts(&imp), pairs(&[("01 09:00", "M"), ("02 11:00", "R3"), ("03 11:00", "R3"), ("04 11:00", "R3")]));
+
+    // RANGE is read case-insensitively; RFC 2445's THISANDPRIOR is a single-instance override.
+    let bytes = cal(&format!("{master}{}", ov(";range=thisandfuture", 1, "20250602T100000Z", "R")));
+    assert_eq!(
+        starts(&import_bytes(&bytes, chrono_tz::UTC)),
+        pairs(&[("01 09:00", "M"), ("02 10:00", "R"), ("03 10:00", "R"), ("04 10:00", "R")])
+    );
+    let bytes = cal(&format!("{master}{}", ov(";RANGE=THISANDPRIOR", 1, "20250602T100000Z", "R")));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(starts(&imp), pairs(&[("01 09:00", "M"), ("02 10:00", "R"), ("03 09:00", "M"), ("04 09:00", "M")]));
+
+    // A transparent range override frees the instance and all later ones.
+    let bytes = cal(&format!(
+        "{master}{}",
+        ov(";RANGE=THISANDFUTURE", 1, "20250602T100000Z", "R").replace("SEQUENCE", "TRANSP:TRANSPARENT\nSEQUENCE")
+    ));
+    assert_eq!(starts(&import_bytes(&bytes, chrono_tz::UTC)), pairs(&[("01 09:00", "M")]));
+
+    // Without a master, a range override stands alone like any override.
+    let bytes = cal(&ov(";RANGE=THISANDFUTURE", 1, "20250602T100000Z", "R"));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    assert_eq!(starts(&imp), pairs(&[("02 10:00", "R")]));
+    assert_eq!(imp.instances[0].recurrence_id, Some(at("2025-06-02T09:00:00Z")));
+
+    // An EXDATE after the range override still removes that (original) instance.
+    let bytes = cal(&format!(
+        "{}{}",
+        master.replace("SUMMARY:M", "SUMMARY:M\nEXDATE:20250603T090000Z"),
+        ov(";RANGE=THISANDFUTURE", 1, "20250602T100000Z", "R")
+    ));
+    assert_eq!(starts(&import_bytes(&bytes, chrono_tz::UTC)), pairs(&[("01 09:00", "M"), ("02 10:00", "R"), ("04 10:00", "R")]));
+}
+
+#[test]
+fn range_override_moving_instances_earlier_reaches_past_the_window() {
+    // An endless weekly series; from 2027-12-29 on, instances move 9 days
+    // earlier, so the 2028-01-05 instance (after the window's end) lands inside it.
+    let bytes = cal(concat!(
+        "BEGIN:VEVENT\nUID:e\nDTSTART:20271201T090000Z\nDURATION:PT1H\nRRULE:FREQ=WEEKLY\nEND:VEVENT\n",
+        "BEGIN:VEVENT\nUID:e\nRECURRENCE-ID;RANGE=THISANDFUTURE:20271229T090000Z\nDTSTART:20271220T090000Z\nDURATION:PT1H\nEND:VEVENT\n",
+    ));
+    let imp = import_bytes(&bytes, chrono_tz::UTC);
+    let got: Vec<_> = imp.instances.iter().map(|i| (i.span.start, i.recurrence_id)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (at("2027-12-01T09:00:00Z"), Some(at("2027-12-01T09:00:00Z"))),
+            (at("2027-12-08T09:00:00Z"), Some(at("2027-12-08T09:00:00Z"))),
+            (at("2027-12-15T09:00:00Z"), Some(at("2027-12-15T09:00:00Z"))),
+            (at("2027-12-20T09:00:00Z"), Some(at("2027-12-29T09:00:00Z"))),
+            (at("2027-12-22T09:00:00Z"), Some(at("2027-12-22T09:00:00Z"))),
+            (at("2027-12-27T09:00:00Z"), Some(at("2028-01-05T09:00:00Z"))),
+        ]
+    );
+}
