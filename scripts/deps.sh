@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages MedHarmony Desk needs to build and test.
+# Installs what MedHarmony Desk needs to build, run and test on Debian/Ubuntu:
+# system packages (apt), the UI's npm packages, and tauri-driver for the
+# end-to-end tests of the real window.
 # Usage: scripts/deps.sh            (uses sudo when not root)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # build: C toolchain, SQLCipher's libcrypto, the keychain's D-Bus client
-  build-essential pkg-config libssl-dev libdbus-1-dev
+  build-essential pkg-config curl file libssl-dev libdbus-1-dev
+  # the desktop app (Tauri v2 on WebKitGTK)
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   # keychain at run time and in tests: a D-Bus session and a Secret Service
   dbus dbus-x11 gnome-keyring libsecret-tools
+  # the real window without a screen, driven over WebDriver, screenshots, notifications
+  xvfb xauth webkit2gtk-driver imagemagick at-spi2-core dunst libnotify-bin
 )
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "MedHarmony Desk needs Rust (cargo). Install it from https://rustup.rs and run this again." >&2
+  exit 1
+fi
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+  echo "MedHarmony Desk's interface needs Node.js 20.19 or newer (with npm). Install it from https://nodejs.org and run this again." >&2
   exit 1
 fi
 
@@ -25,4 +36,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "Installing tauri-driver (about two minutes)"
+  cargo install tauri-driver --locked --version 2.0.4 --quiet
 fi

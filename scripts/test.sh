@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: installs what is needed, then one
-# `cargo test --workspace` inside a D-Bus session with an unlocked
-# gnome-keyring, so the OS-keychain path is tested for real.
+# Runs every test: the interface's unit tests (Vitest), then one
+# `cargo test --workspace` — engine, CLI, desktop commands and the real window
+# under Xvfb — inside a D-Bus session with an unlocked gnome-keyring, so the
+# OS-keychain path is tested for real.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+
+(cd ui && npm run --silent build && npm test --silent)
 
 run_tests() {
   export MEDHARMONY_REQUIRE_KEYCHAIN=1
@@ -15,4 +18,4 @@ run_tests() {
   cargo test --workspace "$@"
 }
 export -f run_tests
-exec dbus-run-session -- bash -c 'run_tests "$@"' run_tests "$@"
+exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c 'run_tests "$@"' run_tests "$@"

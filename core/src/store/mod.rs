@@ -91,7 +91,7 @@ pub struct Store {
 }
 
 /// The platform data directory's default database file
-/// (e.g. `~/.local/share/medharmony-desk/medharmony.db` on Linux).
+/// (e.g. `~/.local/share/medharmonydesk/medharmony.db` on Linux).
 pub fn default_db_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("health", "MedHarmony", "MedHarmony Desk").map(|d| d.data_dir().join("medharmony.db"))
 }

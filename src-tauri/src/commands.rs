@@ -1,0 +1,231 @@
+//! The IPC commands: each a small wrapper that reads its arguments, calls the
+//! engine and returns a DTO or a [`DeskError`]. None of them panics on user
+//! input, and none logs patient data (file names, summaries, cell values).
+
+use std::io::Read;
+use std::path::Path;
+
+use chrono::Duration;
+use medharmony::import::csv::{parse_csv, CsvError, CsvOptions};
+use medharmony::import::file::{import_path, ImportRequest};
+use medharmony::time::{parse_iana, resolve_tzid, Interval};
+use tauri::State;
+
+use crate::dto::{AppStatus, DemoResult, FileCheck, FileKind, ImportArgs, ImportReport, Week, WeekQuery};
+use crate::error::DeskError;
+use crate::state::DeskState;
+
+/// Days before now that an import covers (as the CLI).
+pub const IMPORT_DAYS_BEFORE: i64 = 7;
+/// Days after now that an import covers (as the CLI).
+pub const IMPORT_DAYS_AFTER: i64 = 90;
+
+/// Whether the database is open, and what now and today are.
+#[tauri::command]
+pub fn app_status(state: State<'_, DeskState>) -> AppStatus {
+    state.status()
+}
+
+/// The week view: providers × days with slots, busy time and sources.
+///
+/// # Errors
+/// [`DeskError`] with a plain message.
+#[tauri::command(async)]
+pub fn week(state: State<'_, DeskState>, query: Option<WeekQuery>) -> Result<Week, DeskError> {
+    let query = query.unwrap_or_default();
+    let clock = state.clock();
+    state.with_store(|store| crate::week::build_week(store, &query, clock.today(), clock.now()))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// Reads at most `limit` bytes of the file.
+fn read_head(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?.take(limit).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The calendar's own name (`X-WR-CALNAME`) from its first lines.
+fn calendar_name(head: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.split(';').next()?.trim().eq_ignore_ascii_case("X-WR-CALNAME").then(|| value.trim().to_string())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// The calendar's own zone from its first lines: `X-WR-TIMEZONE`, else the
+/// first `TZID` (a parameter or a VTIMEZONE property), as an IANA name.
+fn calendar_zone(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let mut first_tzid = None;
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let mut parts = name.split(';');
+        let prop = parts.next().unwrap_or_default().trim();
+        if prop.eq_ignore_ascii_case("X-WR-TIMEZONE") {
+            if let Some(tz) = resolve_tzid(value) {
+                return Some(tz.name().to_string());
+            }
+        } else if first_tzid.is_none() {
+            if prop.eq_ignore_ascii_case("TZID") {
+                first_tzid = resolve_tzid(value);
+            } else if let Some(p) = parts.find_map(|p| p.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("TZID"))) {
+                first_tzid = resolve_tzid(p.1);
+            }
+        }
+    }
+    first_tzid.map(|tz| tz.name().to_string())
+}
+
+/// Tells what a dropped or picked file is and whether staff must say whose it is.
+/// Never fails: problems are reported in [`FileCheck::problem`].
+#[tauri::command(async)]
+pub fn check_file(path: String) -> FileCheck {
+    let p = Path::new(&path);
+    let name = file_name(p);
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let mut check = FileCheck { path: path.clone(), name: name.clone(), kind: FileKind::Unsupported, needs_provider: false, calendar_name: None, calendar_zone: None, problem: None };
+    let bytes = match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => {
+            check.problem = Some("it is a folder; drop the calendar or spreadsheet files inside it instead".into());
+            return check;
+        }
+        // Spreadsheets are read whole to learn their columns; calendars only need their head.
+        Ok(_) => read_head(p, if matches!(ext.as_deref(), Some("csv" | "tsv" | "txt")) { 32 * 1024 * 1024 } else { 64 * 1024 }),
+        Err(e) => Err(e),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            check.problem = Some(format!("it could not be read ({e})"));
+            return check;
+        }
+    };
+    let sniffed_calendar = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR");
+    check.kind = match ext.as_deref() {
+        Some("ics" | "ical" | "icalendar" | "ifb") => FileKind::Calendar,
+        Some("csv" | "tsv" | "txt") => FileKind::Spreadsheet,
+        _ if sniffed_calendar => FileKind::Calendar,
+        _ => FileKind::Unsupported,
+    };
+    match check.kind {
+        FileKind::Calendar => {
+            check.needs_provider = true;
+            check.calendar_name = calendar_name(&bytes);
+            check.calendar_zone = calendar_zone(&bytes);
+        }
+        FileKind::Spreadsheet => {
+            if let Err(CsvError::MissingColumns { missing, .. }) = parse_csv(&bytes, &CsvOptions::default()) {
+                check.needs_provider = missing.iter().all(|m| m == "provider");
+            }
+        }
+        FileKind::Unsupported => {
+            check.problem = Some("it is not a calendar (.ics) or a schedule spreadsheet (.csv)".into());
+        }
+    }
+    check
+}
+
+/// Imports one calendar or spreadsheet in one transaction; a refused file changes nothing.
+///
+/// # Errors
+/// [`DeskError::Import`] naming the file and why, [`DeskError::BadZone`].
+#[tauri::command(async)]
+pub fn import_file(state: State<'_, DeskState>, args: ImportArgs) -> Result<ImportReport, DeskError> {
+    let tz = match args.new_provider_tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+        None => None,
+        Some(z) => Some(parse_iana(z).or_else(|| resolve_tzid(z)).ok_or_else(|| DeskError::BadZone(z.to_string()))?),
+    };
+    let provider = args.provider.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_string);
+    let req = ImportRequest { provider, tz, source: None, date_order: None };
+    let path = Path::new(&args.path);
+    let display = file_name(path);
+    let now = state.clock().now();
+    let window = Interval { start: now - Duration::days(IMPORT_DAYS_BEFORE), end: now + Duration::days(IMPORT_DAYS_AFTER) };
+    let result = state.with_store(|store| Ok(import_path(store, path, &display, &req, window, now)?));
+    match &result {
+        Ok(r) => log::info!("imported a file: {} events, {} busy times, {} slots, {} skipped, {} removed", r.events, r.instances, r.slots, r.skipped.len(), r.removed),
+        Err(e) => log::info!("a file was refused ({})", e.kind()),
+    }
+    result.map(ImportReport::from)
+}
+
+/// Removes the demo practice (providers, feeds, busy time, slots) in one step.
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn remove_demo(state: State<'_, DeskState>) -> Result<DemoResult, DeskError> {
+    let now = state.clock().now();
+    let providers = state.with_store(|store| Ok(medharmony::demo::remove(store, now)?))?;
+    log::info!("removed the demo practice ({providers} providers)");
+    Ok(DemoResult { providers })
+}
+
+/// Loads (or refreshes) the demo practice.
+///
+/// # Errors
+/// Store or demo errors.
+#[tauri::command(async)]
+pub fn load_demo(state: State<'_, DeskState>) -> Result<DemoResult, DeskError> {
+    let now = state.clock().now();
+    let providers = state.with_store(|store| Ok(medharmony::demo::seed(store, now)?.len()))?;
+    log::info!("loaded the demo practice");
+    Ok(DemoResult { providers })
+}
+
+/// Called once by the UI after it has rendered its first week. Logs the time
+/// from launch to that moment (milliseconds), which `scripts/bench-app.sh`
+/// reads for the cold-start benchmark. Carries no patient data.
+#[tauri::command]
+pub fn ui_ready() {
+    log::info!("window ready: first week rendered {} ms after launch", crate::started().elapsed().as_millis());
+}
+
+/// IANA zone names for the new-provider picker, canonical areas first.
+#[tauri::command]
+pub fn time_zones() -> Vec<String> {
+    let mut zones: Vec<String> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| z.name().to_string())
+        .filter(|n| {
+            ["Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/", "Pacific/"].iter().any(|a| n.starts_with(a))
+        })
+        .collect();
+    zones.sort();
+    zones.push("UTC".into());
+    zones
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_name_is_read_from_the_head() {
+        assert_eq!(calendar_name(b"BEGIN:VCALENDAR\r\nX-WR-CALNAME:Dr. Rivera\r\n"), Some("Dr. Rivera".into()));
+        assert_eq!(calendar_name(b"BEGIN:VCALENDAR\nx-wr-calname;VALUE=TEXT: Chen \n"), Some("Chen".into()));
+        assert_eq!(calendar_name(b"BEGIN:VCALENDAR\nX-WR-CALNAME:\n"), None);
+    }
+
+    #[test]
+    fn calendar_zone_prefers_x_wr_timezone_then_the_first_tzid() {
+        assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nX-WR-TIMEZONE:Europe/Paris\nDTSTART;TZID=America/Chicago:20260101T090000\n").as_deref(), Some("Europe/Paris"));
+        assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE-TIME;TZID=\"Eastern Standard Time\":20260101T090000\n").as_deref(), Some("America/New_York"));
+        assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nBEGIN:VTIMEZONE\nTZID:/mozilla.org/20050126_1/America/Denver\n").as_deref(), Some("America/Denver"));
+        assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nDTSTART:20260101T090000Z\n"), None);
+    }
+
+    #[test]
+    fn zones_are_canonical() {
+        let z = time_zones();
+        assert!(z.contains(&"America/New_York".to_string()));
+        assert!(!z.iter().any(|n| n.starts_with("US/") || n.starts_with("Etc/")));
+    }
+}

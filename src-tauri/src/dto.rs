@@ -1,0 +1,378 @@
+//! Serializable types that cross the IPC boundary, with generated
+//! TypeScript bindings (`ts-rs`) checked in under `ui/src/bindings/`.
+//!
+//! Conventions, so the UI never has to guess:
+//! * instants are RFC 3339 UTC strings with a `Z` suffix and whole seconds
+//!   (`2026-03-04T14:00:00Z`);
+//! * calendar dates are `YYYY-MM-DD` strings;
+//! * ids are JSON numbers (`i64`/`usize` are bound as `number`, see [`ts_config`]);
+//! * status codes are FHIR R4 slot status codes.
+//!
+//! The test `tests/bindings.rs` regenerates every binding in memory and fails
+//! when the checked-in files differ; `UPDATE_BINDINGS=1 cargo test -p
+//! medharmony-desk --test bindings` rewrites them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What the UI needs before anything else: whether the database is open and
+/// what "now" and "today" are.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct AppStatus {
+    /// True when the database is open and commands can be used.
+    pub ready: bool,
+    /// Why the database could not be opened (plain words), when `ready` is false.
+    pub problem: Option<String>,
+    /// The database file.
+    pub db_path: String,
+    /// The current instant (UTC); fixed when `MEDHARMONY_NOW` is set.
+    pub now: String,
+    /// True when `now` is pretended (`MEDHARMONY_NOW`) rather than the clock.
+    pub now_fixed: bool,
+    /// Today's date at the front desk (the computer's local zone).
+    pub today: String,
+    /// Monday of the week containing `today`.
+    pub week_start: String,
+    /// The app version.
+    pub version: String,
+}
+
+/// Arguments of the `week` command.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, TS)]
+pub struct WeekQuery {
+    /// Any day of the wanted week (`YYYY-MM-DD`); the week runs Monday to
+    /// Sunday. `null`: the week containing today.
+    pub start: Option<String>,
+    /// Only these providers; `null` or empty: all.
+    #[ts(type = "Array<number> | null")]
+    pub provider_ids: Option<Vec<i64>>,
+    /// Only published slots at this location (providers without any slot
+    /// there this week are left out); `null`: all locations.
+    pub location: Option<String>,
+}
+
+/// One day column of the week.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DayView {
+    /// The date, `YYYY-MM-DD`.
+    pub date: String,
+    /// True for today's date at the front desk.
+    pub is_today: bool,
+}
+
+/// A provider as the week view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct ProviderView {
+    /// Store id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Display name (demo providers end in "(Demo)").
+    pub name: String,
+    /// IANA zone, e.g. `America/New_York`.
+    pub tz: String,
+    /// The zone's abbreviation at the start of the displayed week, e.g. `EST`.
+    pub tz_abbrev: String,
+    /// A plain note when the zone's clocks change during the displayed week,
+    /// e.g. `Clocks change Sun Mar 8 (EST → EDT)`.
+    pub tz_note: Option<String>,
+    /// True for the built-in demo practice.
+    pub demo: bool,
+    /// Working hours in local time, e.g. `Mon 08:00-16:00; Tue 08:00-16:00`.
+    pub hours: String,
+    /// Default slot length in minutes.
+    pub slot_minutes: u32,
+}
+
+/// One slot (a working-hours cell of a calendar provider, or a published slot).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SlotDto {
+    /// Stable id: `grid-<provider id>-<start>` or `slot-<store id>`.
+    pub id: String,
+    /// Provider store id.
+    #[ts(type = "number")]
+    pub provider_id: i64,
+    /// The provider's local date of the slot's start, `YYYY-MM-DD`.
+    pub day: String,
+    /// Start (UTC).
+    pub start: String,
+    /// End (UTC, exclusive).
+    pub end: String,
+    /// FHIR slot status code.
+    #[ts(type = "\"free\" | \"busy\" | \"busy-unavailable\" | \"busy-tentative\" | \"entered-in-error\"")]
+    pub status: String,
+    /// Source name (`working-hours` for cells computed from a calendar).
+    pub source: String,
+    /// Location name, if the source gives one.
+    pub location: Option<String>,
+}
+
+/// One busy instance from a provider's calendar.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct BusyDto {
+    /// Unique within the week: UID, plus the RECURRENCE-ID instant of a recurring instance.
+    pub id: String,
+    /// Provider store id.
+    #[ts(type = "number")]
+    pub provider_id: i64,
+    /// The provider's local dates this block touches within the week.
+    pub days: Vec<String>,
+    /// Start (UTC).
+    pub start: String,
+    /// End (UTC, exclusive).
+    pub end: String,
+    /// True for an all-day event.
+    pub all_day: bool,
+    /// The event's title (may name patients: shown, never logged).
+    pub summary: Option<String>,
+    /// Busy status code (`busy`, `busy-tentative`, `busy-unavailable`).
+    pub status: String,
+    /// Source (feed) name.
+    pub source: String,
+    /// The calendar event's UID (its external id).
+    pub uid: String,
+}
+
+/// A source (feed) with when it last brought data.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SourceView {
+    /// Store id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Source name (a calendar's file name without extension, by default).
+    pub name: String,
+    /// `ics` (a calendar) or `csv` (a schedule spreadsheet).
+    pub kind: String,
+    /// The provider of a calendar feed.
+    pub provider: Option<String>,
+    /// Last import or sync (UTC).
+    pub last_sync_at: Option<String>,
+    /// True when the source belongs to the demo practice.
+    pub demo: bool,
+}
+
+/// A location that published slots name.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct LocationView {
+    /// Display name.
+    pub name: String,
+    /// IANA zone.
+    pub tz: String,
+}
+
+/// Everything the week view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct Week {
+    /// Monday of the week, `YYYY-MM-DD`.
+    pub start: String,
+    /// The seven days, Monday to Sunday.
+    pub days: Vec<DayView>,
+    /// Today's date at the front desk.
+    pub today: String,
+    /// The providers shown (after the filters), by name.
+    pub providers: Vec<ProviderView>,
+    /// Every provider, for the filter and the import dialog.
+    pub all_providers: Vec<ProviderView>,
+    /// Every location, for the filter.
+    pub locations: Vec<LocationView>,
+    /// Slots of the shown providers whose local start date is in the week, by start.
+    pub slots: Vec<SlotDto>,
+    /// Busy time of the shown providers touching the week, by start.
+    pub busy: Vec<BusyDto>,
+    /// Every source with its last sync.
+    pub sources: Vec<SourceView>,
+    /// True while the demo practice is loaded.
+    pub has_demo: bool,
+    /// The current instant (UTC), for "synced 3 min ago".
+    pub now: String,
+}
+
+/// The `store-changed` event: something in the database changed (this app,
+/// the CLI or a sync service wrote it). The UI re-fetches what it shows.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct StoreChanged {
+    /// Change-log sequence number (increasing).
+    #[ts(type = "number")]
+    pub seq: i64,
+    /// What changed: `provider`, `source`, `busy` or `slots`.
+    pub entity: String,
+    /// How: `add`, `import`, `remove`.
+    pub op: String,
+    /// The provider concerned, if any.
+    #[ts(type = "number | null")]
+    pub provider_id: Option<i64>,
+    /// The source concerned, if any.
+    #[ts(type = "number | null")]
+    pub source_id: Option<i64>,
+}
+
+impl From<&medharmony::events::Change> for StoreChanged {
+    fn from(c: &medharmony::events::Change) -> Self {
+        Self { seq: c.seq, entity: c.entity.clone(), op: c.op.clone(), provider_id: c.provider_id, source_id: c.source_id }
+    }
+}
+
+/// What kind of file was dropped or picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// An iCalendar file: one provider's busy time.
+    Calendar,
+    /// A schedule spreadsheet: published open slots.
+    Spreadsheet,
+    /// Neither.
+    Unsupported,
+}
+
+/// The answer of `check_file`: what a file is and what the import needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct FileCheck {
+    /// The path as given.
+    pub path: String,
+    /// The file name shown to staff.
+    pub name: String,
+    /// Calendar, spreadsheet or neither.
+    pub kind: FileKind,
+    /// True when staff must say whose file it is (every calendar; a
+    /// spreadsheet without a provider column).
+    pub needs_provider: bool,
+    /// The calendar's own name (`X-WR-CALNAME`), a hint for the provider picker.
+    pub calendar_name: Option<String>,
+    /// The calendar's own zone as an IANA name (`X-WR-TIMEZONE`, else the first
+    /// `TZID`), the picker's default zone for a new provider.
+    pub calendar_zone: Option<String>,
+    /// Why the file cannot be imported, if that is already known: plain words
+    /// about "it" (the UI puts the file name first), e.g. `it is not a calendar (.ics) or a schedule spreadsheet (.csv)`.
+    pub problem: Option<String>,
+}
+
+/// Arguments of the `import_file` command.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, TS)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub path: String,
+    /// Whose calendar it is (required for a calendar); for a spreadsheet
+    /// without a provider column, the provider of every row.
+    pub provider: Option<String>,
+    /// IANA zone for providers this import creates (existing ones keep theirs).
+    pub new_provider_tz: Option<String>,
+}
+
+/// One item of a file that was left out.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SkippedLine {
+    /// 1-based line in the file, when known.
+    #[ts(type = "number | null")]
+    pub line: Option<usize>,
+    /// Why, in plain words.
+    pub reason: String,
+}
+
+/// The result of importing one file.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct ImportReport {
+    /// The file name.
+    pub file: String,
+    /// The source (feed) it went into.
+    pub source: String,
+    /// The provider (a calendar's, or a spreadsheet's only one).
+    pub provider: Option<String>,
+    /// Calendar events read.
+    #[ts(type = "number")]
+    pub events: usize,
+    /// Busy times in the import window.
+    #[ts(type = "number")]
+    pub instances: usize,
+    /// Open slots imported.
+    #[ts(type = "number")]
+    pub slots: usize,
+    /// Items left out.
+    pub skipped: Vec<SkippedLine>,
+    /// Items removed because the file no longer lists them.
+    #[ts(type = "number")]
+    pub removed: usize,
+    /// Spreadsheet rows outside the import window.
+    #[ts(type = "number")]
+    pub outside_window: usize,
+    /// One plain sentence, e.g. `rivera.ics: 42 events imported (118 busy
+    /// times in the window) for Dr. Rivera, 3 skipped: line 120, unknown time zone 'XYZ'`.
+    pub summary: String,
+}
+
+impl From<medharmony::import::file::FileSummary> for ImportReport {
+    fn from(s: medharmony::import::file::FileSummary) -> Self {
+        Self {
+            summary: s.plain(),
+            skipped: s.skipped.iter().map(|k| SkippedLine { line: k.line, reason: k.reason.clone() }).collect(),
+            file: s.file,
+            source: s.source,
+            provider: s.provider,
+            events: s.events,
+            instances: s.instances,
+            slots: s.slots,
+            removed: s.removed,
+            outside_window: s.outside_window,
+        }
+    }
+}
+
+/// The result of `remove_demo` / `load_demo`.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DemoResult {
+    /// How many demo providers were removed or are now loaded.
+    #[ts(type = "number")]
+    pub providers: usize,
+}
+
+/// Names of the app's commands and events, generated into
+/// `ui/src/bindings/names.ts` so the UI cannot call a command that does not exist.
+pub mod names {
+    /// Every command the shell registers, in `generate_handler!` order.
+    pub const COMMANDS: [&str; 8] = ["app_status", "week", "check_file", "import_file", "remove_demo", "load_demo", "time_zones", "ui_ready"];
+    /// The event emitted for every committed change of the database.
+    pub const STORE_CHANGED: &str = "store-changed";
+}
+
+/// The ts-rs configuration of our bindings: 64-bit integers are JSON numbers.
+pub fn ts_config() -> ts_rs::Config {
+    ts_rs::Config::new().with_large_int("number")
+}
+
+/// Every generated binding as `(file name, TypeScript text)`, in a stable order:
+/// one file per type, `names.ts` and an `index.ts` re-exporting them all.
+///
+/// # Panics
+/// Only if ts-rs cannot render a type, which is a build defect caught by the bindings test.
+pub fn generated_bindings() -> Vec<(String, String)> {
+    let cfg = ts_config();
+    let mut files: Vec<(String, String)> = Vec::new();
+    macro_rules! add {
+        ($($t:ty),* $(,)?) => {$(
+            files.push((
+                format!("{}.ts", <$t as TS>::ident(&cfg)),
+                <$t as TS>::export_to_string(&cfg).expect("ts-rs renders the type"),
+            ));
+        )*};
+    }
+    add!(
+        AppStatus, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind, FileCheck,
+        ImportArgs, SkippedLine, ImportReport, DemoResult,
+    );
+    let header = "// Generated by src-tauri (dto::generated_bindings). Do not edit by hand:\n// run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.\n\n";
+    let mut names_ts = String::from(header);
+    names_ts.push_str("/** Every command the desktop shell registers. */\nexport const COMMANDS = [\n");
+    for c in names::COMMANDS {
+        names_ts.push_str(&format!("  \"{c}\",\n"));
+    }
+    names_ts.push_str("] as const;\n\n/** A command name. */\nexport type CommandName = (typeof COMMANDS)[number];\n\n");
+    names_ts.push_str(&format!("/** Emitted for every committed change of the database. */\nexport const STORE_CHANGED = \"{}\";\n", names::STORE_CHANGED));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut index = String::from(header);
+    for (file, _) in &files {
+        let stem = file.trim_end_matches(".ts");
+        index.push_str(&format!("export type {{ {stem} }} from \"./{stem}\";\n"));
+    }
+    index.push_str("export { COMMANDS, STORE_CHANGED } from \"./names\";\nexport type { CommandName } from \"./names\";\n");
+    files.push(("names.ts".into(), names_ts));
+    files.push(("index.ts".into(), index));
+    files
+}

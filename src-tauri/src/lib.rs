@@ -1,0 +1,215 @@
+//! MedHarmony Desk: a thin Tauri v2 shell over the `medharmony` engine.
+//!
+//! * [`state`] opens the encrypted store ([`state::DeskState`]); a database
+//!   that cannot be opened becomes a message in the window, not a crash.
+//! * [`commands`] are small wrappers over the engine returning [`dto`] types
+//!   or a [`error::DeskError`] (serialized as its plain message).
+//! * [`live`] turns the store's change log into `store-changed` events, for
+//!   this app's writes (an [`medharmony::events::EventSink`]) and for other
+//!   processes' (a polling follower).
+//! * [`week`] assembles the providers × days view.
+//!
+//! The UI lives in `ui/` (TypeScript + Vite) and is embedded from `ui/dist`.
+
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod live;
+pub mod state;
+pub mod week;
+
+use std::sync::{Arc, Mutex};
+
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::live::{ChangeEmitter, Follower, POLL_INTERVAL};
+use crate::state::DeskState;
+
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When this process started the app ([`run`] records it first thing).
+pub fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
+/// Label of the main window (see `tauri.conf.json`).
+pub const MAIN_WINDOW: &str = "main";
+
+/// The bundle identifier (see `tauri.conf.json`).
+pub const IDENTIFIER: &str = "health.medharmony.desk";
+
+/// The single-instance key on Linux (a D-Bus name): one running window per
+/// database. The default database uses the bundle identifier; a database
+/// named by `MEDHARMONY_DB` (tests, a second practice) gets its own key, so
+/// a second launch on the same file focuses the first window while apps on
+/// other files run side by side.
+pub fn instance_id(db_env: Option<&std::ffi::OsStr>) -> String {
+    use std::hash::{Hash, Hasher};
+    match db_env.filter(|v| !v.is_empty()) {
+        None => IDENTIFIER.to_string(),
+        Some(db) => {
+            let path = std::path::absolute(db).unwrap_or_else(|_| std::path::PathBuf::from(db));
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            path.hash(&mut h);
+            format!("{IDENTIFIER}.db_{:016x}", h.finish())
+        }
+    }
+}
+
+/// The IPC handler with every command of [`dto::names::COMMANDS`].
+pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::app_status,
+        commands::week,
+        commands::check_file,
+        commands::import_file,
+        commands::remove_demo,
+        commands::load_demo,
+        commands::time_zones,
+        commands::ui_ready,
+    ]
+}
+
+/// Keeps the change follower alive for the life of the app.
+pub struct FollowerSlot(pub Mutex<Option<Follower>>);
+
+/// Wires `state` into the app: seeds the demo practice on first run, installs
+/// the change emitter as the store's event sink, starts the change-log
+/// follower and manages the state. Used by [`run`] and by the tests.
+pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
+    if state.problem().is_none() {
+        match state.seed_demo_on_first_run() {
+            Ok(true) => log::info!("first run: loaded the demo practice"),
+            Ok(false) => {}
+            Err(e) => log::warn!("could not load the demo practice on first run ({})", e.kind()),
+        }
+    }
+    let last = state.with_store(|s| Ok(s.last_change_seq()?)).unwrap_or(0);
+    let emitter = ChangeEmitter::new(app.clone(), last);
+    let _ = state.with_store(|s| {
+        s.set_event_sink(Arc::new(emitter.clone()));
+        Ok(())
+    });
+    let follower = match state.open_reader() {
+        Some(Ok(reader)) => Some(Follower::spawn(reader, emitter, POLL_INTERVAL)),
+        Some(Err(e)) => {
+            log::warn!("live updates from other programs are off: {e}");
+            None
+        }
+        None => None,
+    };
+    if let Some(problem) = state.problem() {
+        // The reason names no patient data (key or file problems).
+        log::error!("the database could not be opened: {problem}");
+    }
+    app.manage(state);
+    app.manage(FollowerSlot(Mutex::new(follower)));
+}
+
+/// Shows, unminimizes and focuses the main window.
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// The tray icon with "Open" and "Quit".
+fn build_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open MedHarmony Desk", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    let mut tray = TrayIconBuilder::with_id("main-tray")
+        .tooltip("MedHarmony Desk")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "open" => show_main(app),
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+                show_main(tray.app_handle());
+            }
+        });
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
+}
+
+/// Runs the desktop app.
+///
+/// # Panics
+/// When the windowing system cannot be started (Tauri's own start-up failure).
+pub fn run() {
+    started();
+    let log = tauri_plugin_log::Builder::new()
+        .clear_targets()
+        .targets([
+            tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Stdout),
+            tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::LogDir { file_name: Some("medharmony-desk".into()) }),
+        ])
+        .level(log::LevelFilter::Info)
+        .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(5))
+        .max_file_size(2_000_000)
+        .build();
+    let window_state = tauri_plugin_window_state::Builder::new()
+        .with_state_flags(
+            tauri_plugin_window_state::StateFlags::SIZE | tauri_plugin_window_state::StateFlags::POSITION | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+        )
+        .build();
+    tauri::Builder::default()
+        // First, so a second launch only focuses the running window.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .callback(|app, _args, _cwd| show_main(app))
+                .dbus_id(instance_id(std::env::var_os(state::DB_ENV).as_deref()))
+                .build(),
+        )
+        .plugin(log)
+        .plugin(window_state)
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(invoke_handler())
+        .setup(|app| {
+            attach(app.handle(), DeskState::from_env());
+            if let Err(e) = build_tray(app.handle()) {
+                log::warn!("no tray icon: {e}");
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .expect("MedHarmony Desk could not start its window");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_matches_the_config() {
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        assert_eq!(conf["identifier"], IDENTIFIER);
+        assert_eq!(conf["productName"], "MedHarmony Desk");
+    }
+
+    #[test]
+    fn one_instance_per_database() {
+        assert_eq!(instance_id(None), IDENTIFIER);
+        assert_eq!(instance_id(Some("".as_ref())), IDENTIFIER);
+        let a = instance_id(Some("/tmp/a.db".as_ref()));
+        assert_eq!(a, instance_id(Some("/tmp/a.db".as_ref())));
+        assert_ne!(a, instance_id(Some("/tmp/b.db".as_ref())));
+        // A valid D-Bus name element: letters, digits and underscores, not starting with a digit.
+        let last = a.rsplit('.').next().unwrap();
+        assert!(last.starts_with("db_") && last.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{a}");
+    }
+}

@@ -1,0 +1,208 @@
+//! End-to-end test of the real desktop window: the built `medharmony-desk`
+//! binary under Xvfb, driven over W3C WebDriver through `tauri-driver` and
+//! WebKitWebDriver (installed by `scripts/deps.sh`).
+//!
+//! It checks that the demo week renders the expected number of free slots for
+//! one provider and day, and that an import done by the CLI into the same
+//! database appears in the open window without a reload. A screenshot is
+//! saved to `target/e2e-artifacts/desktop-week.png`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use medharmony_e2e::{medharmony_bin, workspace_root, Db, TEST_KEY};
+use serde_json::{json, Value};
+
+const NOW: &str = "2026-03-04T15:00:00Z";
+const RIVERA: &str = "Dr. Ana Rivera (Demo)";
+const DAY: &str = "2026-03-04";
+
+/// Kills a child process when dropped, so a failing assertion never leaves Xvfb or the driver behind.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn find_tool(name: &str) -> PathBuf {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|p| p.join("bin").join(name));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .chain(cargo_bin)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} is not installed: run scripts/deps.sh (or scripts/test.sh)"))
+}
+
+fn desk_bin() -> PathBuf {
+    let bin = medharmony_bin().with_file_name(format!("medharmony-desk{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: build the workspace first (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A display: the current one if set, else a private Xvfb.
+fn display() -> (String, Option<Guard>) {
+    if let Ok(d) = std::env::var("DISPLAY") {
+        if !d.is_empty() {
+            return (d, None);
+        }
+    }
+    for n in 90..120 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let d = format!(":{n}");
+        let child = Command::new(find_tool("Xvfb"))
+            .args([d.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            assert!(Instant::now() < deadline, "Xvfb {d} did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        return (d, Some(guard));
+    }
+    panic!("no free X display number");
+}
+
+struct WebDriver {
+    base: String,
+    session: String,
+}
+
+impl WebDriver {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let req = ureq::request(method, &url).timeout(Duration::from_secs(60));
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match resp {
+            Ok(r) => r.into_json::<Value>().expect("WebDriver JSON")["value"].clone(),
+            Err(ureq::Error::Status(code, r)) => panic!("WebDriver {method} {path}: HTTP {code}: {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+        }
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": [] })))
+    }
+
+    /// Polls `js` (a function body returning a value) until `ok` accepts it or the deadline passes.
+    fn wait_for(&self, what: &str, timeout: Duration, js: &str, ok: impl Fn(&Value) -> bool) -> (Value, Duration) {
+        let start = Instant::now();
+        loop {
+            let v = self.script(js);
+            if ok(&v) {
+                return (v, start.elapsed());
+            }
+            assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}; last value {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn free_count_js(provider: &str, day: &str) -> String {
+    format!(
+        "const c = document.querySelector('[data-provider=\"{provider}\"][data-day=\"{day}\"]'); return c ? c.getAttribute('data-free-count') : null;"
+    )
+}
+
+#[test]
+fn demo_week_renders_and_cli_imports_appear_without_reload() {
+    let db = Db::new();
+    // Seed the demo practice through the CLI, and ask the engine what the window must show.
+    let seeded = db.run(&["--now", NOW, "demo"]);
+    assert_eq!(seeded.code, 0, "{}", seeded.stderr);
+    let day = ["--from", "2026-03-04T05:00:00Z", "--to", "2026-03-05T05:00:00Z"];
+    let expected = db.run(&[&["--json", "slots", "--provider", RIVERA, "--status", "free"][..], &day[..]].concat()).json();
+    let expected = expected.as_array().unwrap().len();
+    assert_eq!(expected, 11, "Rivera's Wednesday: 16 half-hour cells 08:00-16:00 EST minus huddle, lunch and visits");
+
+    let (disp, _xvfb) = display();
+    let port = free_port();
+    let driver = Guard(
+        Command::new(find_tool("tauri-driver"))
+            .args(["--port", &port.to_string(), "--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env("DISPLAY", &disp)
+            .env("MEDHARMONY_DB", &db.path)
+            .env("MEDHARMONY_DB_KEY", TEST_KEY)
+            .env("MEDHARMONY_NOW", NOW)
+            // A fresh home for WebKit's storage and the saved window state and filters.
+            .env("XDG_DATA_HOME", db.dir.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", db.dir.path().join("xdg-config"))
+            .env("XDG_CACHE_HOME", db.dir.path().join("xdg-cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tauri-driver"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{base}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": desk_bin()}}}});
+    let created: Value = ureq::post(&format!("{base}/session")).timeout(Duration::from_secs(120)).send_json(caps).expect("new session").into_json().unwrap();
+    let session = created["value"]["sessionId"].as_str().expect("session id").to_string();
+    let wd = WebDriver { base, session };
+
+    // 1. The demo week renders with the engine's count of free slots for Rivera on Wednesday.
+    let js = free_count_js(RIVERA, DAY);
+    let (count, _) = wd.wait_for("Rivera's Wednesday cell", Duration::from_secs(60), &js, |v| v.is_string());
+    assert_eq!(count, json!(expected.to_string()));
+    let chips = wd.script(&format!(
+        "return document.querySelectorAll('[data-provider=\"{RIVERA}\"][data-day=\"{DAY}\"] [data-slot-id]').length;"
+    ));
+    assert_eq!(chips, json!(expected));
+    let body_text = wd.script("return document.body.innerText;");
+    let text = body_text.as_str().unwrap_or_default();
+    assert!(text.contains("demo practice"), "the demo practice must be labelled: {text}");
+    assert_eq!(wd.script("return !!document.querySelector('#demo-banner');"), json!(true));
+    assert!(text.contains("EST"), "Rivera's zone must be labelled: {text}");
+
+    let shot = wd.call("GET", "/screenshot", None);
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().expect("screenshot")).expect("screenshot is base64");
+    let out = workspace_root().join("target").join("e2e-artifacts");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("desktop-week.png"), &png).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // 2. An import by another process (the CLI) shows up without a reload.
+    wd.script("window.__noReloadMarker = 'still here'; return true;");
+    let extra = db.dir.path().join("rivera-extra.ics");
+    std::fs::write(
+        &extra,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//e2e//EN\r\nBEGIN:VEVENT\r\nUID:e2e-extra@medharmony\r\nDTSTAMP:20260301T000000Z\r\n\
+         DTSTART;TZID=America/New_York:20260304T090000\r\nDTEND;TZID=America/New_York:20260304T093000\r\nSUMMARY:Added by the CLI\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let imported = db.run(&["--now", NOW, "import", extra.to_str().unwrap(), "--provider", RIVERA]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let (count, waited) = wd.wait_for("the CLI import to appear", Duration::from_secs(15), &js, |v| *v == json!((expected - 1).to_string()));
+    assert_eq!(count, json!((expected - 1).to_string()));
+    eprintln!("CLI import appeared in the window after {waited:?}");
+    assert_eq!(wd.script("return window.__noReloadMarker || null;"), json!("still here"), "the page was reloaded");
+
+    let _ = ureq::delete(&format!("{}/session/{}", wd.base, wd.session)).call();
+    drop(driver);
+}

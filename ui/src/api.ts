@@ -1,0 +1,65 @@
+// Typed access to the desktop shell's commands and events. Types come from
+// the generated bindings (src/bindings, checked by a Rust test); command
+// names are checked against the generated COMMANDS list at compile time.
+
+import type {
+  AppStatus,
+  CommandName,
+  DemoResult,
+  FileCheck,
+  ImportArgs,
+  ImportReport,
+  StoreChanged,
+  Week,
+  WeekQuery,
+} from "./bindings";
+import { STORE_CHANGED } from "./bindings";
+
+/** Calls one command; the real one is Tauri's `invoke`, tests pass a mock. */
+export type Invoke = <T>(cmd: CommandName, args?: Record<string, unknown>) => Promise<T>;
+
+/** Every command of the shell, typed. */
+export interface Api {
+  appStatus(): Promise<AppStatus>;
+  week(query: WeekQuery): Promise<Week>;
+  checkFile(path: string): Promise<FileCheck>;
+  importFile(args: ImportArgs): Promise<ImportReport>;
+  removeDemo(): Promise<DemoResult>;
+  loadDemo(): Promise<DemoResult>;
+  timeZones(): Promise<string[]>;
+  /** Tells the shell the first week is on screen (it logs the start-up time). */
+  uiReady(): Promise<void>;
+}
+
+/** Builds the typed API over an `invoke` function. */
+export function makeApi(invoke: Invoke): Api {
+  return {
+    appStatus: () => invoke<AppStatus>("app_status"),
+    week: (query) => invoke<Week>("week", { query }),
+    checkFile: (path) => invoke<FileCheck>("check_file", { path }),
+    importFile: (args) => invoke<ImportReport>("import_file", { args }),
+    removeDemo: () => invoke<DemoResult>("remove_demo"),
+    loadDemo: () => invoke<DemoResult>("load_demo"),
+    timeZones: () => invoke<string[]>("time_zones"),
+    uiReady: () => invoke<void>("ui_ready"),
+  };
+}
+
+/** The message of a command error (the shell sends its errors as plain strings). */
+export function errorText(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (e instanceof Error) return e.message;
+  return "Something went wrong";
+}
+
+/** Subscribes to `store-changed`; returns the unsubscribe function. */
+export type ListenStoreChanged = (handler: (change: StoreChanged) => void) => Promise<() => void>;
+
+/** The real API and event subscription, over Tauri. */
+export async function tauriBackend(): Promise<{ api: Api; onStoreChanged: ListenStoreChanged }> {
+  const core = await import("@tauri-apps/api/core");
+  const event = await import("@tauri-apps/api/event");
+  const api = makeApi((cmd, args) => core.invoke(cmd, args));
+  const onStoreChanged: ListenStoreChanged = (handler) => event.listen<StoreChanged>(STORE_CHANGED, (e) => handler(e.payload));
+  return { api, onStoreChanged };
+}

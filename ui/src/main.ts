@@ -1,0 +1,38 @@
+// Entry point: wires the app to the Tauri shell.
+
+import "./styles.css";
+import { tauriBackend } from "./api";
+import type { Backend } from "./app";
+import { startApp } from "./app";
+import type { DragDropPayload } from "./drop";
+
+async function main(): Promise<void> {
+  const root = document.getElementById("root");
+  if (!root) return;
+  const { api, onStoreChanged } = await tauriBackend();
+  const { getCurrentWebview } = await import("@tauri-apps/api/webview");
+  const dialog = await import("@tauri-apps/plugin-dialog");
+  const backend: Backend = {
+    api,
+    onStoreChanged,
+    onDragDrop: (handler) => getCurrentWebview().onDragDropEvent((e) => handler(e.payload as DragDropPayload)),
+    pickFiles: async () => {
+      const picked = await dialog.open({
+        multiple: true,
+        directory: false,
+        title: "Import calendars or schedule spreadsheets",
+        filters: [{ name: "Calendars and schedule spreadsheets", extensions: ["ics", "csv"] }],
+      });
+      if (picked === null) return [];
+      return Array.isArray(picked) ? picked : [picked];
+    },
+    showLogs: async () => {
+      const { appLogDir } = await import("@tauri-apps/api/path");
+      const { revealItemInDir } = await import("@tauri-apps/plugin-opener");
+      await revealItemInDir(await appLogDir());
+    },
+  };
+  await startApp(root, backend);
+}
+
+void main();

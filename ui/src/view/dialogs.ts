@@ -1,0 +1,197 @@
+// Modal dialogs: a slot's or busy block's details, and "whose file is this?".
+
+import type { FileCheck, ProviderView } from "../bindings";
+import type { ProviderChoice } from "../drop";
+import { newProviderName, suggestProvider } from "../drop";
+import { deskZone, formatTimeRange, longDate, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "../time";
+import { h } from "./dom";
+import type { Selection } from "./week";
+import { statusLabel } from "./week";
+
+/** Opens `dialog` modally; resolves with its return value when it closes, then removes it. */
+function openModal(dialog: HTMLDialogElement, focusAfter: HTMLElement | null): Promise<string> {
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      const value = dialog.returnValue;
+      dialog.remove();
+      focusAfter?.focus();
+      resolve(value);
+    });
+    dialog.showModal();
+  });
+}
+
+function row(label: string, ...value: (Node | string | null)[]): HTMLElement {
+  return h("div", { class: "kv" }, h("dt", {}, label), h("dd", {}, ...value));
+}
+
+/** The provider-local date of an instant, "YYYY-MM-DD". */
+function localYmd(iso: string, tz: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date(iso));
+  const n = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${n("year")}-${n("month")}-${n("day")}`;
+}
+
+/** Shows the details of a slot or busy block; resolves when closed. */
+export function showDetails(sel: Selection, locale?: string): Promise<string> {
+  const p = sel.provider;
+  const start = sel.kind === "slot" ? sel.slot.start : sel.busy.start;
+  const end = sel.kind === "slot" ? sel.slot.end : sel.busy.end;
+  const abbr = zoneAbbrev(start, p.tz);
+  const allDay = sel.kind === "busy" && sel.busy.all_day;
+  const when = allDay ? "All day" : `${formatTimeRange(start, end, p.tz, locale)} ${abbr}`;
+  const desk = deskZone();
+  const sameClock = zoneOffsetMinutes(start, desk) === zoneOffsetMinutes(start, p.tz);
+  const title =
+    sel.kind === "slot" ? (sel.slot.status === "free" ? "Free slot" : `${statusLabel(sel.slot.status)} slot`) : `Busy: ${sel.busy.summary?.trim() || "busy time"}`;
+  const rows: HTMLElement[] = [
+    row("Provider", p.name),
+    row("Date", longDate(localYmd(start, p.tz), locale)),
+    row("Time", h("strong", {}, when), h("span", { class: "muted" }, ` (${zoneCity(p.tz)} time)`)),
+  ];
+  if (!sameClock && !allDay) {
+    rows.push(row("At the front desk", `${formatTimeRange(start, end, desk, locale)} ${zoneAbbrev(start, desk)}`));
+  }
+  if (sel.kind === "slot") {
+    rows.push(row("Status", `${statusLabel(sel.slot.status)} (${sel.slot.status})`));
+    rows.push(row("Source", sel.slot.source === "working-hours" ? "Working hours minus the provider's calendar" : sel.slot.source));
+    if (sel.slot.location) rows.push(row("Location", sel.slot.location));
+    rows.push(row("Slot id", h("code", {}, sel.slot.id)));
+  } else {
+    rows.push(row("Status", statusLabel(sel.busy.status)));
+    rows.push(row("Source", `${sel.busy.source} (calendar)`));
+    rows.push(row("Event id", h("code", {}, sel.busy.uid)));
+  }
+  const dialog = h(
+    "dialog",
+    { class: "details", "aria-labelledby": "details-title" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "details-title" }, title),
+      h("dl", {}, rows),
+      h("div", { class: "actions" }, h("button", { class: "btn primary", value: "close", autofocus: true }, "Close")),
+    ),
+  );
+  return openModal(dialog, document.activeElement as HTMLElement | null);
+}
+
+const COMMON_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"];
+
+function zoneLabel(tz: string): string {
+  return `${zoneCity(tz)} (${zoneAbbrev(new Date().toISOString(), tz)}) · ${tz}`;
+}
+
+/** Asks whose calendar (or single-provider spreadsheet) `file` is. */
+export function pickProvider(file: FileCheck, providers: ProviderView[], zones: string[]): Promise<ProviderChoice | null> {
+  const suggested = suggestProvider(file, providers);
+  const desk = deskZone();
+  // The calendar's own zone is the likeliest; else the front desk's.
+  const defaultZone = [file.calendar_zone, desk, "America/New_York"].find((z): z is string => !!z && zones.includes(z)) ?? "UTC";
+  const nameInput = h("input", { type: "text", name: "new-name", id: "new-name", value: newProviderName(file), autocomplete: "off", "aria-label": "New provider's name" });
+  const common = COMMON_ZONES.filter((z) => zones.includes(z));
+  const zoneSelect = h(
+    "select",
+    { name: "new-tz", id: "new-tz", "aria-label": "New provider's time zone" },
+    h("optgroup", { label: "Common" }, common.map((z) => h("option", { value: z, selected: z === defaultZone }, zoneLabel(z)))),
+    h("optgroup", { label: "All time zones" }, zones.filter((z) => !common.includes(z)).map((z) => h("option", { value: z, selected: z === defaultZone && !common.includes(z) }, z))),
+  );
+  const choices = providers.map((p) =>
+    h(
+      "label",
+      { class: "choice" },
+      h("input", { type: "radio", name: "who", value: String(p.id), checked: p.name === suggested }),
+      h("span", { class: "choice-name" }, p.name),
+      h("span", { class: "muted" }, ` · ${zoneCity(p.tz)} (${p.tz_abbrev})`),
+    ),
+  );
+  const newRadio = h("input", { type: "radio", name: "who", value: "new", checked: !suggested });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const what = file.kind === "calendar" ? "calendar" : "schedule";
+  const dialog = h(
+    "dialog",
+    { class: "picker", "aria-labelledby": "picker-title" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "picker-title" }, `Whose ${what} is “${file.name}”?`),
+      h(
+        "p",
+        { class: "muted" },
+        file.kind === "calendar"
+          ? "Its busy times will be taken out of this provider's working hours."
+          : "This spreadsheet has no provider column: every slot in it will belong to this provider.",
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", { class: "sr-only" }, "Provider"),
+        choices,
+        h(
+          "label",
+          { class: "choice new" },
+          newRadio,
+          h("span", { class: "choice-name" }, "A new provider"),
+        ),
+        h("div", { class: "new-fields" }, h("label", { for: "new-name" }, "Name"), nameInput, h("label", { for: "new-tz" }, "Time zone"), zoneSelect),
+      ),
+      error,
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { class: "btn", value: "cancel", formnovalidate: true }, "Cancel"),
+        h("button", { class: "btn primary", value: "import", id: "picker-import" }, "Import"),
+      ),
+    ),
+  );
+  const form = dialog.querySelector("form") as HTMLFormElement;
+  const focusNew = () => {
+    newRadio.checked = true;
+  };
+  nameInput.addEventListener("focus", focusNew);
+  // Enter in the name field means Import (the form's first button is Cancel).
+  nameInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      (dialog.querySelector("#picker-import") as HTMLButtonElement | null)?.click();
+    }
+  });
+  zoneSelect.addEventListener("focus", focusNew);
+  form.addEventListener("submit", (ev) => {
+    const submitter = (ev as SubmitEvent).submitter as HTMLButtonElement | null;
+    if (submitter?.value !== "import") return;
+    const who = (form.querySelector('input[name="who"]:checked') as HTMLInputElement | null)?.value;
+    if (!who || (who === "new" && !nameInput.value.trim())) {
+      ev.preventDefault();
+      error.textContent = who === "new" ? "Type the new provider's name." : "Choose a provider.";
+      return;
+    }
+  });
+  const focusAfter = document.activeElement as HTMLElement | null;
+  const result = openModal(dialog, focusAfter).then((value): ProviderChoice | null => {
+    if (value !== "import") return null;
+    const who = (form.querySelector('input[name="who"]:checked') as HTMLInputElement | null)?.value;
+    if (who === "new") return { provider: nameInput.value.trim(), newProviderTz: zoneSelect.value };
+    const p = providers.find((x) => String(x.id) === who);
+    return p ? { provider: p.name, newProviderTz: null } : null;
+  });
+  (dialog.querySelector('input[name="who"]:checked') as HTMLElement | null)?.focus();
+  return result;
+}
+
+/** Asks to confirm removing the demo practice. */
+export function confirmRemoveDemo(): Promise<boolean> {
+  const dialog = h(
+    "dialog",
+    { class: "confirm", "aria-labelledby": "confirm-title" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "confirm-title" }, "Remove the demo practice?"),
+      h("p", {}, "The three demo providers and their made-up appointments will be removed. Your own providers and files are not touched."),
+      h("div", { class: "actions" }, h("button", { class: "btn", value: "cancel", autofocus: true }, "Keep it"), h("button", { class: "btn danger", value: "remove" }, "Remove demo")),
+    ),
+  );
+  return openModal(dialog, document.activeElement as HTMLElement | null).then((v) => v === "remove");
+}
