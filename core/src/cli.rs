@@ -252,7 +252,7 @@ fn find_provider(store: &Store, name: Option<&str>) -> anyhow::Result<Option<Pro
 fn run(cli: &Cli) -> anyhow::Result<u8> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Bench(args) => return crate::bench::run(args.events, args.days, args.slots).map(|()| 0),
+        Command::Bench(args) => crate::bench::run(args.events, args.days, args.slots).map(|()| 0),
         Command::Providers { command } => {
             let mut store = open_store(cli)?;
             match command {

@@ -154,7 +154,7 @@ pub enum ImportError {
         /// The file.
         file: String,
         /// Why.
-        source: CsvError,
+        source: Box<CsvError>,
     },
     /// The store failed; the transaction was rolled back.
     #[error("{file}: {source}")]
@@ -258,7 +258,7 @@ pub fn import_bytes(
         });
     }
     let parsed = parse_csv(bytes, &CsvOptions { date_order: req.date_order, default_provider: req.provider.clone() })
-        .map_err(|source| ImportError::Csv { file: file.clone(), source })?;
+        .map_err(|e| ImportError::Csv { file: file.clone(), source: Box::new(e) })?;
     let mut zones: HashMap<String, Tz> = HashMap::new();
     let mut slots = Vec::with_capacity(parsed.rows.len());
     let mut skipped = parsed.skipped;

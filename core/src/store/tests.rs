@@ -56,7 +56,10 @@ fn rivera() -> ProviderRef {
     ProviderRef { name: "Dr. Rivera".into(), tz_if_new: Some(chrono_tz::America::New_York) }
 }
 
-fn busy_list(store: &Store) -> Vec<(String, Option<DateTime<Utc>>, DateTime<Utc>, DateTime<Utc>)> {
+/// (uid, recurrence id, start, end) of a stored busy instance.
+type BusyTuple = (String, Option<DateTime<Utc>>, DateTime<Utc>, DateTime<Utc>);
+
+fn busy_list(store: &Store) -> Vec<BusyTuple> {
     store
         .busy(None, iv("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"))
         .unwrap()
