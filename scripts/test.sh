@@ -9,13 +9,13 @@ bash scripts/deps.sh
 
 (cd ui && npm run --silent build && npm test --silent)
 
-run_tests() {
+# Inside a private X display and D-Bus session: unlock a throw-away keyring
+# (its own data folder, so the user's keyring is never touched), then test.
+INNER='
   export MEDHARMONY_REQUIRE_KEYCHAIN=1
-  # A throw-away keyring home, so tests never touch the user's own keyring.
   export XDG_DATA_HOME="${TMPDIR:-/tmp}/medharmony-test-keyring-$$"
   mkdir -p "$XDG_DATA_HOME"
-  echo -n "medharmony-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --workspace "$@"
-}
-export -f run_tests
-exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c 'run_tests "$@"' run_tests "$@"
+  echo -n medharmony-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  exec cargo test --workspace "$@"
+'
+exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c "$INNER" cargo-test "$@"

@@ -111,16 +111,19 @@ pub fn slots(store: &Store, provider: Option<&Provider>, window: Interval, statu
         Some(p) => vec![p.clone()],
         None => store.providers()?,
     };
-    let calendar = store.calendar_provider_ids()?;
+    let coverage = store.calendar_coverage()?;
     let pid = provider.map(|p| p.id);
     // Busy blocks overlapping the window are all that can touch cells inside it.
     let busy = store.busy(pid, window)?;
     let index_for = |id: i64| BusyIndex::new(busy.iter().filter(|b| b.provider_id == id).map(|b| Interval { start: b.start, end: b.end }).collect());
     let mut out = Vec::new();
-    for p in providers.iter().filter(|p| calendar.contains(&p.id)) {
+    for p in providers.iter() {
+        let Some(covered) = coverage.get(&p.id) else { continue };
         let idx = index_for(p.id);
         for cell in grid_cells(p, window) {
-            if !idx.overlaps(&cell) {
+            // Only where a calendar was read: beyond it the provider's busy time is unknown.
+            let known = covered.iter().any(|c| c.start <= cell.start && cell.end <= c.end);
+            if known && !idx.overlaps(&cell) {
                 out.push(SlotView {
                     id: format!("grid-{}-{}", p.id, cell.start.format("%Y%m%dT%H%M%SZ")),
                     provider: p.name.clone(),

@@ -79,6 +79,7 @@ pub fn run(events: usize, days: i64, slots: usize) -> anyhow::Result<()> {
                 span: Interval::new(start, start + Duration::minutes(15)).expect("positive"),
                 status: SlotStatus::Free,
                 service_type: None,
+                tz_if_new: None,
             }
         })
         .collect();

@@ -432,3 +432,82 @@ fn spreadsheet_times_with_a_utc_offset_are_instants() {
     assert_eq!(slots[0]["start"], "2026-03-05T17:00:00Z");
     assert_eq!(slots[0]["end"], "2026-03-05T17:30:00Z");
 }
+
+#[test]
+fn providers_created_from_a_spreadsheet_take_the_rows_own_time_zone() {
+    // Regression (QA): new providers got the import's zone even when the row named its own.
+    let db = Db::new();
+    let path = fixture("csv/tz-column-new-providers.csv");
+    let r = db.run(&["import", path.to_str().unwrap(), "--tz", "Etc/UTC", "--from", FROM, "--to", TO]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let providers = db.run(&["--json", "providers", "list"]).json();
+    let zones: Vec<(&str, &str)> = providers.as_array().unwrap().iter().map(|p| (p["name"].as_str().unwrap(), p["tz"].as_str().unwrap())).collect();
+    assert_eq!(zones, [("Dr. Honolulu", "Pacific/Honolulu"), ("Dr. Phoenix", "America/Phoenix")]);
+    let slots = db.run(&["--json", "slots", "--from", FROM, "--to", TO]).json();
+    let starts: Vec<&str> = slots.as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, ["2026-03-02T16:00:00Z", "2026-03-03T01:00:00Z"]);
+}
+
+#[test]
+fn a_calendar_with_no_readable_event_changes_nothing() {
+    // Regression (QA): a damaged newer export removed every earlier busy time of the feed.
+    let db = Db::new();
+    let f = write(&db, "owl.ics", &calendar(&[vevent("a@t", "20260302T090000", "20260302T093000", "Admin", ""), vevent("b@t", "20260303T090000", "20260303T093000", "Admin", "")]));
+    let args = ["import", &f, "--provider", "Dr. Owl", "--tz", "America/New_York", "--now", "2026-03-01T00:00:00Z"];
+    assert_eq!(db.run(&args).code, 0);
+    let before = db.content();
+    std::fs::write(&f, calendar(&["BEGIN:VEVENT\r\nUID:x@t\r\nDTSTART:garbage\r\nSUMMARY:Broken\r\nEND:VEVENT\r\n".to_string()])).unwrap();
+    let r = db.run(&args);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("its only event could not be read (line 6: DTSTART") && r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert_eq!(db.content(), before);
+    // An export that is empty on purpose still clears the feed.
+    std::fs::write(&f, calendar(&[])).unwrap();
+    let r = db.run(&["--json", "import", &f, "--provider", "Dr. Owl", "--now", "2026-03-01T00:00:00Z"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["removed"], 2);
+}
+
+#[test]
+fn the_database_itself_is_never_imported() {
+    let db = Db::new();
+    assert_eq!(db.run(&["providers", "add", "Dr. Own", "--tz", "UTC"]).code, 0);
+    for suffix in ["", "-wal"] {
+        let p = format!("{}{suffix}", db.path.display());
+        let r = db.run(&["import", &p, "--provider", "Dr. Own"]);
+        assert_eq!(r.code, 1, "{p}");
+        assert!(r.stderr.contains("own database"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn no_slot_is_offered_where_no_calendar_was_read() {
+    // Regression (QA): weeks beyond the import window showed the whole working day as free.
+    let db = Db::new();
+    assert_eq!(db.run(&["providers", "add", "Dr. Cover", "--tz", "America/New_York", "--hours", "Mon-Fri 09:00-10:00"]).code, 0);
+    let f = write(&db, "cover.ics", &calendar(&[vevent("c@t", "20260302T090000", "20260302T093000", "Busy", "")]));
+    let r = db.run(&["import", &f, "--provider", "Dr. Cover", "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-08T00:00:00Z"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let free = |from: &str, to: &str| db.run(&["--json", "slots", "--status", "free", "--from", from, "--to", to]).json().as_array().unwrap().len();
+    assert_eq!(free("2026-03-02T00:00:00Z", "2026-03-07T00:00:00Z"), 9, "Mon 09:30 plus Tue-Fri 09:00 and 09:30");
+    assert_eq!(free("2026-03-09T00:00:00Z", "2026-03-14T00:00:00Z"), 0, "nothing known beyond the import window");
+    let sources = db.run(&["--json", "sources"]).json();
+    assert_eq!(sources[0]["covered_from"], "2026-03-01T00:00:00Z");
+    assert_eq!(sources[0]["covered_to"], "2026-03-08T00:00:00Z");
+    // A later import of another period widens what is covered.
+    assert_eq!(db.run(&["import", &f, "--provider", "Dr. Cover", "--from", "2026-03-08T00:00:00Z", "--to", "2026-03-15T00:00:00Z"]).code, 0);
+    assert_eq!(free("2026-03-09T00:00:00Z", "2026-03-14T00:00:00Z"), 10);
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let db = Db::new();
+    for i in 0..50 {
+        assert_eq!(db.run(&["providers", "add", &format!("Dr. Pipe {i:02}"), "--tz", "UTC"]).code, 0);
+    }
+    let mut child = db.cmd().args(["providers", "list"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

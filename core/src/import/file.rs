@@ -110,6 +110,23 @@ pub enum ImportError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The file is MedHarmony's own database (or its journal): never opened here.
+    #[error("{file} is MedHarmony Desk's own database, not a calendar or spreadsheet")]
+    OwnDatabase {
+        /// The file.
+        file: String,
+    },
+    /// A calendar none of whose events could be read: most likely a damaged
+    /// export, so it must not replace what the feed had.
+    #[error("{file}: {}, so nothing was changed", nothing_readable(*count, first))]
+    NothingReadable {
+        /// The file.
+        file: String,
+        /// How many events were skipped.
+        count: usize,
+        /// The first reason, e.g. `line 8: DTSTART value 'garbage' is not a valid date or date-time`.
+        first: String,
+    },
     /// Neither a calendar nor a spreadsheet.
     #[error("{file}: not a calendar (.ics) or schedule spreadsheet (.csv) file")]
     UnknownKind {
@@ -178,6 +195,14 @@ impl Skipped {
     }
 }
 
+fn nothing_readable(count: usize, first: &str) -> String {
+    if count == 1 {
+        format!("its only event could not be read ({first})")
+    } else {
+        format!("none of its {count} events could be read ({first} and more)")
+    }
+}
+
 /// An OS error in words for staff (no "os error 2").
 fn plain_io(e: &std::io::Error) -> String {
     match e.kind() {
@@ -208,6 +233,9 @@ fn is_calendar(path: &Path, bytes: &[u8]) -> Option<bool> {
 /// [`ImportError`]; nothing was written.
 pub fn import_path(store: &mut Store, path: &Path, display_name: &str, req: &ImportRequest, win: Interval, now: DateTime<Utc>) -> Result<FileSummary, ImportError> {
     let file = display_name.to_string();
+    if store.is_own_file(path) {
+        return Err(ImportError::OwnDatabase { file });
+    }
     let bytes = std::fs::read(path).map_err(|source| ImportError::Read { file: file.clone(), source })?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| file.clone());
     import_bytes(store, &bytes, &file, &stem, req, is_calendar(path, &bytes), win, now)
@@ -242,6 +270,11 @@ pub fn import_bytes(
             (None, None) => return Err(ImportError::UnknownProvider { file, name: name.to_string() }),
         };
         let parsed = parse_ics(bytes, &IcsOptions { provider_zone: zone, window: win }).map_err(|source| ImportError::Ics { file: file.clone(), source })?;
+        if parsed.events == 0 {
+            if let Some(first) = parsed.skipped.first() {
+                return Err(ImportError::NothingReadable { file, count: parsed.skipped.len(), first: first.describe() });
+            }
+        }
         let (provider, outcome) = store
             .import_ics(&ProviderRef { name: name.to_string(), tz_if_new: req.tz }, &source, win, &parsed, now)
             .map_err(store_err)?;
@@ -290,7 +323,14 @@ pub fn import_bytes(
             outside += 1;
             continue;
         }
-        slots.push(NewSlot { provider: row.provider.clone(), location: row.location.clone(), span, status: row.status, service_type: row.service_type.clone() });
+        slots.push(NewSlot {
+            provider: row.provider.clone(),
+            location: row.location.clone(),
+            span,
+            status: row.status,
+            service_type: row.service_type.clone(),
+            tz_if_new: row.tz,
+        });
     }
     skipped.sort_by_key(|s| s.line);
     let outcome = store.import_slots(&source, req.tz, win, &slots, skipped.is_empty(), now).map_err(store_err)?;

@@ -92,6 +92,12 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE providers ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: the period each source's imports have covered, so availability is
+    // only offered where a calendar was actually read.
+    r#"
+    ALTER TABLE sources ADD COLUMN covered_from INTEGER;
+    ALTER TABLE sources ADD COLUMN covered_to INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -96,6 +96,14 @@ pub fn default_db_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("health", "MedHarmony", "MedHarmony Desk").map(|d| d.data_dir().join("medharmony.db"))
 }
 
+/// An optional instant as RFC 3339 UTC ending in `Z`, or null.
+fn ser_opt_z<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 pub(crate) fn to_secs(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -141,6 +149,9 @@ pub struct NewSlot {
     pub status: SlotStatus,
     /// Visit / service type.
     pub service_type: Option<String>,
+    /// Zone for the provider if this row creates it (the row's own time-zone
+    /// column); falls back to the import's zone.
+    pub tz_if_new: Option<Tz>,
 }
 
 /// One stored busy instance, as `medharmony busy` lists it.
@@ -202,9 +213,16 @@ pub struct SourceInfo {
     /// Provider name for a calendar feed.
     pub provider: Option<String>,
     /// Last import or sync (UTC).
+    #[serde(serialize_with = "ser_opt_z")]
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Sync frequency in minutes (default 15).
     pub sync_minutes: u32,
+    /// Start of the period this source's imports have covered (UTC), if any.
+    #[serde(serialize_with = "ser_opt_z")]
+    pub covered_from: Option<DateTime<Utc>>,
+    /// End of the period this source's imports have covered (UTC, exclusive).
+    #[serde(serialize_with = "ser_opt_z")]
+    pub covered_to: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -229,6 +247,7 @@ impl Store {
         if conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err() {
             return Err(StoreError::WrongKey { path: path.display().to_string() });
         }
+        persist_wal(&conn);
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -334,16 +353,19 @@ impl Store {
     /// All sources (feeds), by kind then name.
     pub fn sources(&self) -> Result<Vec<SourceInfo>> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.id, s.kind, s.name, p.name, s.last_sync_at, s.sync_minutes FROM sources s
+            "SELECT s.id, s.kind, s.name, p.name, s.last_sync_at, s.sync_minutes, s.covered_from, s.covered_to FROM sources s
              LEFT JOIN providers p ON p.id = s.provider_id ORDER BY s.kind, s.name COLLATE NOCASE, p.name",
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<i64>>(4)?, r.get(5)?))
+                Ok((
+                    (r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
+                    (r.get::<_, Option<i64>>(4)?, r.get(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?),
+                ))
             })?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(id, kind, name, provider, last, sync_minutes)| {
+            .map(|((id, kind, name, provider), (last, sync_minutes, from, to))| {
                 Ok(SourceInfo {
                     id,
                     kind: kind.parse().map_err(StoreError::Corrupt)?,
@@ -351,6 +373,8 @@ impl Store {
                     provider,
                     last_sync_at: last.map(from_secs).transpose()?,
                     sync_minutes,
+                    covered_from: from.map(from_secs).transpose()?,
+                    covered_to: to.map(from_secs).transpose()?,
                 })
             })
             .collect()
@@ -420,7 +444,7 @@ impl Store {
         for s in slots {
             let key = s.provider.to_lowercase();
             if !providers.contains_key(&key) {
-                let p = ensure_provider(&tx, &ProviderRef { name: s.provider.clone(), tz_if_new }, now)?;
+                let p = ensure_provider(&tx, &ProviderRef { name: s.provider.clone(), tz_if_new: s.tz_if_new.or(tz_if_new) }, now)?;
                 providers.insert(key.clone(), p);
             }
             let p = &providers[&key];
@@ -543,12 +567,35 @@ impl Store {
             .collect()
     }
 
-    /// Ids of providers that have at least one calendar feed (their
-    /// availability is the working-hours grid minus busy time).
-    pub fn calendar_provider_ids(&self) -> Result<HashSet<i64>> {
-        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT provider_id FROM sources WHERE kind = 'ics' AND provider_id IS NOT NULL")?;
-        let ids = stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<HashSet<i64>, _>>()?;
-        Ok(ids)
+    /// For each provider with at least one calendar feed (whose availability
+    /// is the working-hours grid minus busy time), the periods its feeds'
+    /// imports have covered, `[from, to)` UTC, one per feed. Outside them
+    /// nothing is known, so no slot is offered there.
+    pub fn calendar_coverage(&self) -> Result<HashMap<i64, Vec<Interval>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider_id, covered_from, covered_to FROM sources
+             WHERE kind = 'ics' AND provider_id IS NOT NULL AND covered_from IS NOT NULL AND covered_to IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?.collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut out: HashMap<i64, Vec<Interval>> = HashMap::new();
+        for (pid, from, to) in rows {
+            if let Some(iv) = Interval::new(from_secs(from)?, from_secs(to)?) {
+                out.entry(pid).or_default().push(iv);
+            }
+        }
+        Ok(out)
+    }
+
+    /// True when `path` is this database's own file or its `-wal`/`-shm`
+    /// companion. Such a file must never be opened by anything else in this
+    /// process: on POSIX systems closing any descriptor of it drops the
+    /// process's SQLite locks (SQLite, "How To Corrupt An SQLite Database
+    /// File", §2.2.1). Compared by canonical path, without opening it.
+    pub fn is_own_file(&self, path: &Path) -> bool {
+        let Ok(own) = std::fs::canonicalize(&self.path) else { return false };
+        let Ok(other) = std::fs::canonicalize(path) else { return false };
+        let own = own.as_os_str().to_owned();
+        [own.clone(), { let mut w = own.clone(); w.push("-wal"); w }, { let mut s = own; s.push("-shm"); s }].iter().any(|p| p == other.as_os_str())
     }
 
     /// The highest change sequence number, 0 for an empty log.
@@ -585,6 +632,28 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Keeps the `-wal` and `-shm` files when a connection closes
+/// (`SQLITE_FCNTL_PERSIST_WAL`). The app, the CLI and a sync service share the
+/// file: if the last-closing process deleted them while another still had them
+/// open (possible when locks were lost, see [`Store::is_own_file`]), that other
+/// process would go on writing into a deleted file.
+fn persist_wal(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: `handle` is the live connection's pointer; the file-control call
+    // only reads the int we pass for the duration of the call.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::os::raw::c_int).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::warn!(rc, "could not keep the write-ahead log files between connections");
     }
 }
 
@@ -671,7 +740,12 @@ fn finish_import(tx: &Transaction<'_>, seq: i64, source_id: i64, now: DateTime<U
         "to": window.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     });
     tx.execute("UPDATE changes SET detail = ?1 WHERE seq = ?2", params![detail.to_string(), seq])?;
-    tx.execute("UPDATE sources SET last_sync_at = ?1 WHERE id = ?2", params![to_secs(now), source_id])?;
+    tx.execute(
+        "UPDATE sources SET last_sync_at = ?1,
+             covered_from = MIN(IFNULL(covered_from, ?3), ?3), covered_to = MAX(IFNULL(covered_to, ?4), ?4)
+         WHERE id = ?2",
+        params![to_secs(now), source_id, to_secs(window.start), to_secs(window.end)],
+    )?;
     Ok(())
 }
 

@@ -189,7 +189,7 @@ fn unknown_provider_without_zone_is_refused_and_nothing_written() {
 }
 
 fn slot(provider: &str, location: Option<&str>, a: &str, b: &str) -> NewSlot {
-    NewSlot { provider: provider.into(), location: location.map(Into::into), span: iv(a, b), status: SlotStatus::Free, service_type: None }
+    NewSlot { provider: provider.into(), location: location.map(Into::into), span: iv(a, b), status: SlotStatus::Free, service_type: None, tz_if_new: None }
 }
 
 #[test]
