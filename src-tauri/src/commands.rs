@@ -5,13 +5,13 @@
 use std::io::Read;
 use std::path::Path;
 
-use chrono::Duration;
-use medharmony::import::csv::{parse_csv, CsvError, CsvOptions};
+use chrono::{Duration, Local};
+use medharmony::import::csv::{parse_csv, CsvError, CsvOptions, DateOrder};
 use medharmony::import::file::{import_path, ImportRequest};
 use medharmony::time::{parse_iana, resolve_tzid, Interval};
 use tauri::State;
 
-use crate::dto::{AppStatus, DemoResult, FileCheck, FileKind, ImportArgs, ImportReport, Week, WeekQuery};
+use crate::dto::{AppStatus, DateQuestion, DemoResult, FileCheck, FileKind, ImportArgs, ImportReport, Week, WeekQuery};
 use crate::error::DeskError;
 use crate::state::DeskState;
 
@@ -83,14 +83,50 @@ fn calendar_zone(head: &[u8]) -> Option<String> {
     first_tzid.map(|tz| tz.name().to_string())
 }
 
+/// Calendar or spreadsheet by extension, else a calendar by its first line (as the engine decides).
+fn kind_of(path: &Path, head: &[u8]) -> FileKind {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("ics" | "ical" | "icalendar" | "ifb") => FileKind::Calendar,
+        Some("csv" | "tsv" | "txt") => FileKind::Spreadsheet,
+        _ if starts_like_calendar(head) => FileKind::Calendar,
+        _ => FileKind::Unsupported,
+    }
+}
+
+/// True when the text starts with `BEGIN:VCALENDAR` (after a BOM and blank space).
+fn starts_like_calendar(head: &[u8]) -> bool {
+    String::from_utf8_lossy(&head[..head.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR")
+}
+
+/// The question to ask about a spreadsheet whose dates read two ways.
+fn date_question(e: &CsvError) -> Option<DateQuestion> {
+    match e {
+        CsvError::AmbiguousDateOrder { column, line, value, day_first, month_first } => Some(DateQuestion {
+            value: value.clone(),
+            line: *line,
+            column: column.clone(),
+            day_first: day_first.clone(),
+            month_first: month_first.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// Tells what a dropped or picked file is and whether staff must say whose it is.
 /// Never fails: problems are reported in [`FileCheck::problem`].
 #[tauri::command(async)]
-pub fn check_file(path: String) -> FileCheck {
+pub fn check_file(state: State<'_, DeskState>, path: String) -> FileCheck {
     let p = Path::new(&path);
     let name = file_name(p);
     let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let mut check = FileCheck { path: path.clone(), name: name.clone(), kind: FileKind::Unsupported, needs_provider: false, calendar_name: None, calendar_zone: None, problem: None };
+    let mut check = FileCheck { path: path.clone(), name: name.clone(), kind: FileKind::Unsupported, needs_provider: false, calendar_name: None, calendar_zone: None, problem: None, date_question: None };
+    // Never open the database's own files: closing them would drop this
+    // process's SQLite locks (see `Store::is_own_file`).
+    if state.with_store(|s| Ok(s.is_own_file(p))).unwrap_or(false) {
+        check.problem = Some("it is MedHarmony Desk's own database, not a calendar or spreadsheet".into());
+        return check;
+    }
     let bytes = match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => {
             check.problem = Some("it is a folder; drop the calendar or spreadsheet files inside it instead".into());
@@ -107,23 +143,31 @@ pub fn check_file(path: String) -> FileCheck {
             return check;
         }
     };
-    let sniffed_calendar = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR");
-    check.kind = match ext.as_deref() {
-        Some("ics" | "ical" | "icalendar" | "ifb") => FileKind::Calendar,
-        Some("csv" | "tsv" | "txt") => FileKind::Spreadsheet,
-        _ if sniffed_calendar => FileKind::Calendar,
-        _ => FileKind::Unsupported,
-    };
+    check.kind = kind_of(p, &bytes);
     match check.kind {
         FileKind::Calendar => {
-            check.needs_provider = true;
-            check.calendar_name = calendar_name(&bytes);
-            check.calendar_zone = calendar_zone(&bytes);
+            let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
+            if String::from_utf8_lossy(&bytes).trim_start_matches('\u{feff}').trim().is_empty() {
+                check.problem = Some("the file is empty, so it is not a calendar (.ics) file".into());
+            } else if !utf16 && !starts_like_calendar(&bytes) {
+                // Not worth asking whose calendar it is.
+                check.problem = Some("this file is not a calendar (.ics) file".into());
+            } else {
+                check.needs_provider = true;
+                check.calendar_name = calendar_name(&bytes);
+                check.calendar_zone = calendar_zone(&bytes);
+            }
         }
         FileKind::Spreadsheet => {
-            if let Err(CsvError::MissingColumns { missing, .. }) = parse_csv(&bytes, &CsvOptions::default()) {
+            let mut parsed = parse_csv(&bytes, &CsvOptions::default());
+            if let Err(CsvError::MissingColumns { missing, .. }) = &parsed {
                 check.needs_provider = missing.iter().all(|m| m == "provider");
+                if check.needs_provider {
+                    // Read it as the one provider's file to learn whether its dates are clear.
+                    parsed = parse_csv(&bytes, &CsvOptions { default_provider: Some("provider".into()), ..CsvOptions::default() });
+                }
             }
+            check.date_question = parsed.err().as_ref().and_then(date_question);
         }
         FileKind::Unsupported => {
             check.problem = Some("it is not a calendar (.ics) or a schedule spreadsheet (.csv)".into());
@@ -142,8 +186,12 @@ pub fn import_file(state: State<'_, DeskState>, args: ImportArgs) -> Result<Impo
         None => None,
         Some(z) => Some(parse_iana(z).or_else(|| resolve_tzid(z)).ok_or_else(|| DeskError::BadZone(z.to_string()))?),
     };
+    let date_order = match args.date_order.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        None => None,
+        Some(o) => Some(o.parse::<DateOrder>().map_err(|_| DeskError::BadDateOrder(o.to_string()))?),
+    };
     let provider = args.provider.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_string);
-    let req = ImportRequest { provider, tz, source: None, date_order: None };
+    let req = ImportRequest { provider, tz, source: None, date_order };
     let path = Path::new(&args.path);
     let display = file_name(path);
     let now = state.clock().now();
@@ -153,7 +201,10 @@ pub fn import_file(state: State<'_, DeskState>, args: ImportArgs) -> Result<Impo
         Ok(r) => log::info!("imported a file: {} events, {} busy times, {} slots, {} skipped, {} removed", r.events, r.instances, r.slots, r.skipped.len(), r.removed),
         Err(e) => log::info!("a file was refused ({})", e.kind()),
     }
-    result.map(ImportReport::from)
+    let summary = result?;
+    let kind = kind_of(path, &read_head(path, 64).unwrap_or_default());
+    let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&Local).date_naive();
+    Ok(ImportReport::new(summary, kind, day(window.start), day(window.end)))
 }
 
 /// Removes the demo practice (providers, feeds, busy time, slots) in one step.
@@ -220,6 +271,14 @@ mod tests {
         assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE-TIME;TZID=\"Eastern Standard Time\":20260101T090000\n").as_deref(), Some("America/New_York"));
         assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nBEGIN:VTIMEZONE\nTZID:/mozilla.org/20050126_1/America/Denver\n").as_deref(), Some("America/Denver"));
         assert_eq!(calendar_zone(b"BEGIN:VCALENDAR\nDTSTART:20260101T090000Z\n"), None);
+    }
+
+    #[test]
+    fn kinds_by_extension_then_content() {
+        assert_eq!(kind_of(Path::new("a.ICS"), b""), FileKind::Calendar);
+        assert_eq!(kind_of(Path::new("a.txt"), b"BEGIN:VCALENDAR"), FileKind::Spreadsheet);
+        assert_eq!(kind_of(Path::new("export"), b"\xef\xbb\xbf\r\nbegin:vcalendar\r\n"), FileKind::Calendar);
+        assert_eq!(kind_of(Path::new("notes.pdf"), b"%PDF-1.7"), FileKind::Unsupported);
     }
 
     #[test]

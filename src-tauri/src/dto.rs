@@ -21,8 +21,16 @@ use ts_rs::TS;
 pub struct AppStatus {
     /// True when the database is open and commands can be used.
     pub ready: bool,
-    /// Why the database could not be opened (plain words), when `ready` is false.
+    /// Why the database could not be opened (plain words for front-desk
+    /// staff, no setting names), when `ready` is false.
     pub problem: Option<String>,
+    /// What kind of problem it is, so the window can say what to do.
+    pub problem_kind: Option<ProblemKind>,
+    /// The technical side of the problem for IT support (setting names,
+    /// what the keychain said); shown in a smaller "For your IT support" section.
+    pub problem_detail: Option<String>,
+    /// True when the database file exists (with content) on this computer.
+    pub db_exists: bool,
     /// The database file.
     pub db_path: String,
     /// The current instant (UTC); fixed when `MEDHARMONY_NOW` is set.
@@ -37,6 +45,26 @@ pub struct AppStatus {
     pub version: String,
 }
 
+/// Why the database could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// This computer has no keychain MedHarmony can use (and no key setting).
+    NoKeychain,
+    /// The database exists but its key is not in this computer's keychain.
+    KeyNotInKeychain,
+    /// The key given does not open the existing database.
+    WrongKey,
+    /// The key setting (`MEDHARMONY_DB_KEY`) is set but empty.
+    EmptyKeySetting,
+    /// The database was written by a newer MedHarmony Desk.
+    NewerVersion,
+    /// Another MedHarmony Desk window already has this database open.
+    AlreadyOpen,
+    /// Anything else (no folder for the database, the file cannot be opened…).
+    CannotOpen,
+}
+
 /// Arguments of the `week` command.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, TS)]
 pub struct WeekQuery {
@@ -46,6 +74,11 @@ pub struct WeekQuery {
     /// Only these providers; `null` or empty: all.
     #[ts(type = "Array<number> | null")]
     pub provider_ids: Option<Vec<i64>>,
+    /// Leave these providers out (the UI's filter: providers added later,
+    /// by an import or the `medharmony` command, are shown). `null`: none.
+    #[serde(default)]
+    #[ts(optional, type = "Array<number> | null")]
+    pub hidden_provider_ids: Option<Vec<i64>>,
     /// Only published slots at this location (providers without any slot
     /// there this week are left out); `null`: all locations.
     pub location: Option<String>,
@@ -81,6 +114,20 @@ pub struct ProviderView {
     pub hours: String,
     /// Default slot length in minutes.
     pub slot_minutes: u32,
+    /// True when the provider has a calendar feed: their free time is their
+    /// working hours minus the calendar's busy time.
+    pub has_calendar: bool,
+    /// Start of the period the provider's calendars cover (UTC), when known.
+    pub calendar_from: Option<String>,
+    /// End of that period (UTC, exclusive).
+    pub calendar_to: Option<String>,
+    /// True when a schedule spreadsheet has published open slots for the
+    /// provider (within a year of the displayed week).
+    pub publishes_slots: bool,
+    /// Days of the displayed week (provider-local `YYYY-MM-DD`) that no
+    /// imported calendar of this provider covers: nothing is known about them.
+    /// Empty for providers without a calendar.
+    pub uncovered_days: Vec<String>,
 }
 
 /// One slot (a working-hours cell of a calendar provider, or a published slot).
@@ -243,6 +290,25 @@ pub struct FileCheck {
     /// Why the file cannot be imported, if that is already known: plain words
     /// about "it" (the UI puts the file name first), e.g. `it is not a calendar (.ics) or a schedule spreadsheet (.csv)`.
     pub problem: Option<String>,
+    /// For a spreadsheet whose dates can be read day first or month first:
+    /// the question to ask staff before importing (then pass `date_order`).
+    pub date_question: Option<DateQuestion>,
+}
+
+/// A spreadsheet date that reads differently day first and month first.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DateQuestion {
+    /// The date as written, e.g. `03/04/2026`.
+    pub value: String,
+    /// 1-based line of the file where it is.
+    #[ts(type = "number")]
+    pub line: usize,
+    /// The column holding it.
+    pub column: String,
+    /// Its day-first reading, e.g. `3 April 2026`.
+    pub day_first: String,
+    /// Its month-first reading, e.g. `March 4, 2026`.
+    pub month_first: String,
 }
 
 /// Arguments of the `import_file` command.
@@ -255,6 +321,11 @@ pub struct ImportArgs {
     pub provider: Option<String>,
     /// IANA zone for providers this import creates (existing ones keep theirs).
     pub new_provider_tz: Option<String>,
+    /// How a spreadsheet's dates are written when the file cannot tell:
+    /// `dmy` (day first, 03/04 = 3 April) or `mdy` (month first, 03/04 = March 4).
+    #[serde(default)]
+    #[ts(optional, type = "\"dmy\" | \"mdy\" | null")]
+    pub date_order: Option<String>,
 }
 
 /// One item of a file that was left out.
@@ -272,6 +343,8 @@ pub struct SkippedLine {
 pub struct ImportReport {
     /// The file name.
     pub file: String,
+    /// A calendar or a spreadsheet.
+    pub kind: FileKind,
     /// The source (feed) it went into.
     pub source: String,
     /// The provider (a calendar's, or a spreadsheet's only one).
@@ -293,16 +366,44 @@ pub struct ImportReport {
     /// Spreadsheet rows outside the import window.
     #[ts(type = "number")]
     pub outside_window: usize,
-    /// One plain sentence, e.g. `rivera.ics: 42 events imported (118 busy
-    /// times in the window) for Dr. Rivera, 3 skipped: line 120, unknown time zone 'XYZ'`.
+    /// First day of the import period (front-desk date, `YYYY-MM-DD`).
+    pub window_from: String,
+    /// Last day of the import period (front-desk date, `YYYY-MM-DD`).
+    pub window_to: String,
+    /// True when the file was read but nothing of it falls in the import
+    /// period, so nothing was added to the schedule (not a success).
+    pub nothing_added: bool,
+    /// One plain sentence for staff, e.g. `rivera.ics: 42 events imported (118
+    /// busy times between 25 Feb and 2 Jun 2026) for Dr. Rivera, 3 skipped:
+    /// line 77, 147, 218 — start time uses unknown time zone 'XYZ'`.
     pub summary: String,
 }
 
-impl From<medharmony::import::file::FileSummary> for ImportReport {
-    fn from(s: medharmony::import::file::FileSummary) -> Self {
+impl ImportReport {
+    /// The report of an imported file, in staff words: calendar jargon in
+    /// the reasons is translated ([`crate::words::staff_words`]) and the
+    /// period is named by its dates.
+    pub fn new(s: medharmony::import::file::FileSummary, kind: FileKind, window_from: chrono::NaiveDate, window_to: chrono::NaiveDate) -> Self {
+        let skipped: Vec<SkippedLine> = s.skipped.iter().map(|k| SkippedLine { line: k.line, reason: crate::words::staff_reason(&k.reason) }).collect();
+        let calendar = kind == FileKind::Calendar;
+        let nothing_added = if calendar { s.events > 0 && s.instances == 0 } else { s.slots == 0 && s.outside_window > 0 };
+        let summary = crate::words::import_summary(&crate::words::SummaryParts {
+            file: &s.file,
+            calendar,
+            provider: s.provider.as_deref(),
+            events: s.events,
+            instances: s.instances,
+            slots: s.slots,
+            skipped: &skipped,
+            removed: s.removed,
+            outside_window: s.outside_window,
+            from: window_from,
+            to: window_to,
+        });
         Self {
-            summary: s.plain(),
-            skipped: s.skipped.iter().map(|k| SkippedLine { line: k.line, reason: k.reason.clone() }).collect(),
+            summary,
+            kind,
+            skipped,
             file: s.file,
             source: s.source,
             provider: s.provider,
@@ -311,6 +412,9 @@ impl From<medharmony::import::file::FileSummary> for ImportReport {
             slots: s.slots,
             removed: s.removed,
             outside_window: s.outside_window,
+            window_from: window_from.to_string(),
+            window_to: window_to.to_string(),
+            nothing_added,
         }
     }
 }
@@ -354,8 +458,8 @@ pub fn generated_bindings() -> Vec<(String, String)> {
         )*};
     }
     add!(
-        AppStatus, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind, FileCheck,
-        ImportArgs, SkippedLine, ImportReport, DemoResult,
+        AppStatus, ProblemKind, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind,
+        FileCheck, DateQuestion, ImportArgs, SkippedLine, ImportReport, DemoResult,
     );
     let header = "// Generated by src-tauri (dto::generated_bindings). Do not edit by hand:\n// run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.\n\n";
     let mut names_ts = String::from(header);

@@ -2,9 +2,13 @@
 //! plain-language message (front-desk staff read it as is).
 
 use medharmony::demo::DemoError;
+use medharmony::import::csv::CsvError;
 use medharmony::import::file::ImportError;
+use medharmony::import::ics::IcsError;
 use medharmony::store::StoreError;
 use serde::{Serialize, Serializer};
+
+use crate::words::staff_words;
 
 /// Why a command failed. Serialized as its `Display` text.
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +23,29 @@ pub enum DeskError {
     /// A zone argument that is not a known time zone.
     #[error("'{0}' is not a time zone MedHarmony knows; choose one from the list")]
     BadZone(String),
+    /// A date order argument that is neither `dmy` nor `mdy`.
+    #[error("'{0}' is not a date order; choose day first or month first")]
+    BadDateOrder(String),
+    /// A spreadsheet whose dates read differently day first and month first,
+    /// imported without saying which; nothing was changed.
+    #[error("{file}: the dates can be read two ways ({value} on line {line} could be {day_first} or {month_first}); say whether the dates are written day first or month first, then import it again")]
+    AmbiguousDates {
+        /// The file name.
+        file: String,
+        /// The date as written.
+        value: String,
+        /// Its line.
+        line: usize,
+        /// Its day-first reading.
+        day_first: String,
+        /// Its month-first reading.
+        month_first: String,
+    },
     /// A file was refused; nothing was changed.
     #[error("{0}")]
     Import(String),
     /// The database failed; the change was rolled back. (Boxed: the engine's errors are large.)
-    #[error(transparent)]
+    #[error("{}", staff_words(&.0.to_string()))]
     Store(Box<StoreError>),
     /// Loading the demo practice failed.
     #[error(transparent)]
@@ -40,6 +62,8 @@ impl DeskError {
             DeskError::Unavailable(_) => "unavailable",
             DeskError::BadDate(_) => "bad-date",
             DeskError::BadZone(_) => "bad-zone",
+            DeskError::BadDateOrder(_) => "bad-date-order",
+            DeskError::AmbiguousDates { .. } => "ambiguous-dates",
             DeskError::Import(_) => "import-refused",
             DeskError::Store(_) => "store",
             DeskError::Demo(_) => "demo",
@@ -61,7 +85,8 @@ impl From<DemoError> for DeskError {
 }
 
 impl From<ImportError> for DeskError {
-    /// Rewords the errors whose core text names CLI flags for staff using the window.
+    /// Rewords the engine's refusals for staff using the window: no CLI
+    /// flags, no calendar property names.
     fn from(e: ImportError) -> Self {
         let text = match &e {
             ImportError::NeedsProvider { file } => format!("{file}: a calendar belongs to one provider; choose whose calendar it is"),
@@ -71,7 +96,28 @@ impl From<ImportError> for DeskError {
             ImportError::UnknownRowProvider { file, line, name } => {
                 format!("{file} line {line}: there is no provider named '{name}'; choose a time zone for the providers this file adds")
             }
-            _ => e.to_string(),
+            ImportError::Csv { file, source } => match source.as_ref() {
+                CsvError::AmbiguousDateOrder { line, value, day_first, month_first, .. } => {
+                    return DeskError::AmbiguousDates {
+                        file: file.clone(),
+                        value: value.clone(),
+                        line: *line,
+                        day_first: day_first.clone(),
+                        month_first: month_first.clone(),
+                    }
+                }
+                CsvError::MixedDateOrder { column, dmy_line, dmy_value, mdy_line, mdy_value } => format!(
+                    "{file}: the dates in column '{column}' are written in both orders (line {dmy_line}: '{dmy_value}' can only be day first; \
+                     line {mdy_line}: '{mdy_value}' can only be month first); correct the dates in the spreadsheet and import it again"
+                ),
+                CsvError::Calendar => format!("{file}: this file is a calendar, not a spreadsheet; rename it to end in .ics and import it again"),
+                other => format!("{file}: {}", staff_words(&other.to_string())),
+            },
+            ImportError::Ics { file, source: IcsError::NotCalendar { .. } } => format!("{file}: this file is not a calendar (.ics) file"),
+            ImportError::Store { file, source: StoreError::UnknownProvider(name) } => {
+                format!("{file}: there is no provider named '{name}'; choose a time zone to add them")
+            }
+            _ => staff_words(&e.to_string()),
         };
         DeskError::Import(text)
     }

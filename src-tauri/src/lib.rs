@@ -8,6 +8,7 @@
 //!   this app's writes (an [`medharmony::events::EventSink`]) and for other
 //!   processes' (a polling follower).
 //! * [`week`] assembles the providers × days view.
+//! * [`words`] says the engine's messages in front-desk words.
 //!
 //! The UI lives in `ui/` (TypeScript + Vite) and is embedded from `ui/dist`.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod live;
 pub mod state;
 pub mod week;
+pub mod words;
 
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +60,16 @@ pub fn instance_id(db_env: Option<&std::ffi::OsStr>) -> String {
             format!("{IDENTIFIER}.db_{:016x}", h.finish())
         }
     }
+}
+
+/// True when a D-Bus session bus can be reached, which the single-instance
+/// plugin needs on Linux to hand a second launch over to the running window:
+/// `DBUS_SESSION_BUS_ADDRESS`, else the standard socket `$XDG_RUNTIME_DIR/bus`.
+pub fn session_bus_available(address: Option<&std::ffi::OsStr>, runtime_dir: Option<&std::ffi::OsStr>) -> bool {
+    if address.is_some_and(|a| !a.is_empty()) {
+        return true;
+    }
+    runtime_dir.filter(|d| !d.is_empty()).is_some_and(|d| std::path::Path::new(d).join("bus").exists())
 }
 
 /// The IPC handler with every command of [`dto::names::COMMANDS`].
@@ -102,9 +114,9 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
         }
         None => None,
     };
-    if let Some(problem) = state.problem() {
+    if let Some(problem) = state.problem_info() {
         // The reason names no patient data (key or file problems).
-        log::error!("the database could not be opened: {problem}");
+        log::error!("the database could not be opened ({:?}): {}", problem.kind, problem.detail.as_deref().unwrap_or(&problem.text));
     }
     app.manage(state);
     app.manage(FollowerSlot(Mutex::new(follower)));
@@ -151,6 +163,11 @@ fn build_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// When the windowing system cannot be started (Tauri's own start-up failure).
 pub fn run() {
     started();
+    // Without a session bus the single-instance plugin cannot find a running
+    // window; the database lock (see `state::lock_database`) still keeps a
+    // second window off the same database.
+    let no_bus = cfg!(target_os = "linux")
+        && !session_bus_available(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").as_deref(), std::env::var_os("XDG_RUNTIME_DIR").as_deref());
     let log = tauri_plugin_log::Builder::new()
         .clear_targets()
         .targets([
@@ -179,7 +196,12 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .invoke_handler(invoke_handler())
-        .setup(|app| {
+        .setup(move |app| {
+            if no_bus {
+                log::warn!(
+                    "no D-Bus session bus: a second launch cannot switch to this window; the database lock keeps a second window off the same database"
+                );
+            }
             attach(app.handle(), DeskState::from_env());
             if let Err(e) = build_tray(app.handle()) {
                 log::warn!("no tray icon: {e}");
@@ -199,6 +221,17 @@ mod tests {
         let conf: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
         assert_eq!(conf["identifier"], IDENTIFIER);
         assert_eq!(conf["productName"], "MedHarmony Desk");
+    }
+
+    #[test]
+    fn session_bus_detection() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(session_bus_available(Some("unix:path=/run/user/1000/bus".as_ref()), None));
+        assert!(!session_bus_available(Some("".as_ref()), None));
+        assert!(!session_bus_available(None, Some(dir.path().as_os_str())));
+        std::fs::write(dir.path().join("bus"), b"").unwrap();
+        assert!(session_bus_available(None, Some(dir.path().as_os_str())));
+        assert!(!session_bus_available(None, None));
     }
 
     #[test]

@@ -7,16 +7,23 @@
 //!   end-to-end tests and screenshots.
 //!
 //! When the database cannot be opened the state still exists, holding the
-//! reason: the window opens and shows it instead of crashing.
+//! reason ([`Problem`]): the window opens and shows it instead of crashing.
+//!
+//! One window per database: [`lock_database`] holds `<database>.lock` for the
+//! life of the app, so a second launch that the single-instance plugin could
+//! not hand over (no D-Bus session on Linux) says so instead of opening the
+//! same database in a second window. The `medharmony` command does not take
+//! the lock: it writes next to the app by design.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Duration, Local, NaiveDate, Utc};
-use medharmony::store::key::{resolve_key, DbKey, KeyError, OsKeychain, KEY_ENV};
-use medharmony::store::{default_db_path, Store};
+use medharmony::store::key::{account_for, resolve_key, DbKey, KeyError, OsKeychain, KEYCHAIN_SERVICE, KEY_ENV};
+use medharmony::store::{default_db_path, Store, StoreError};
 
-use crate::dto::AppStatus;
+use crate::dto::{AppStatus, ProblemKind};
 use crate::error::DeskError;
 
 /// Environment variable naming the database file.
@@ -69,12 +76,142 @@ pub fn monday_of(d: NaiveDate) -> NaiveDate {
     d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
+/// Why the database is not open: plain words for staff, a kind, and the
+/// technical detail for IT support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What kind of problem.
+    pub kind: ProblemKind,
+    /// Plain words for front-desk staff (no setting names).
+    pub text: String,
+    /// For IT support: setting names, what the keychain or the file system said.
+    pub detail: Option<String>,
+}
+
+const FIX_KEYCHAIN: &str = "Set up a keychain for this user account (on Linux a Secret Service such as GNOME Keyring, with the login keyring unlocked at sign-in)";
+
+impl Problem {
+    /// The problem of a key that could not be had. `db_exists`: whether the
+    /// database file already holds data.
+    pub fn from_key(e: &KeyError, db_exists: bool) -> Problem {
+        match e {
+            KeyError::NoKeychain { detail } => Problem {
+                kind: ProblemKind::NoKeychain,
+                text: if db_exists {
+                    "MedHarmony Desk keeps the key that unlocks its schedule database in this computer's keychain, \
+                     but no keychain is available for this user account, so the database cannot be opened."
+                        .into()
+                } else {
+                    "MedHarmony Desk keeps the key that protects its schedule database in this computer's keychain, \
+                     but no keychain is available for this user account, so it cannot set up its database."
+                        .into()
+                },
+                detail: Some(if db_exists {
+                    format!("The keychain could not be used ({detail}). {FIX_KEYCHAIN} and make sure it holds this database's key, or start MedHarmony Desk with MEDHARMONY_DB_KEY set to the key the database was created with.")
+                } else {
+                    format!("The keychain could not be used ({detail}). {FIX_KEYCHAIN}, or start MedHarmony Desk with MEDHARMONY_DB_KEY set to a passphrase or 64 hex digits (keep it safe: it is needed to open the database later).")
+                }),
+            },
+            KeyError::MissingForExisting { path } => Problem {
+                kind: ProblemKind::KeyNotInKeychain,
+                text: "The schedule database is on this computer, but the key that unlocks it is not in this computer's keychain, so it cannot be opened.".into(),
+                detail: Some(format!(
+                    "{e}. The keychain entry is service '{KEYCHAIN_SERVICE}', account '{}'.",
+                    account_for(Path::new(path))
+                )),
+            },
+            KeyError::EmptyEnv => Problem {
+                kind: ProblemKind::EmptyKeySetting,
+                text: "The setting that gives MedHarmony Desk its database key is empty, so the schedule database cannot be opened.".into(),
+                detail: Some(e.to_string()),
+            },
+            KeyError::Random(_) => Problem {
+                kind: ProblemKind::CannotOpen,
+                text: "MedHarmony Desk could not make a key for its schedule database.".into(),
+                detail: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// The problem of a database that could not be opened.
+    pub fn from_store(e: &StoreError, db_exists: bool) -> Problem {
+        match e {
+            StoreError::Key(k) => Problem::from_key(k, db_exists),
+            StoreError::WrongKey { .. } => Problem {
+                kind: ProblemKind::WrongKey,
+                text: "The key MedHarmony Desk was given does not match its schedule database (or the file is not a MedHarmony database), so it cannot be opened.".into(),
+                detail: Some(format!("{e}. Check MEDHARMONY_DB_KEY or the keychain entry (service '{KEYCHAIN_SERVICE}'): it must be the key the database was created with.")),
+            },
+            StoreError::NewerSchema { .. } => Problem {
+                kind: ProblemKind::NewerVersion,
+                text: "The schedule database was last used by a newer version of MedHarmony Desk; please update MedHarmony Desk on this computer.".into(),
+                detail: Some(e.to_string()),
+            },
+            _ => Problem { kind: ProblemKind::CannotOpen, text: "MedHarmony Desk could not open its schedule database file.".into(), detail: Some(e.to_string()) },
+        }
+    }
+
+    /// Another window holds the database.
+    pub fn already_open(lock: &Path) -> Problem {
+        Problem {
+            kind: ProblemKind::AlreadyOpen,
+            text: "MedHarmony Desk is already open on this computer with this schedule database.".into(),
+            detail: Some(format!(
+                "Another MedHarmony Desk process holds the lock file {}. A second launch normally switches to the running window; \
+                 on Linux that needs a D-Bus session bus (DBUS_SESSION_BUS_ADDRESS).",
+                lock.display()
+            )),
+        }
+    }
+}
+
+/// The lock file that keeps a second window off the same database: `<database>.lock`.
+pub fn lock_path(db_path: &Path) -> PathBuf {
+    let mut p = db_path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Outcome of [`lock_database`].
+#[derive(Debug)]
+pub enum DbLock {
+    /// This process holds the lock until it exits (or the file is dropped).
+    Held(File),
+    /// Another process holds it: another window has the database open.
+    HeldElsewhere(PathBuf),
+    /// No lock could be taken (read-only folder…); the app goes on without.
+    Unavailable(String),
+}
+
+/// Takes the exclusive lock on `<db_path>.lock` without waiting.
+pub fn lock_database(db_path: &Path) -> DbLock {
+    let path = lock_path(db_path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = match OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) => return DbLock::Unavailable(format!("could not create {}: {e}", path.display())),
+    };
+    match file.try_lock() {
+        Ok(()) => DbLock::Held(file),
+        Err(TryLockError::WouldBlock) => DbLock::HeldElsewhere(path),
+        Err(TryLockError::Error(e)) => DbLock::Unavailable(format!("could not lock {}: {e}", path.display())),
+    }
+}
+
+fn has_data(path: &Path) -> bool {
+    std::fs::metadata(path).map(|m| m.is_file() && m.len() > 0).unwrap_or(false)
+}
+
 /// The state every command reads (managed by Tauri).
 pub struct DeskState {
     db_path: PathBuf,
     clock: Clock,
     key: Option<DbKey>,
-    store: Result<Mutex<Store>, String>,
+    store: Result<Mutex<Store>, Problem>,
+    db_existed: bool,
+    _lock: Option<File>,
 }
 
 impl DeskState {
@@ -86,30 +223,62 @@ impl DeskState {
         let Some(path) = path else {
             return DeskState::unavailable(
                 PathBuf::new(),
-                format!("MedHarmony Desk cannot find a folder for its database on this computer; set {DB_ENV} to a file path"),
+                Problem {
+                    kind: ProblemKind::CannotOpen,
+                    text: "MedHarmony Desk cannot find a folder for its schedule database on this computer.".into(),
+                    detail: Some(format!("No data folder is known for this user account; set {DB_ENV} to a file path.")),
+                },
                 clock,
             );
         };
+        // Before the key: two windows must not both create a key for a new database.
+        let lock = match lock_database(&path) {
+            DbLock::Held(f) => Some(f),
+            DbLock::HeldElsewhere(lock) => {
+                log::warn!("another MedHarmony Desk window has this database open; not opening it twice");
+                let existed = has_data(&path);
+                let mut st = DeskState::unavailable(path, Problem::already_open(&lock), clock);
+                st.db_existed = existed;
+                return st;
+            }
+            DbLock::Unavailable(why) => {
+                log::warn!("no database lock file, a second window could open the same database: {why}");
+                None
+            }
+        };
         let key = resolve_key(&path, std::env::var(KEY_ENV).ok().as_deref(), &OsKeychain);
-        DeskState::open(path, key, clock)
+        let mut st = DeskState::open(path, key, clock);
+        st._lock = lock;
+        st
     }
 
     /// Opens `db_path` with the resolved `key`; any failure is kept as the
     /// state's problem.
     pub fn open(db_path: PathBuf, key: Result<DbKey, KeyError>, clock: Clock) -> DeskState {
+        let existed = has_data(&db_path);
         let key = match key {
             Ok(k) => k,
-            Err(e) => return DeskState::unavailable(db_path, e.to_string(), clock),
+            Err(e) => {
+                let problem = Problem::from_key(&e, existed);
+                let mut st = DeskState::unavailable(db_path, problem, clock);
+                st.db_existed = existed;
+                return st;
+            }
         };
         match Store::open(&db_path, &key) {
-            Ok(store) => DeskState { db_path, clock, key: Some(key), store: Ok(Mutex::new(store)) },
-            Err(e) => DeskState::unavailable(db_path, e.to_string(), clock),
+            Ok(store) => DeskState { db_path, clock, key: Some(key), store: Ok(Mutex::new(store)), db_existed: existed, _lock: None },
+            Err(e) => {
+                let problem = Problem::from_store(&e, existed);
+                let mut st = DeskState::unavailable(db_path, problem, clock);
+                st.db_existed = existed;
+                st
+            }
         }
     }
 
     /// A state without a database, holding why.
-    pub fn unavailable(db_path: PathBuf, problem: String, clock: Clock) -> DeskState {
-        DeskState { db_path, clock, key: None, store: Err(problem) }
+    pub fn unavailable(db_path: PathBuf, problem: Problem, clock: Clock) -> DeskState {
+        DeskState { db_path, clock, key: None, store: Err(problem), db_existed: false, _lock: None }
     }
 
     /// The clock.
@@ -122,9 +291,14 @@ impl DeskState {
         &self.db_path
     }
 
-    /// Why the database is not open, if it is not.
+    /// Why the database is not open, if it is not (plain words).
     pub fn problem(&self) -> Option<&str> {
-        self.store.as_ref().err().map(String::as_str)
+        self.store.as_ref().err().map(|p| p.text.as_str())
+    }
+
+    /// Why the database is not open, with its kind and technical detail.
+    pub fn problem_info(&self) -> Option<&Problem> {
+        self.store.as_ref().err()
     }
 
     /// Runs `f` with the open store (one command at a time).
@@ -132,7 +306,7 @@ impl DeskState {
     /// # Errors
     /// [`DeskError::Unavailable`] when the database is not open, or `f`'s error.
     pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, DeskError>) -> Result<T, DeskError> {
-        let store = self.store.as_ref().map_err(|p| DeskError::Unavailable(p.clone()))?;
+        let store = self.store.as_ref().map_err(|p| DeskError::Unavailable(p.text.clone()))?;
         let mut guard = store.lock().map_err(|_| DeskError::Poisoned)?;
         f(&mut guard)
     }
@@ -168,9 +342,13 @@ impl DeskState {
     /// What the UI needs before anything else.
     pub fn status(&self) -> AppStatus {
         let today = self.clock.today();
+        let info = self.problem_info();
         AppStatus {
             ready: self.store.is_ok(),
-            problem: self.problem().map(str::to_string),
+            problem: info.map(|p| p.text.clone()),
+            problem_kind: info.map(|p| p.kind),
+            problem_detail: info.and_then(|p| p.detail.clone()),
+            db_exists: self.store.is_ok() || self.db_existed,
             db_path: self.db_path.display().to_string(),
             now: medharmony::cli::fmt_instant(self.clock.now()),
             now_fixed: matches!(self.clock, Clock::Fixed(_)),
@@ -207,10 +385,48 @@ mod tests {
     fn missing_key_keeps_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let st = DeskState::open(dir.path().join("x.db"), Err(KeyError::EmptyEnv), Clock::System);
-        assert!(!st.status().ready);
-        assert!(st.problem().unwrap().contains("MEDHARMONY_DB_KEY"));
+        let status = st.status();
+        assert!(!status.ready);
+        assert_eq!(status.problem_kind, Some(ProblemKind::EmptyKeySetting));
+        assert!(!st.problem().unwrap().contains("MEDHARMONY_DB_KEY"), "staff text names no setting");
+        assert!(status.problem_detail.unwrap().contains("MEDHARMONY_DB_KEY"), "IT detail does");
         let err = st.with_store(|_| Ok(())).unwrap_err();
         assert!(matches!(err, DeskError::Unavailable(_)));
         assert!(st.open_reader().is_none());
+    }
+
+    #[test]
+    fn no_keychain_on_first_run_is_not_a_locked_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new.db");
+        let no_keychain = || Err(KeyError::NoKeychain { detail: "Couldn't access platform secure storage: Secret Service: no result found".into() });
+        let st = DeskState::open(db.clone(), no_keychain(), Clock::System);
+        let status = st.status();
+        assert_eq!(status.problem_kind, Some(ProblemKind::NoKeychain));
+        assert!(!status.db_exists);
+        let text = status.problem.unwrap();
+        assert!(text.contains("keychain") && text.contains("set up"), "{text}");
+        assert!(!text.contains("Secret Service") && !text.contains("MEDHARMONY_DB_KEY"), "{text}");
+        let detail = status.problem_detail.unwrap();
+        assert!(detail.contains("Secret Service") && detail.contains("MEDHARMONY_DB_KEY"), "{detail}");
+        assert!(!db.exists(), "nothing is created without a key");
+        // With a database already there, the wording is about opening it.
+        std::fs::write(&db, b"SQLite format 3").unwrap();
+        let st = DeskState::open(db, no_keychain(), Clock::System);
+        assert!(st.status().db_exists);
+        assert!(st.problem().unwrap().contains("cannot be opened"));
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub").join("l.db");
+        let DbLock::Held(first) = lock_database(&db) else { panic!("first lock") };
+        assert!(lock_path(&db).exists());
+        assert!(matches!(lock_database(&db), DbLock::HeldElsewhere(p) if p == lock_path(&db)));
+        drop(first);
+        assert!(matches!(lock_database(&db), DbLock::Held(_)), "released with the first window");
+        let p = Problem::already_open(&lock_path(&db));
+        assert_eq!(p.kind, ProblemKind::AlreadyOpen);
     }
 }

@@ -2,7 +2,7 @@
 //! availability and busy time. Each provider's days are its own local days:
 //! a slot belongs to the provider-local date of its start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -31,13 +31,53 @@ fn abbrev(tz: Tz, t: DateTime<Utc>) -> String {
 
 /// `[monday 00:00, next monday 00:00)` in the provider's local time.
 fn local_week(tz: Tz, monday: NaiveDate) -> Interval {
-    let zone = Zone::Iana(tz);
-    let start = zone.to_utc(monday.and_time(NaiveTime::MIN));
-    let end = zone.to_utc((monday + Duration::days(7)).and_time(NaiveTime::MIN));
-    Interval { start, end }
+    local_week_days(tz, monday, 7)
 }
 
-fn provider_view(p: &Provider, monday: NaiveDate) -> ProviderView {
+/// What the provider's calendar feeds cover: whether there is one, and the
+/// periods their imports have read (`[from, to)` UTC, one per feed).
+#[derive(Debug, Clone, Default)]
+struct Coverage {
+    has_calendar: bool,
+    periods: Vec<Interval>,
+}
+
+/// Coverage by provider name, from the sources' covered periods.
+fn coverage_by_provider(sources: &[medharmony::store::SourceInfo]) -> HashMap<String, Coverage> {
+    let mut out: HashMap<String, Coverage> = HashMap::new();
+    for s in sources.iter().filter(|s| s.kind.as_str() == "ics") {
+        let Some(name) = &s.provider else { continue };
+        let c = out.entry(name.clone()).or_default();
+        c.has_calendar = true;
+        if let Some(iv) = s.covered_from.zip(s.covered_to).and_then(|(a, b)| Interval::new(a, b)) {
+            c.periods.push(iv);
+        }
+    }
+    out
+}
+
+/// The week's days (provider-local) that no covered period contains whole.
+fn uncovered_days(tz: Tz, monday: NaiveDate, cover: &Coverage) -> Vec<String> {
+    if !cover.has_calendar {
+        return Vec::new();
+    }
+    (0..7)
+        .map(|i| monday + Duration::days(i))
+        .filter(|d| {
+            let day = local_week_days(tz, *d, 1);
+            !cover.periods.iter().any(|c| c.start <= day.start && day.end <= c.end)
+        })
+        .map(|d| d.to_string())
+        .collect()
+}
+
+/// `[first 00:00, first + n days 00:00)` in the provider's local time.
+fn local_week_days(tz: Tz, first: NaiveDate, n: i64) -> Interval {
+    let zone = Zone::Iana(tz);
+    Interval { start: zone.to_utc(first.and_time(NaiveTime::MIN)), end: zone.to_utc((first + Duration::days(n)).and_time(NaiveTime::MIN)) }
+}
+
+fn provider_view(p: &Provider, monday: NaiveDate, cover: &Coverage, publishes_slots: bool) -> ProviderView {
     let win = local_week(p.tz, monday);
     let first = abbrev(p.tz, win.start);
     // A change of abbreviation at local noon of a later day means the clocks change that week.
@@ -56,6 +96,11 @@ fn provider_view(p: &Provider, monday: NaiveDate) -> ProviderView {
         demo: p.demo,
         hours: p.hours.to_spec(),
         slot_minutes: p.slot_minutes,
+        has_calendar: cover.has_calendar,
+        calendar_from: cover.periods.iter().map(|c| c.start).min().map(fmt_instant),
+        calendar_to: cover.periods.iter().map(|c| c.end).max().map(fmt_instant),
+        publishes_slots,
+        uncovered_days: uncovered_days(p.tz, monday, cover),
     }
 }
 
@@ -76,12 +121,19 @@ pub fn build_week(store: &Store, query: &WeekQuery, today: NaiveDate, now: DateT
     let week_days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
     let all = store.providers()?;
     let wanted: Option<HashSet<i64>> = query.provider_ids.as_ref().filter(|ids| !ids.is_empty()).map(|ids| ids.iter().copied().collect());
+    let hidden: HashSet<i64> = query.hidden_provider_ids.iter().flatten().copied().collect();
     let location = query.location.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let source_infos = store.sources()?;
+    let coverage = coverage_by_provider(&source_infos);
+    let cover_of = |p: &Provider| coverage.get(&p.name).cloned().unwrap_or_default();
+    // Who has published slots at all (imports cover 97 days, so a year either side is plenty).
+    let around = Interval { start: Utc.from_utc_datetime(&(monday - Duration::days(366)).and_time(NaiveTime::MIN)), end: Utc.from_utc_datetime(&(monday + Duration::days(373)).and_time(NaiveTime::MIN)) };
+    let publishing: HashSet<i64> = store.published_slots(None, around)?.into_iter().map(|s| s.provider_id).collect();
 
     let mut providers = Vec::new();
     let mut slots = Vec::new();
     let mut busy = Vec::new();
-    for p in all.iter().filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.id))) {
+    for p in all.iter().filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.id)) && !hidden.contains(&p.id)) {
         let win = local_week(p.tz, monday);
         let mut mine: Vec<SlotDto> = availability::slots(store, Some(p), win, None)?
             .into_iter()
@@ -131,14 +183,13 @@ pub fn build_week(store: &Store, query: &WeekQuery, today: NaiveDate, now: DateT
             });
         }
         slots.append(&mut mine);
-        providers.push(provider_view(p, monday));
+        providers.push(provider_view(p, monday, &cover_of(p), publishing.contains(&p.id)));
     }
     slots.sort_by(|a, b| (&a.start, a.provider_id, &a.id).cmp(&(&b.start, b.provider_id, &b.id)));
     busy.sort_by(|a, b| (&a.start, a.provider_id, &a.id).cmp(&(&b.start, b.provider_id, &b.id)));
 
     let demo_names: HashSet<&str> = all.iter().filter(|p| p.demo).map(|p| p.name.as_str()).collect();
-    let sources = store
-        .sources()?
+    let sources = source_infos
         .into_iter()
         .map(|s| SourceView {
             id: s.id,
@@ -156,7 +207,7 @@ pub fn build_week(store: &Store, query: &WeekQuery, today: NaiveDate, now: DateT
         days: week_days.iter().map(|d| DayView { date: d.to_string(), is_today: *d == today }).collect(),
         today: today.to_string(),
         providers,
-        all_providers: all.iter().map(|p| provider_view(p, monday)).collect(),
+        all_providers: all.iter().map(|p| provider_view(p, monday, &cover_of(p), publishing.contains(&p.id))).collect(),
         locations,
         slots,
         busy,
@@ -203,6 +254,19 @@ mod tests {
         assert!(w.busy.iter().any(|b| b.provider_id == rivera.id && b.days == ["2026-03-04"] && b.summary.as_deref() == Some("Lunch")));
         assert_eq!(w.sources.len(), 3);
         assert!(w.sources.iter().all(|s| s.demo && s.last_sync_at.as_deref() == Some("2026-03-04T15:00:00Z")));
+        // The demo calendars cover 25 Feb - 2 Jun (the import period): this week is covered whole.
+        assert!(rivera.has_calendar);
+        assert_eq!(rivera.calendar_from.as_deref(), Some("2026-02-25T15:00:00Z"));
+        assert!(rivera.uncovered_days.is_empty());
+        // Weeks beyond the period are not known.
+        let later = build_week(&store, &WeekQuery { start: Some("2026-06-08".into()), ..Default::default() }, today, "2026-03-04T15:00:00Z".parse().unwrap()).unwrap();
+        let rivera = later.providers.iter().find(|p| p.name == "Dr. Ana Rivera (Demo)").unwrap();
+        assert_eq!(rivera.uncovered_days.len(), 7);
+        assert_eq!(free_count(&later, rivera.id, "2026-06-10"), 0);
+        // The week of 1 June: the period ends on Tuesday 2 June at 15:00 UTC.
+        let edge = build_week(&store, &WeekQuery { start: Some("2026-06-01".into()), ..Default::default() }, today, "2026-03-04T15:00:00Z".parse().unwrap()).unwrap();
+        let rivera = edge.providers.iter().find(|p| p.name == "Dr. Ana Rivera (Demo)").unwrap();
+        assert_eq!(rivera.uncovered_days, ["2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05", "2026-06-06", "2026-06-07"]);
     }
 
     #[test]
@@ -212,13 +276,18 @@ mod tests {
         let now = "2026-03-04T15:00:00Z".parse().unwrap();
         let all = build_week(&store, &WeekQuery::default(), today, now).unwrap();
         let chen = all.providers.iter().find(|p| p.name.contains("Chen")).unwrap().id;
-        let q = WeekQuery { start: Some("2026-03-12".into()), provider_ids: Some(vec![chen]), location: None };
+        let q = WeekQuery { start: Some("2026-03-12".into()), provider_ids: Some(vec![chen]), ..Default::default() };
         let w = build_week(&store, &q, today, now).unwrap();
         assert_eq!(w.start, "2026-03-09");
         assert_eq!(w.providers.len(), 1);
         assert_eq!(w.all_providers.len(), 3);
         assert!(w.slots.iter().all(|s| s.provider_id == chen));
         assert!(w.days.iter().all(|d| !d.is_today));
+        // Hiding providers leaves the others, and any added later, shown.
+        let q = WeekQuery { hidden_provider_ids: Some(vec![chen]), ..Default::default() };
+        let w = build_week(&store, &q, today, now).unwrap();
+        assert_eq!(w.providers.len(), 2);
+        assert!(w.providers.iter().all(|p| p.id != chen) && w.slots.iter().all(|s| s.provider_id != chen));
         let q = WeekQuery { location: Some("Nowhere".into()), ..Default::default() };
         assert!(build_week(&store, &q, today, now).unwrap().providers.is_empty());
         let q = WeekQuery { start: Some("March 4".into()), ..Default::default() };

@@ -202,6 +202,11 @@ fn imports_a_spreadsheet_and_filters_by_location() {
     assert_eq!(report["summary"], "synonyms.csv: 2 open slots imported for Dr Patel");
     let week = desk.week("2026-04-06");
     let patel = provider_id(&week, "Dr Patel");
+    // Known as a provider with published slots even in a week without any.
+    let empty_week = desk.week("2026-03-02");
+    let pv = empty_week["all_providers"].as_array().unwrap().iter().find(|p| p["id"] == patel).unwrap();
+    assert_eq!(pv["publishes_slots"], true);
+    assert_eq!(pv["has_calendar"], false);
     assert_eq!(free_count(&week, patel, "2026-04-06"), 2);
     let slot = week["slots"].as_array().unwrap().iter().find(|s| s["provider_id"] == patel).unwrap();
     assert_eq!(slot["location"], "Northside Clinic");
@@ -253,6 +258,13 @@ fn refused_files_change_nothing() {
     let check = desk.call("check_file", json!({"path": fixture("demo/practice.json")})).unwrap();
     assert_eq!(check["kind"], "unsupported");
     assert_eq!(check["problem"], "it is not a calendar (.ics) or a schedule spreadsheet (.csv)");
+    // The database's own files are never opened (closing them would drop the app's locks).
+    for own in [desk.db.clone(), std::path::PathBuf::from(format!("{}-wal", desk.db.display()))] {
+        let check = desk.call("check_file", json!({"path": own})).unwrap();
+        assert_eq!(check["problem"], "it is MedHarmony Desk's own database, not a calendar or spreadsheet");
+        let err = desk.call("import_file", json!({"args": {"path": own, "provider": RIVERA}})).unwrap_err();
+        assert!(err.contains("own database"), "{err}");
+    }
 }
 
 #[test]
@@ -296,20 +308,205 @@ fn changes_by_another_process_arrive_as_events() {
 
 #[test]
 fn without_a_key_the_app_explains_instead_of_crashing() {
+    // First run on a computer without a keychain: no database exists yet.
     let dir = tempfile::tempdir().unwrap();
-    let desk = Desk::open(&dir.path().join("locked.db"), Err(KeyError::NoKeychain { detail: "no secret service".into() }));
+    let db = dir.path().join("locked.db");
+    let detail = "Couldn't access platform secure storage: Secret Service: no result found";
+    let desk = Desk::open(&db, Err(KeyError::NoKeychain { detail: detail.into() }));
     let status = desk.call("app_status", json!({})).unwrap();
     assert_eq!(status["ready"], false);
-    assert!(status["problem"].as_str().unwrap().contains("MEDHARMONY_DB_KEY"), "{status}");
+    assert_eq!(status["problem_kind"], "no-keychain");
+    assert_eq!(status["db_exists"], false);
+    let problem = status["problem"].as_str().unwrap();
+    assert!(problem.contains("keychain"), "{problem}");
+    for raw in ["Secret Service", "MEDHARMONY_DB_KEY", "needs a key", "encrypted"] {
+        assert!(!problem.contains(raw), "staff text must not say {raw:?}: {problem}");
+    }
+    // The technical side is kept for IT support.
+    let it = status["problem_detail"].as_str().unwrap();
+    assert!(it.contains(detail) && it.contains("MEDHARMONY_DB_KEY"), "{it}");
+    assert!(!db.exists(), "no database was created");
     let err = desk.call("week", json!({"query": null})).unwrap_err();
     assert!(err.contains("keychain"), "{err}");
-    // A wrong key for an existing database is explained too.
+    // A wrong key for an existing database is another problem.
     let desk = Desk::new();
     let db = desk.db.clone();
     let wrong = Desk::open(&db, Ok(DbKey::from_env_value("not-the-key").unwrap()));
     let status = wrong.call("app_status", json!({})).unwrap();
     assert_eq!(status["ready"], false);
-    assert!(status["problem"].as_str().unwrap().contains("the key does not match"), "{status}");
+    assert_eq!(status["problem_kind"], "wrong-key");
+    assert_eq!(status["db_exists"], true);
+    assert!(status["problem"].as_str().unwrap().contains("does not match"), "{status}");
+    // The key of an existing database missing from the keychain.
+    let missing = Desk::open(&db, Err(KeyError::MissingForExisting { path: db.display().to_string() }));
+    let status = missing.call("app_status", json!({})).unwrap();
+    assert_eq!(status["problem_kind"], "key-not-in-keychain");
+    assert_eq!(status["db_exists"], true);
+}
+
+/// Writes `text` to `name` in a fresh temporary folder.
+fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn ambiguous_dates_are_asked_and_imported_in_the_chosen_order() {
+    let desk = Desk::new();
+    let (_d, path) = temp_file("ambiguous.csv", "provider,date,start,end\nDr. Li,03/04/2026,09:00,09:30\nDr. Li,04/05/2026,09:00,09:30\n");
+    let check = desk.call("check_file", json!({"path": path})).unwrap();
+    assert_eq!(check["kind"], "spreadsheet");
+    let q = &check["date_question"];
+    assert_eq!(q["value"], "03/04/2026");
+    assert_eq!(q["line"], 2);
+    assert_eq!(q["day_first"], "3 April 2026");
+    assert_eq!(q["month_first"], "March 4, 2026");
+    // Imported without an answer: refused in plain words, nothing changed.
+    desk.drain();
+    let err = desk.call("import_file", json!({"args": {"path": path, "new_provider_tz": "America/New_York"}})).unwrap_err();
+    assert!(err.starts_with("ambiguous.csv: the dates can be read two ways (03/04/2026 on line 2 could be 3 April 2026 or March 4, 2026)"), "{err}");
+    assert!(!err.contains("--"), "{err}");
+    assert!(desk.drain().is_empty());
+    // Month first: 4 March.
+    let report = desk.call("import_file", json!({"args": {"path": path, "new_provider_tz": "America/New_York", "date_order": "mdy"}})).unwrap();
+    assert_eq!(report["slots"], 2);
+    let week = desk.week("2026-03-02");
+    let li = provider_id(&week, "Dr. Li");
+    assert_eq!(free_count(&week, li, "2026-03-04"), 1);
+    // Day first: 3 April and 4 May; the file replaces its slots.
+    let report = desk.call("import_file", json!({"args": {"path": path, "date_order": "dmy"}})).unwrap();
+    assert_eq!(report["slots"], 2);
+    assert_eq!(free_count(&desk.week("2026-03-02"), li, "2026-03-04"), 0);
+    assert_eq!(free_count(&desk.week("2026-04-03"), li, "2026-04-03"), 1);
+    assert_eq!(free_count(&desk.week("2026-05-04"), li, "2026-05-04"), 1);
+    let err = desk.call("import_file", json!({"args": {"path": path, "date_order": "ymd"}})).unwrap_err();
+    assert!(err.contains("'ymd' is not a date order"), "{err}");
+    // A spreadsheet without a provider column is asked about too.
+    let (_d2, solo) = temp_file("solo.csv", "date,start,end\n03/04/2026,09:00,09:30\n");
+    let check = desk.call("check_file", json!({"path": solo})).unwrap();
+    assert_eq!(check["needs_provider"], true);
+    assert_eq!(check["date_question"]["value"], "03/04/2026");
+    // A clear file asks nothing.
+    let check = desk.call("check_file", json!({"path": fixture("csv/synonyms.csv")})).unwrap();
+    assert!(check["date_question"].is_null());
+}
+
+const CAL_HEAD: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n";
+
+fn vevent(uid: &str, start: &str, end: &str) -> String {
+    format!("BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART{start}\r\nDTEND{end}\r\nSUMMARY:x\r\nEND:VEVENT\r\n")
+}
+
+#[test]
+fn import_summaries_speak_plainly() {
+    let desk = Desk::new();
+    // Every event outside the import period (25 Feb - 2 Jun 2026): not a success.
+    let old = format!("{CAL_HEAD}{}{}END:VCALENDAR\r\n", vevent("a", ":20250415T150000Z", ":20250415T153000Z"), vevent("b", ":20250416T150000Z", ":20250416T153000Z"));
+    let (_d, path) = temp_file("old-export.ics", &old);
+    let report = desk.call("import_file", json!({"args": {"path": path, "provider": "Old Export", "new_provider_tz": "America/Chicago"}})).unwrap();
+    assert_eq!(report["kind"], "calendar");
+    assert_eq!(report["nothing_added"], true);
+    assert_eq!(report["window_from"], "2026-02-25");
+    assert_eq!(report["window_to"], "2026-06-02");
+    assert_eq!(
+        report["summary"],
+        "old-export.ics: 2 events read for Old Export, but none falls between 25 Feb and 2 Jun 2026, so nothing was added to the schedule"
+    );
+    // Skipped events: several lines, reasons in staff words.
+    let mut text = String::from(CAL_HEAD);
+    text.push_str(&vevent("good", ";TZID=America/New_York:20260305T090000", ";TZID=America/New_York:20260305T093000"));
+    for uid in ["x1", "x2", "x3"] {
+        text.push_str(&vevent(uid, ";TZID=XYZ:20260305T100000", ";TZID=XYZ:20260305T103000"));
+    }
+    text.push_str("END:VCALENDAR\r\n");
+    let (_d2, path) = temp_file("mixed.ics", &text);
+    let report = desk.call("import_file", json!({"args": {"path": path, "provider": RIVERA}})).unwrap();
+    assert_eq!(report["nothing_added"], false);
+    assert_eq!(report["skipped"].as_array().unwrap().len(), 3);
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.starts_with("mixed.ics: 1 event imported (1 busy time between 25 Feb and 2 Jun 2026) for Dr. Ana Rivera (Demo), 3 skipped: lines "), "{summary}");
+    assert!(summary.ends_with(" — start time uses unknown time zone 'XYZ'"), "{summary}");
+    assert!(!summary.contains("DTSTART") && !summary.contains("(and more)"), "{summary}");
+    assert_eq!(report["skipped"][0]["reason"], "start time uses unknown time zone 'XYZ'");
+    // A spreadsheet with bad rows.
+    let (_d3, path) = temp_file("bad-rows.csv", "provider,date,start,end\nDr. Li,2026-03-05,11:00,11:30\nDr. Li,2026-03-05,25:99,26:00\nDr. Li,not a date,09:00,09:30\n");
+    let report = desk.call("import_file", json!({"args": {"path": path, "new_provider_tz": "America/New_York"}})).unwrap();
+    assert_eq!(report["kind"], "spreadsheet");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.starts_with("bad-rows.csv: 1 open slot imported for Dr. Li, 2 skipped: line 3 — "), "{summary}");
+}
+
+#[test]
+fn files_that_are_not_calendars_say_so_and_no_message_names_a_cli_flag() {
+    let desk = Desk::new();
+    let (_d, garbage) = temp_file("garbage.ics", "this is not a calendar\nat all\n");
+    let check = desk.call("check_file", json!({"path": garbage})).unwrap();
+    assert_eq!(check["problem"], "this file is not a calendar (.ics) file");
+    assert_eq!(check["needs_provider"], false, "no point asking whose it is");
+    let err = desk.call("import_file", json!({"args": {"path": garbage, "provider": RIVERA}})).unwrap_err();
+    assert_eq!(err, "garbage.ics: this file is not a calendar (.ics) file");
+    let (_d2, empty) = temp_file("empty.ics", "\n");
+    assert_eq!(desk.call("check_file", json!({"path": empty})).unwrap()["problem"], "the file is empty, so it is not a calendar (.ics) file");
+    // Every refusal the window can show, in staff words.
+    let (_d3, cal_as_csv) = temp_file("cal.csv", "BEGIN:VCALENDAR\nEND:VCALENDAR\n");
+    let (_d4, mixed) = temp_file("mixed.csv", "provider,date,start,end\nA,13/04/2026,09:00,09:30\nA,04/13/2026,09:00,09:30\n");
+    let (_d5, cols) = temp_file("cols.csv", "who,when\nA,B\n");
+    let (_d6, nocols) = temp_file("nocols.csv", "date,start\n2026-03-05,09:00\n");
+    let messages: Vec<String> = [
+        json!({"path": fixture("demo/chen.ics")}),
+        json!({"path": fixture("demo/chen.ics"), "provider": "Nobody"}),
+        json!({"path": fixture("csv/undecidable-date-order.csv")}),
+        json!({"path": cal_as_csv}),
+        json!({"path": mixed, "new_provider_tz": "UTC"}),
+        json!({"path": cols}),
+        json!({"path": nocols}),
+        json!({"path": fixture("csv/synonyms.csv")}),
+    ]
+    .into_iter()
+    .map(|args| desk.call("import_file", json!({"args": args})).unwrap_err())
+    .collect();
+    for m in &messages {
+        assert!(!m.contains("--") && !m.contains("medharmony providers"), "a CLI flag reached staff: {m}");
+    }
+    assert!(messages[3].contains("this file is a calendar, not a spreadsheet"), "{}", messages[3]);
+    assert!(messages[4].contains("correct the dates in the spreadsheet"), "{}", messages[4]);
+}
+
+#[test]
+fn hidden_providers_stay_hidden_and_new_ones_appear() {
+    let desk = Desk::new();
+    let all = desk.week("2026-03-02");
+    let chen = provider_id(&all, "Dr. Mei Chen (Demo)");
+    let q = json!({"query": {"start": "2026-03-02", "provider_ids": null, "hidden_provider_ids": [chen], "location": null}});
+    let names = |w: &Value| w["providers"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&desk.call("week", q.clone()).unwrap()), [RIVERA, "Dr. Sam Okafor (Demo)"]);
+    // Another program adds a provider while the filter is on: it shows.
+    let mut cli = Store::open(&desk.db, &key()).unwrap();
+    cli.add_provider("Dr. Added Later", chrono_tz::Europe::London, &medharmony::model::WorkingHours::default_week(), 30, NOW.parse().unwrap()).unwrap();
+    assert!(names(&desk.call("week", q).unwrap()).contains(&"Dr. Added Later".to_string()));
+}
+
+#[test]
+fn weeks_beyond_the_imported_period_are_marked() {
+    let desk = Desk::new();
+    let week = desk.week("2026-03-02");
+    let rivera = week["providers"].as_array().unwrap().iter().find(|p| p["name"] == RIVERA).unwrap().clone();
+    assert_eq!(rivera["has_calendar"], true);
+    assert_eq!(rivera["uncovered_days"], json!([]));
+    let later = desk.week("2026-06-22");
+    let r = later["providers"].as_array().unwrap().iter().find(|p| p["name"] == RIVERA).unwrap();
+    assert_eq!(r["uncovered_days"].as_array().unwrap().len(), 7);
+    assert_eq!(r["calendar_to"], "2026-06-02T15:00:00Z");
+    assert_eq!(free_count(&later, rivera["id"].as_i64().unwrap(), "2026-06-24"), 0);
+    // A provider without a calendar has no such days.
+    let mut cli = Store::open(&desk.db, &key()).unwrap();
+    cli.add_provider("Dr. No Calendar", chrono_tz::America::New_York, &medharmony::model::WorkingHours::default_week(), 30, NOW.parse().unwrap()).unwrap();
+    let week = desk.week("2026-03-02");
+    let p = week["providers"].as_array().unwrap().iter().find(|p| p["name"] == "Dr. No Calendar").unwrap();
+    assert_eq!(p["has_calendar"], false);
+    assert_eq!(p["uncovered_days"], json!([]));
 }
 
 #[test]

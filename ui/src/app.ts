@@ -7,9 +7,9 @@ import type { AppStatus, FileCheck, ProviderView, Week } from "./bindings";
 import type { DragDropPayload, FileOutcome, ImportDeps } from "./drop";
 import { handleDragDrop, importPaths, summarize } from "./drop";
 import { addDays, deskZone, relativeTime, weekRangeLabel } from "./time";
-import { confirmRemoveDemo, pickProvider, showDetails } from "./view/dialogs";
+import { askDateOrder, confirmRemoveDemo, pickProvider, showDetails } from "./view/dialogs";
 import { h, replaceChildren } from "./view/dom";
-import { nextFocus, renderWeek } from "./view/week";
+import { ITEM_SELECTOR, nextFocus, renderWeek, setTabStop } from "./view/week";
 
 /** What the app needs from the desktop shell (Tauri in the product, fakes in tests). */
 export interface Backend {
@@ -18,33 +18,51 @@ export interface Backend {
   onDragDrop(handler: (payload: DragDropPayload) => void): Promise<unknown>;
   /** The file picker; resolves with the chosen paths (empty when cancelled). */
   pickFiles(): Promise<string[]>;
-  /** Opens the folder holding the log files, if the platform can. */
-  showLogs?(): Promise<void>;
+  /** Opens the folder holding the log files, if the platform can; says where it is. */
+  showLogs?(): Promise<ShowLogsResult>;
 }
 
-interface Filters {
-  providerIds: number[] | null;
+/** What "Show log files" did: the folder, and whether a window could be opened on it. */
+export interface ShowLogsResult {
+  folder: string;
+  opened: boolean;
+  error?: string;
+}
+
+/**
+ * The provider filter is the set of providers staff chose to hide, so a
+ * provider added later (an import, the `medharmony` command) always shows.
+ */
+export interface Filters {
+  hiddenProviderIds: number[];
   location: string | null;
+  /** A filter saved by an older version (the providers shown); converted on the first load. */
+  legacyShownIds?: number[] | null;
 }
 
 const FILTERS_KEY = "medharmony.filters";
 const REFRESH_DEBOUNCE_MS = 150;
 
-function loadFilters(): Filters {
+const numbers = (v: unknown): number[] | null => (Array.isArray(v) ? v.filter((n): n is number => typeof n === "number") : null);
+
+/** The saved filters (empty when none or unreadable). */
+export function loadFilters(): Filters {
   try {
-    const raw = JSON.parse(localStorage.getItem(FILTERS_KEY) ?? "null") as Partial<Filters> | null;
+    const raw = JSON.parse(localStorage.getItem(FILTERS_KEY) ?? "null") as Record<string, unknown> | null;
+    const hidden = numbers(raw?.hiddenProviderIds);
     return {
-      providerIds: Array.isArray(raw?.providerIds) ? raw.providerIds.filter((n): n is number => typeof n === "number") : null,
+      hiddenProviderIds: hidden ?? [],
       location: typeof raw?.location === "string" ? raw.location : null,
+      legacyShownIds: hidden ? null : numbers(raw?.providerIds),
     };
   } catch {
-    return { providerIds: null, location: null };
+    return { hiddenProviderIds: [], location: null };
   }
 }
 
 function saveFilters(f: Filters): void {
   try {
-    localStorage.setItem(FILTERS_KEY, JSON.stringify(f));
+    localStorage.setItem(FILTERS_KEY, JSON.stringify({ hiddenProviderIds: f.hiddenProviderIds, location: f.location }));
   } catch {
     // Storage unavailable: filters simply are not remembered.
   }
@@ -57,30 +75,89 @@ function sentence(text: string): string {
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+interface ProblemWords {
+  title: string;
+  steps: string[];
+}
+
+/** The headline and steps for staff, by kind of problem. */
+function problemWords(status: AppStatus): ProblemWords {
+  // Only a database that exists holds schedules to be reassured about.
+  const safe = status.db_exists
+    ? "Nothing was changed or lost: the schedules stay safely encrypted on this computer."
+    : "Nothing is lost: no schedules have been stored on this computer yet.";
+  const again = "Then close and open MedHarmony Desk again.";
+  switch (status.problem_kind) {
+    case "no-keychain":
+      return status.db_exists
+        ? {
+            title: "MedHarmony Desk can't unlock its schedule database",
+            steps: [safe, "Ask your IT support to make this computer's keychain available for your user account (the details are below).", again],
+          }
+        : {
+            title: "MedHarmony Desk needs a keychain on this computer",
+            steps: [safe, "Ask your IT support to set up a keychain for your user account on this computer (the details are below).", again],
+          };
+    case "key-not-in-keychain":
+    case "wrong-key":
+      return {
+        title: "MedHarmony Desk can't open its schedule database",
+        steps: [safe, "Ask the person who set up MedHarmony Desk on this computer to give it the key the database was created with (the details are below).", again],
+      };
+    case "empty-key-setting":
+      return { title: "MedHarmony Desk can't open its schedule database", steps: [safe, "Ask your IT support to correct or remove the database key setting (the details are below).", again] };
+    case "newer-version":
+      return { title: "MedHarmony Desk needs an update", steps: [safe, "Ask your IT support to install the newest MedHarmony Desk on this computer.", again] };
+    case "already-open":
+      return {
+        title: "MedHarmony Desk is already open",
+        steps: [
+          "Switch to the MedHarmony Desk window that is already open (look in the taskbar, or click the MedHarmony icon near the clock).",
+          "Then close this window.",
+          "If no other window can be found, sign out of the computer and back in, then open MedHarmony Desk again.",
+        ],
+      };
+    default:
+      return { title: "MedHarmony Desk can't open its schedule database", steps: [safe, "Ask your IT support to look at the details below.", again] };
+  }
+}
+
 /** Full-screen message when the database cannot be opened. */
 export function renderProblem(root: HTMLElement, status: AppStatus, backend?: Pick<Backend, "showLogs">): void {
+  const words = problemWords(status);
+  const logsResult = h("p", { class: "logs-result", id: "logs-result", role: "status" });
+  const showLogs = async () => {
+    if (!backend?.showLogs) return;
+    logsResult.textContent = "Opening the log folder…";
+    try {
+      const r = await backend.showLogs();
+      replaceChildren(
+        logsResult,
+        r.opened ? "The log files are in " : `The log folder could not be opened${r.error ? ` (${r.error})` : ""}. The log files are in `,
+        h("code", {}, r.folder),
+      );
+    } catch (e) {
+      logsResult.textContent = `The log folder could not be found: ${errorText(e)}`;
+    }
+  };
   replaceChildren(
     root,
     h(
       "main",
-      { class: "fatal", role: "alert" },
+      { class: "fatal", role: "alert", "data-problem": status.problem_kind ?? "unknown" },
       h("img", { src: "/logo.png", alt: "", class: "fatal-logo" }),
-      h("h1", {}, "MedHarmony Desk can't open its schedule database"),
+      h("h1", {}, words.title),
       h("p", { class: "fatal-reason" }, sentence(status.problem ?? "The database could not be opened.")),
+      h("div", { class: "fatal-help" }, h("h2", {}, "What to do"), h("ol", {}, words.steps.map((t) => h("li", {}, t)))),
       h(
-        "div",
-        { class: "fatal-help" },
-        h("h2", {}, "What to do"),
-        h(
-          "ol",
-          {},
-          h("li", {}, "Nothing was changed or lost: the schedules stay safely encrypted on this computer."),
-          h("li", {}, "Ask the person who set up MedHarmony Desk on this computer to check the database key (the computer's keychain, or the MEDHARMONY_DB_KEY setting)."),
-          h("li", {}, "Then close and open MedHarmony Desk again."),
-        ),
-        h("p", { class: "muted" }, "Database file: ", h("code", {}, status.db_path || "(none)")),
+        "section",
+        { class: "it-help", "aria-labelledby": "it-help-title" },
+        h("h2", { id: "it-help-title" }, "For your IT support"),
+        status.problem_detail ? h("p", {}, status.problem_detail) : null,
+        h("p", {}, "Database file: ", h("code", {}, status.db_path || "(none)")),
+        backend?.showLogs ? h("button", { class: "btn", type: "button", id: "show-logs", onclick: () => void showLogs() }, "Show log files") : null,
+        logsResult,
       ),
-      backend?.showLogs ? h("button", { class: "btn", type: "button", onclick: () => void backend.showLogs?.() }, "Show log files") : null,
     ),
   );
 }
@@ -92,7 +169,19 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   try {
     status = await api.appStatus();
   } catch (e) {
-    status = { ready: false, problem: errorText(e), db_path: "", now: new Date().toISOString(), now_fixed: false, today: "", week_start: "", version: "" };
+    status = {
+      ready: false,
+      problem: errorText(e),
+      problem_kind: "cannot-open",
+      problem_detail: null,
+      db_exists: false,
+      db_path: "",
+      now: new Date().toISOString(),
+      now_fixed: false,
+      today: "",
+      week_start: "",
+      version: "",
+    };
   }
   if (!status.ready) {
     renderProblem(root, status, backend);
@@ -106,12 +195,17 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   let zones: string[] | null = null;
   let importing = false;
+  let picking = false;
+  let pendingJobs = 0;
   let lastLoadedAt: number | null = null;
+  /** The grid item (data-slot-id or data-busy-id) focused last: the grid's Tab stop. */
+  let lastGridItem: { attr: "data-slot-id" | "data-busy-id"; id: string } | null = null;
+  let focusGridAfterRender = false;
 
   // ---- skeleton -------------------------------------------------------
   const rangeLabel = h("h1", { class: "range", id: "week-range", "aria-live": "polite" });
-  const prevBtn = h("button", { class: "btn icon", type: "button", id: "prev-week", "aria-label": "Previous week", title: "Previous week (←)" }, "‹");
-  const nextBtn = h("button", { class: "btn icon", type: "button", id: "next-week", "aria-label": "Next week", title: "Next week (→)" }, "›");
+  const prevBtn = h("button", { class: "btn icon", type: "button", id: "prev-week", "aria-label": "Previous week", title: "Previous week (PageUp or Alt+←)" }, "‹");
+  const nextBtn = h("button", { class: "btn icon", type: "button", id: "next-week", "aria-label": "Next week", title: "Next week (PageDown or Alt+→)" }, "›");
   const todayBtn = h("button", { class: "btn", type: "button", id: "this-week", title: "Back to this week (T)" }, "Today");
   const providerMenu = h("details", { class: "menu", id: "provider-filter" });
   const locationSelect = h("select", { id: "location-filter", "aria-label": "Location" });
@@ -172,8 +266,19 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   async function load(): Promise<void> {
     const seq = ++requestSeq;
     try {
-      const w = await api.week({ start: weekStart, provider_ids: filters.providerIds, location: filters.location });
+      const legacy = filters.legacyShownIds;
+      const w = await api.week({
+        start: weekStart,
+        provider_ids: legacy && legacy.length ? legacy : null,
+        hidden_provider_ids: filters.hiddenProviderIds,
+        location: filters.location,
+      });
       if (seq !== requestSeq) return;
+      if (legacy) {
+        // An older version saved the providers shown: from now on, the ones hidden.
+        filters = { ...filters, hiddenProviderIds: legacy.length ? w.all_providers.filter((p) => !legacy.includes(p.id)).map((p) => p.id) : [], legacyShownIds: null };
+        saveFilters(filters);
+      }
       week = w;
       lastLoadedAt = Date.now();
       render();
@@ -194,6 +299,8 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
 
   function goToWeek(start: string): void {
     weekStart = start;
+    // Keep keyboard users in the grid when they change the week from a time.
+    focusGridAfterRender = !!(document.activeElement as HTMLElement | null)?.closest?.(".grid");
     void load();
   }
 
@@ -219,11 +326,18 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     );
   }
 
+  function setHidden(ids: number[]): void {
+    filters = { ...filters, hiddenProviderIds: ids };
+    saveFilters(filters);
+    void load();
+  }
+
   function renderFilters(w: Week): void {
     const all = w.all_providers;
-    const selected = new Set(filters.providerIds ?? all.map((p) => p.id));
-    const count = all.filter((p) => selected.has(p.id)).length;
-    const label = filters.providerIds === null || count === all.length ? `All providers (${all.length})` : `${count} of ${all.length} providers`;
+    // Forget hidden providers that no longer exist.
+    const hidden = new Set(filters.hiddenProviderIds.filter((id) => all.some((p) => p.id === id)));
+    const count = all.filter((p) => !hidden.has(p.id)).length;
+    const label = count === all.length ? `All providers (${all.length})` : `${count} of ${all.length} providers`;
     const wasOpen = providerMenu.open;
     replaceChildren(
       providerMenu,
@@ -234,40 +348,39 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
         all.length === 0 ? h("p", { class: "muted" }, "No providers yet.") : null,
         all.map((p) =>
           h(
-            "label",
-            { class: "menu-item" },
-            h("input", {
-              type: "checkbox",
-              value: String(p.id),
-              checked: selected.has(p.id),
-              onchange: (e: Event) => {
-                const box = e.target as HTMLInputElement;
-                const next = new Set(filters.providerIds ?? all.map((x) => x.id));
-                if (box.checked) next.add(p.id);
-                else next.delete(p.id);
-                filters = { ...filters, providerIds: next.size === all.length ? null : all.map((x) => x.id).filter((id) => next.has(id)) };
-                saveFilters(filters);
-                void load();
-              },
-            }),
-            h("span", {}, p.name),
-          ),
-        ),
-        all.length > 0
-          ? h(
+            "div",
+            { class: "menu-item", "data-provider-id": p.id },
+            h(
+              "label",
+              { class: "menu-check", title: p.name },
+              h("input", {
+                type: "checkbox",
+                value: String(p.id),
+                checked: !hidden.has(p.id),
+                onchange: (e: Event) => {
+                  const box = e.target as HTMLInputElement;
+                  const next = new Set(hidden);
+                  if (box.checked) next.delete(p.id);
+                  else next.add(p.id);
+                  setHidden(all.map((x) => x.id).filter((id) => next.has(id)));
+                },
+              }),
+              h("span", { class: "menu-name" }, p.name),
+            ),
+            h(
               "button",
               {
-                class: "btn subtle",
+                class: "btn subtle only",
                 type: "button",
-                onclick: () => {
-                  filters = { ...filters, providerIds: null };
-                  saveFilters(filters);
-                  void load();
-                },
+                "aria-label": `Only ${p.name}`,
+                title: `Show only ${p.name}`,
+                onclick: () => setHidden(all.filter((x) => x.id !== p.id).map((x) => x.id)),
               },
-              "Show all",
-            )
-          : null,
+              "Only",
+            ),
+          ),
+        ),
+        all.length > 0 ? h("button", { class: "btn subtle", type: "button", id: "show-all-providers", onclick: () => setHidden([]) }, "Show all") : null,
       ),
     );
     providerMenu.open = wasOpen;
@@ -278,10 +391,11 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     replaceChildren(
       locationSelect,
       h("option", { value: "" }, locs.length ? "All locations" : "No locations"),
-      locs.map((l) => h("option", { value: l.name, selected: l.name === filters.location }, l.name)),
+      locs.map((l) => h("option", { value: l.name, selected: l.name === filters.location, title: l.name }, l.name)),
     );
     locationSelect.disabled = locs.length === 0;
-    locationSelect.title = locs.length ? "Show slots at one location" : "Spreadsheets with a location column add locations";
+    // The full name on hover: long names are cut in the closed list.
+    locationSelect.title = !locs.length ? "Spreadsheets with a location column add locations" : filters.location ? `Location: ${filters.location}` : "Show slots at one location";
   }
 
   function renderMain(w: Week): void {
@@ -304,11 +418,16 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       );
       return;
     }
-    const calendarProviders = new Set(w.sources.filter((s) => s.kind === "ics" && s.provider).map((s) => s.provider as string));
-    const grid = renderWeek(w, { onOpen: (sel) => void showDetails(sel), calendarProviders });
+    const hadGridFocus = !!(document.activeElement as HTMLElement | null)?.closest?.(".grid");
+    const grid = renderWeek(w, { onOpen: (sel) => void showDetails(sel), now: nowMs() });
+    grid.addEventListener("focusin", (e) => {
+      const t = e.target as HTMLElement;
+      if (t.dataset.slotId) lastGridItem = { attr: "data-slot-id", id: t.dataset.slotId };
+      else if (t.dataset.busyId) lastGridItem = { attr: "data-busy-id", id: t.dataset.busyId };
+    });
     grid.addEventListener("keydown", (e) => {
       const t = e.target as HTMLElement;
-      if (!t.matches("button.chip, button.busy") || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (!t.matches(ITEM_SELECTOR) || e.altKey || e.ctrlKey || e.metaKey) return;
       const next = nextFocus(grid, t, e.key);
       if (next) {
         e.preventDefault();
@@ -324,9 +443,23 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       main,
       h(
         "p",
-        { class: "zone-hint" },
-        "Each provider's times are in their own time zone, shown beside their name. Click a time for details.",
-        h("span", { class: "keys" }, "Keys: ", h("kbd", {}, "←"), " ", h("kbd", {}, "→"), " week · ", h("kbd", {}, "Tab"), " / arrows move between times · ", h("kbd", {}, "Enter"), " details"),
+        { class: "zone-hint", id: "keys-hint" },
+        "Times are in each provider's own time zone, shown beside their name. Click a time for details.",
+        h(
+          "span",
+          { class: "keys" },
+          "Keys: ",
+          h("kbd", { title: "Page Up / Page Down" }, "PgUp"),
+          "/",
+          h("kbd", {}, "PgDn"),
+          " or ",
+          h("kbd", {}, "Alt+←"),
+          "/",
+          h("kbd", {}, "→"),
+          " week · arrows move between times · ",
+          h("kbd", {}, "Enter"),
+          " details",
+        ),
       ),
       grid,
     );
@@ -335,7 +468,12 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       : focusedBusy
         ? grid.querySelector<HTMLElement>(`[data-busy-id="${CSS.escape(focusedBusy)}"]`)
         : null;
-    refocus?.focus();
+    // The Tab stop: the time focused last if it is still shown, else the first.
+    const stop = refocus ?? (lastGridItem ? grid.querySelector<HTMLElement>(`[${lastGridItem.attr}="${CSS.escape(lastGridItem.id)}"]`) : null);
+    if (stop) setTabStop(grid, stop);
+    if (refocus) refocus.focus();
+    else if (hadGridFocus || focusGridAfterRender) grid.querySelector<HTMLElement>('[tabindex="0"]')?.focus();
+    focusGridAfterRender = false;
   }
 
   function emptyState(): HTMLElement {
@@ -354,7 +492,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       h(
         "div",
         { class: "empty-actions" },
-        h("button", { class: "btn primary large", type: "button", id: "empty-import", onclick: () => void pickAndImport() }, "Import a file…"),
+        h("button", { class: "btn primary large", type: "button", id: "empty-import", disabled: importLocked(), onclick: () => void pickAndImport() }, "Import a file…"),
         h("button", { class: "btn large", type: "button", id: "load-demo", onclick: () => void loadDemo() }, "Show the demo practice"),
       ),
     );
@@ -382,7 +520,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   }
 
   function clearFilters(): void {
-    filters = { providerIds: null, location: null };
+    filters = { hiddenProviderIds: [], location: null };
     saveFilters(filters);
     void load();
   }
@@ -421,6 +559,19 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     return pickProvider(file, providers, zones);
   }
 
+  /** No second file picker or import while one is open or running. */
+  function importLocked(): boolean {
+    return picking || pendingJobs > 0;
+  }
+
+  function updateImportButtons(): void {
+    const locked = importLocked();
+    importBtn.disabled = locked;
+    importBtn.textContent = importing ? "Importing…" : "Import…";
+    const emptyBtn = main.querySelector<HTMLButtonElement>("#empty-import");
+    if (emptyBtn) emptyBtn.disabled = locked;
+  }
+
   const importDeps: ImportDeps = {
     api,
     deskZone,
@@ -429,10 +580,10 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
         overlay.hidden = !active || importing;
       },
       pickProvider: chooseProvider,
+      pickDateOrder: (file) => (file.date_question ? askDateOrder(file, file.date_question) : Promise.resolve(null)),
       setBusy: (busy) => {
         importing = busy;
-        importBtn.disabled = busy;
-        importBtn.textContent = busy ? "Importing…" : "Import…";
+        updateImportButtons();
       },
       report: (outcomes: FileOutcome[]) => {
         const s = summarize(outcomes);
@@ -444,18 +595,30 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
 
   let queue: Promise<unknown> = Promise.resolve();
   function enqueue(job: () => Promise<unknown>): void {
-    queue = queue.then(job, job);
+    pendingJobs += 1;
+    updateImportButtons();
+    const run = () =>
+      job().finally(() => {
+        pendingJobs -= 1;
+        updateImportButtons();
+      });
+    queue = queue.then(run, run);
   }
 
   async function pickAndImport(): Promise<void> {
+    if (importLocked()) return;
+    picking = true;
+    updateImportButtons();
     let paths: string[] = [];
     try {
       paths = await backend.pickFiles();
     } catch (e) {
       showNotice("error", "The file picker could not be opened", [errorText(e)]);
-      return;
     }
+    // Queue before releasing the picker so the button never flickers on.
     if (paths.length) enqueue(() => importPaths(paths, importDeps));
+    picking = false;
+    updateImportButtons();
   }
 
   // ---- wiring ---------------------------------------------------------
@@ -465,6 +628,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   importBtn.addEventListener("click", () => void pickAndImport());
   locationSelect.addEventListener("change", () => {
     filters = { ...filters, location: locationSelect.value || null };
+    locationSelect.title = filters.location ? `Location: ${filters.location}` : "Show slots at one location";
     saveFilters(filters);
     void load();
   });
@@ -502,7 +666,10 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     }
   });
   setInterval(() => {
-    if (week) renderSources(week);
+    if (!week) return;
+    renderSources(week);
+    // Times that have just passed dim (the pretended clock of MEDHARMONY_NOW does not move).
+    if (!status.now_fixed && !document.querySelector("dialog[open]")) renderMain(week);
   }, 30_000);
 
   await load();

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Api } from "./api";
 import type { FileCheck, ImportArgs, ImportReport } from "./bindings";
-import type { FileOutcome, ImportDeps, ProviderChoice } from "./drop";
+import type { DateOrder, FileOutcome, ImportDeps, ProviderChoice } from "./drop";
 import { handleDragDrop, importPaths, newProviderName, suggestProvider, summarize } from "./drop";
 
 function check(path: string, over: Partial<FileCheck> = {}): FileCheck {
@@ -15,6 +15,7 @@ function check(path: string, over: Partial<FileCheck> = {}): FileCheck {
     calendar_name: null,
     calendar_zone: null,
     problem: null,
+    date_question: null,
     ...over,
   };
 }
@@ -22,6 +23,7 @@ function check(path: string, over: Partial<FileCheck> = {}): FileCheck {
 function report(file: string, over: Partial<ImportReport> = {}): ImportReport {
   return {
     file,
+    kind: file.endsWith(".ics") ? "calendar" : "spreadsheet",
     source: file.replace(/\..*$/, ""),
     provider: null,
     events: 0,
@@ -30,13 +32,16 @@ function report(file: string, over: Partial<ImportReport> = {}): ImportReport {
     skipped: [],
     removed: 0,
     outside_window: 0,
+    window_from: "2026-02-25",
+    window_to: "2026-06-02",
+    nothing_added: false,
     summary: `${file}: imported`,
     ...over,
   };
 }
 
 /** A fake shell: `invoke`-level mocks for check_file and import_file, and a fake screen. */
-function fakes(opts: { checks?: Record<string, Partial<FileCheck>>; choice?: ProviderChoice | null; importError?: string } = {}) {
+function fakes(opts: { checks?: Record<string, Partial<FileCheck>>; choice?: ProviderChoice | null; importError?: string; dateOrder?: DateOrder | null } = {}) {
   const checkFile = vi.fn(async (path: string) => check(path, opts.checks?.[path]));
   const importFile = vi.fn(async (args: ImportArgs) => {
     if (opts.importError) throw opts.importError; // the shell rejects with the plain message
@@ -44,15 +49,16 @@ function fakes(opts: { checks?: Record<string, Partial<FileCheck>>; choice?: Pro
     return report(name, { provider: args.provider, events: 5, instances: 12, summary: `${name}: 5 events imported (12 busy times in the window)` });
   });
   const pickProvider = vi.fn(async (_f: FileCheck) => (opts.choice === undefined ? { provider: "Dr. Ana Rivera (Demo)", newProviderTz: null } : opts.choice));
+  const pickDateOrder = vi.fn(async (_f: FileCheck) => (opts.dateOrder === undefined ? "dmy" : opts.dateOrder));
   const setDropTarget = vi.fn();
   const setBusy = vi.fn();
   const reported: FileOutcome[][] = [];
   const deps: ImportDeps = {
     api: { checkFile, importFile } satisfies Pick<Api, "checkFile" | "importFile">,
-    ui: { setDropTarget, pickProvider, setBusy, report: (o) => reported.push(o) },
+    ui: { setDropTarget, pickProvider, pickDateOrder, setBusy, report: (o) => reported.push(o) },
     deskZone: () => "America/Chicago",
   };
-  return { deps, checkFile, importFile, pickProvider, setDropTarget, setBusy, reported };
+  return { deps, checkFile, importFile, pickProvider, pickDateOrder, setDropTarget, setBusy, reported };
 }
 
 describe("drag and drop", () => {
@@ -124,6 +130,37 @@ describe("drag and drop", () => {
     expect(s.tone).toBe("warning");
     expect(s.headline).toBe("1 file of 2 imported");
     expect(s.lines).toContain("good.csv: 42 open slots imported, 3 skipped: line 120, unknown time zone 'XYZ'");
+  });
+
+  it("asks how ambiguous dates are written and imports in that order", async () => {
+    const question = { value: "03/04/2026", line: 2, column: "date", day_first: "3 April 2026", month_first: "March 4, 2026" };
+    const f = fakes({ checks: { "/x/ambiguous.csv": { date_question: question } }, dateOrder: "mdy" });
+    await handleDragDrop({ type: "drop", paths: ["/x/ambiguous.csv"] }, f.deps);
+    expect(f.pickDateOrder).toHaveBeenCalledTimes(1);
+    expect(f.pickDateOrder.mock.calls[0][0].date_question).toEqual(question);
+    expect(f.importFile).toHaveBeenCalledWith({ path: "/x/ambiguous.csv", provider: null, new_provider_tz: "America/Chicago", date_order: "mdy" });
+    // Cancelled: nothing imported.
+    const c = fakes({ checks: { "/x/ambiguous.csv": { date_question: question } }, dateOrder: null });
+    const outcomes = await importPaths(["/x/ambiguous.csv"], c.deps);
+    expect(c.importFile).not.toHaveBeenCalled();
+    expect(outcomes[0].status).toBe("cancelled");
+    // A clear file is not asked about.
+    const clear = fakes();
+    await importPaths(["/x/clear.csv"], clear.deps);
+    expect(clear.pickDateOrder).not.toHaveBeenCalled();
+  });
+
+  it("does not call a calendar with nothing in the import period a success", () => {
+    const summary = "old-export.ics: 2 events read for Old Export, but none falls between 25 Feb and 2 Jun 2026, so nothing was added to the schedule";
+    const s = summarize([{ file: "old-export.ics", status: "imported", report: report("old-export.ics", { events: 2, instances: 0, nothing_added: true, summary }) }]);
+    expect(s.tone).toBe("warning");
+    expect(s.headline).toBe("Nothing from old-export.ics was added");
+    expect(s.lines).toEqual([summary]);
+    const both = summarize([
+      { file: "old-export.ics", status: "imported", report: report("old-export.ics", { nothing_added: true }) },
+      { file: "rivera.ics", status: "imported", report: report("rivera.ics") },
+    ]);
+    expect(both.tone).toBe("warning");
   });
 
   it("summarizes a clean single import as a success", () => {

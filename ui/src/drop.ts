@@ -3,12 +3,13 @@
 //
 // For each file: ask the shell what it is (check_file); when staff must say
 // whose it is (every .ics, a .csv without a provider column) ask the UI for a
-// provider (existing, or new with a zone); then import_file. A refused file
+// provider (existing, or new with a zone); when a spreadsheet's dates can be
+// read day first or month first, ask which; then import_file. A refused file
 // changes nothing in the database; the outcome says why in plain words.
 
 import type { Api } from "./api";
 import { errorText } from "./api";
-import type { FileCheck, ImportReport, ProviderView } from "./bindings";
+import type { FileCheck, ImportArgs, ImportReport, ProviderView } from "./bindings";
 
 /** Tauri v2's drag-drop event payload (`getCurrentWebview().onDragDropEvent`). */
 export type DragDropPayload =
@@ -24,12 +25,17 @@ export interface ProviderChoice {
   newProviderTz: string | null;
 }
 
+/** How a spreadsheet writes its dates: day first (03/04 = 3 April) or month first (03/04 = March 4). */
+export type DateOrder = "dmy" | "mdy";
+
 /** What the flow needs from the screen. */
 export interface ImportUi {
   /** Show or hide the "drop here" overlay. */
   setDropTarget(active: boolean): void;
   /** Ask whose file this is; null when staff cancel. */
   pickProvider(file: FileCheck): Promise<ProviderChoice | null>;
+  /** Ask whether the file's dates are day first or month first (`file.date_question`); null when staff cancel. */
+  pickDateOrder(file: FileCheck): Promise<DateOrder | null>;
   /** Files are being imported (true) or done (false). */
   setBusy(busy: boolean): void;
   /** Show the outcome of one drop or pick. */
@@ -84,7 +90,14 @@ async function importOne(path: string, deps: ImportDeps): Promise<FileOutcome> {
       provider = choice.provider;
       newProviderTz = choice.newProviderTz ?? newProviderTz;
     }
-    const report = await deps.api.importFile({ path, provider, new_provider_tz: newProviderTz });
+    let dateOrder: DateOrder | null = null;
+    if (check.date_question) {
+      dateOrder = await deps.ui.pickDateOrder(check);
+      if (!dateOrder) return { file, status: "cancelled" };
+    }
+    const args: ImportArgs = { path, provider, new_provider_tz: newProviderTz };
+    if (dateOrder) args.date_order = dateOrder;
+    const report = await deps.api.importFile(args);
     return { file, status: "imported", report };
   } catch (e) {
     return { file, status: "refused", error: errorText(e) };
@@ -139,6 +152,8 @@ export function summarize(outcomes: FileOutcome[]): ImportSummary {
     }
   });
   const skipped = imported.some((o) => o.status === "imported" && o.report.skipped.length > 0);
+  // Read but nothing of it in the import period: not a success.
+  const empty = imported.filter((o) => o.status === "imported" && o.report.nothing_added);
   if (refused.length > 0) {
     lines.push("Nothing else was changed: the schedules already here are as they were.");
   }
@@ -149,9 +164,12 @@ export function summarize(outcomes: FileOutcome[]): ImportSummary {
   if (imported.length === 0) {
     return { tone: "error", headline: refused.length === 1 ? `${refused[0].file} could not be imported` : `${files(refused.length)} could not be imported`, lines };
   }
+  if (empty.length === imported.length && refused.length === 0) {
+    return { tone: "warning", headline: empty.length === 1 ? `Nothing from ${empty[0].file} was added` : `Nothing from ${files(empty.length)} was added`, lines };
+  }
   const headline =
     imported.length === 1 && outcomes.length === 1 ? `${imported[0].file} imported` : `${files(imported.length)} of ${outcomes.length} imported`;
-  return { tone: refused.length > 0 || skipped ? "warning" : "success", headline, lines };
+  return { tone: refused.length > 0 || skipped || empty.length > 0 ? "warning" : "success", headline, lines };
 }
 
 /** Lower-case words of a name without titles and punctuation ("Dr. Ana Rivera (Demo)" → ana, rivera). */

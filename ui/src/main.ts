@@ -1,7 +1,7 @@
 // Entry point: wires the app to the Tauri shell.
 
 import "./styles.css";
-import { tauriBackend } from "./api";
+import { errorText, tauriBackend } from "./api";
 import type { Backend } from "./app";
 import { startApp } from "./app";
 import type { DragDropPayload } from "./drop";
@@ -28,8 +28,15 @@ async function main(): Promise<void> {
     },
     showLogs: async () => {
       const { appLogDir } = await import("@tauri-apps/api/path");
-      const { revealItemInDir } = await import("@tauri-apps/plugin-opener");
-      await revealItemInDir(await appLogDir());
+      const folder = await appLogDir();
+      try {
+        const { revealItemInDir } = await import("@tauri-apps/plugin-opener");
+        await revealItemInDir(folder);
+        return { folder, opened: true };
+      } catch (e) {
+        // No file manager (or none that answers): the window says where the files are.
+        return { folder, opened: false, error: errorText(e) };
+      }
     },
   };
   await startApp(root, backend);

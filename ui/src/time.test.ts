@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addDays, clockTime, compactHours, dayName, formatTimeRange, relativeTime, workingDays, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "./time";
+import { addDays, clockTime, compactHours, dayName, formatTimeRange, formatZonedRange, relativeTime, workingDays, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "./time";
 
 describe("dates", () => {
   it("adds days across months and DST without shifting", () => {
@@ -28,6 +28,16 @@ describe("times in each provider's zone", () => {
     expect(zoneOffsetMinutes("2026-03-09T14:00:00Z", "America/New_York")).toBe(-240);
     expect(zoneOffsetMinutes("2026-03-04T14:00:00Z", "Asia/Kolkata")).toBe(330);
     expect(zoneCity("America/Los_Angeles")).toBe("Los Angeles");
+  });
+
+  it("names each end's own zone when the clocks change inside a range", () => {
+    // Spring forward, 8 Mar 2026: 1:00 EST to 3:00 EDT is one hour.
+    expect(formatZonedRange("2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z", "America/New_York", "en-US")).toBe("1:00 AM EST – 3:00 AM EDT");
+    // Fall back, 1 Nov 2026: 1:00 EDT to 1:00 EST is one hour.
+    expect(formatZonedRange("2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "America/New_York", "en-US")).toBe("1:00 AM EDT – 1:00 AM EST");
+    expect(formatZonedRange("2026-03-04T14:00:00Z", "2026-03-04T14:30:00Z", "America/New_York", "en-US")).toBe("9:00 – 9:30 AM EST");
+    expect(zoneAbbrev("2026-11-01T05:30:00Z", "America/New_York")).toBe("EDT");
+    expect(zoneAbbrev("2026-11-01T06:30:00Z", "America/New_York")).toBe("EST");
   });
 
   it("says how long ago a source synced", () => {

@@ -97,6 +97,22 @@ export function zoneAbbrev(iso: string, tz: string, locale?: string): string {
   return parts.find((p) => p.type === "timeZoneName")?.value ?? tz;
 }
 
+/**
+ * "9:00 – 9:30 AM EST", naming the zone once; when the clocks change inside
+ * the range each end gets its own zone: "1:00 AM EST – 3:00 AM EDT" (one hour).
+ */
+export function formatZonedRange(startIso: string, endIso: string, tz: string, locale?: string): string {
+  const a = zoneAbbrev(startIso, tz);
+  const b = zoneAbbrev(endIso, tz);
+  if (a === b) return `${formatTimeRange(startIso, endIso, tz, locale)} ${a}`;
+  return `${formatTime(startIso, tz, locale)} ${a} – ${formatTime(endIso, tz, locale)} ${b}`;
+}
+
+/** "Jun 2" for an instant, in zone `tz`. */
+export function monthDayAt(iso: string, tz: string, locale?: string): string {
+  return new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", timeZone: tz }).format(new Date(iso));
+}
+
 /** The zone's UTC offset in minutes at `iso` (east positive). */
 export function zoneOffsetMinutes(iso: string, tz: string): number {
   const d = new Date(iso);

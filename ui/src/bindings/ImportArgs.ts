@@ -16,4 +16,9 @@ provider: string | null,
 /**
  * IANA zone for providers this import creates (existing ones keep theirs).
  */
-new_provider_tz: string | null, };
+new_provider_tz: string | null, 
+/**
+ * How a spreadsheet's dates are written when the file cannot tell:
+ * `dmy` (day first, 03/04 = 3 April) or `mdy` (month first, 03/04 = March 4).
+ */
+date_order?: "dmy" | "mdy" | null, };

@@ -36,4 +36,28 @@ hours: string,
 /**
  * Default slot length in minutes.
  */
-slot_minutes: number, };
+slot_minutes: number, 
+/**
+ * True when the provider has a calendar feed: their free time is their
+ * working hours minus the calendar's busy time.
+ */
+has_calendar: boolean, 
+/**
+ * Start of the period the provider's calendars cover (UTC), when known.
+ */
+calendar_from: string | null, 
+/**
+ * End of that period (UTC, exclusive).
+ */
+calendar_to: string | null, 
+/**
+ * True when a schedule spreadsheet has published open slots for the
+ * provider (within a year of the displayed week).
+ */
+publishes_slots: boolean, 
+/**
+ * Days of the displayed week (provider-local `YYYY-MM-DD`) that no
+ * imported calendar of this provider covers: nothing is known about them.
+ * Empty for providers without a calendar.
+ */
+uncovered_days: Array<string>, };

@@ -14,6 +14,11 @@ start: string | null,
  */
 provider_ids: Array<number> | null, 
 /**
+ * Leave these providers out (the UI's filter: providers added later,
+ * by an import or the `medharmony` command, are shown). `null`: none.
+ */
+hidden_provider_ids?: Array<number> | null, 
+/**
  * Only published slots at this location (providers without any slot
  * there this week are left out); `null`: all locations.
  */

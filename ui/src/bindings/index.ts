@@ -3,6 +3,7 @@
 
 export type { AppStatus } from "./AppStatus";
 export type { BusyDto } from "./BusyDto";
+export type { DateQuestion } from "./DateQuestion";
 export type { DayView } from "./DayView";
 export type { DemoResult } from "./DemoResult";
 export type { FileCheck } from "./FileCheck";
@@ -10,6 +11,7 @@ export type { FileKind } from "./FileKind";
 export type { ImportArgs } from "./ImportArgs";
 export type { ImportReport } from "./ImportReport";
 export type { LocationView } from "./LocationView";
+export type { ProblemKind } from "./ProblemKind";
 export type { ProviderView } from "./ProviderView";
 export type { SkippedLine } from "./SkippedLine";
 export type { SlotDto } from "./SlotDto";

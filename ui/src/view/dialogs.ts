@@ -1,9 +1,9 @@
 // Modal dialogs: a slot's or busy block's details, and "whose file is this?".
 
-import type { FileCheck, ProviderView } from "../bindings";
-import type { ProviderChoice } from "../drop";
+import type { DateQuestion, FileCheck, ProviderView } from "../bindings";
+import type { DateOrder, ProviderChoice } from "../drop";
 import { newProviderName, suggestProvider } from "../drop";
-import { deskZone, formatTimeRange, longDate, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "../time";
+import { deskZone, formatZonedRange, longDate, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "../time";
 import { h } from "./dom";
 import type { Selection } from "./week";
 import { statusLabel } from "./week";
@@ -38,21 +38,29 @@ export function showDetails(sel: Selection, locale?: string): Promise<string> {
   const p = sel.provider;
   const start = sel.kind === "slot" ? sel.slot.start : sel.busy.start;
   const end = sel.kind === "slot" ? sel.slot.end : sel.busy.end;
-  const abbr = zoneAbbrev(start, p.tz);
   const allDay = sel.kind === "busy" && sel.busy.all_day;
-  const when = allDay ? "All day" : `${formatTimeRange(start, end, p.tz, locale)} ${abbr}`;
+  // Each end in its own zone: across a clock change "1:00 AM EST – 3:00 AM EDT" (one hour).
+  const when = allDay ? "All day" : formatZonedRange(start, end, p.tz, locale);
   const desk = deskZone();
-  const sameClock = zoneOffsetMinutes(start, desk) === zoneOffsetMinutes(start, p.tz);
+  const sameClock = zoneOffsetMinutes(start, desk) === zoneOffsetMinutes(start, p.tz) && zoneOffsetMinutes(end, desk) === zoneOffsetMinutes(end, p.tz);
+  const past = sel.kind === "slot" && !!sel.past;
   const title =
-    sel.kind === "slot" ? (sel.slot.status === "free" ? "Free slot" : `${statusLabel(sel.slot.status)} slot`) : `Busy: ${sel.busy.summary?.trim() || "busy time"}`;
+    sel.kind === "slot"
+      ? sel.slot.status === "free"
+        ? past
+          ? "Free slot (already passed)"
+          : "Free slot"
+        : `${statusLabel(sel.slot.status)} slot`
+      : `Busy: ${sel.busy.summary?.trim() || "busy time"}`;
   const rows: HTMLElement[] = [
     row("Provider", p.name),
     row("Date", longDate(localYmd(start, p.tz), locale)),
     row("Time", h("strong", {}, when), h("span", { class: "muted" }, ` (${zoneCity(p.tz)} time)`)),
   ];
   if (!sameClock && !allDay) {
-    rows.push(row("At the front desk", `${formatTimeRange(start, end, desk, locale)} ${zoneAbbrev(start, desk)}`));
+    rows.push(row("At the front desk", formatZonedRange(start, end, desk, locale)));
   }
+  if (past) rows.push(row("Note", "This time has already passed, so it can no longer be booked."));
   if (sel.kind === "slot") {
     rows.push(row("Status", `${statusLabel(sel.slot.status)} (${sel.slot.status})`));
     rows.push(row("Source", sel.slot.source === "working-hours" ? "Working hours minus the provider's calendar" : sel.slot.source));
@@ -77,6 +85,46 @@ export function showDetails(sel: Selection, locale?: string): Promise<string> {
   return openModal(dialog, document.activeElement as HTMLElement | null);
 }
 
+/** Short form of a reading: "3 April 2026" → "3 April", "March 4, 2026" → "March 4". */
+function withoutYear(reading: string): string {
+  return reading.replace(/,?\s+\d{4}$/, "");
+}
+
+/**
+ * Asks how a spreadsheet's dates are written when they can be read two ways
+ * ("Does 03/04/2026 mean 3 April or March 4?"); null when staff cancel.
+ */
+export function askDateOrder(file: FileCheck, q: DateQuestion): Promise<DateOrder | null> {
+  const dayFirst = withoutYear(q.day_first);
+  const monthFirst = withoutYear(q.month_first);
+  const dialog = h(
+    "dialog",
+    { class: "date-order", "aria-labelledby": "date-order-title", "aria-describedby": "date-order-help" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "date-order-title" }, `Does ${q.value} mean ${dayFirst} or ${monthFirst}?`),
+      h(
+        "p",
+        { id: "date-order-help" },
+        `The dates in “${file.name}” can be read two ways: ${q.value} (line ${q.line}) could be ${q.day_first} or ${q.month_first}. `,
+        "Choose how this spreadsheet writes its dates; every date in the file is read the same way.",
+      ),
+      h(
+        "div",
+        { class: "actions spread" },
+        h("button", { class: "btn", value: "cancel", formnovalidate: true }, "Cancel"),
+        h("span", { class: "grow" }),
+        h("button", { class: "btn primary", value: "dmy", id: "date-order-dmy" }, `Day first (${dayFirst})`),
+        h("button", { class: "btn primary", value: "mdy", id: "date-order-mdy" }, `Month first (${monthFirst})`),
+      ),
+    ),
+  );
+  const result = openModal(dialog, document.activeElement as HTMLElement | null).then((v) => (v === "dmy" || v === "mdy" ? v : null));
+  (dialog.querySelector("#date-order-dmy") as HTMLElement | null)?.focus();
+  return result;
+}
+
 const COMMON_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"];
 
 function zoneLabel(tz: string): string {
@@ -94,8 +142,8 @@ export function pickProvider(file: FileCheck, providers: ProviderView[], zones: 
   const zoneSelect = h(
     "select",
     { name: "new-tz", id: "new-tz", "aria-label": "New provider's time zone" },
-    h("optgroup", { label: "Common" }, common.map((z) => h("option", { value: z, selected: z === defaultZone }, zoneLabel(z)))),
-    h("optgroup", { label: "All time zones" }, zones.filter((z) => !common.includes(z)).map((z) => h("option", { value: z, selected: z === defaultZone && !common.includes(z) }, z))),
+    h("optgroup", { label: "Common" }, common.map((z) => h("option", { value: z, selected: z === defaultZone, title: zoneLabel(z) }, zoneLabel(z)))),
+    h("optgroup", { label: "All time zones" }, zones.filter((z) => !common.includes(z)).map((z) => h("option", { value: z, selected: z === defaultZone && !common.includes(z), title: z }, z))),
   );
   const choices = providers.map((p) =>
     h(
