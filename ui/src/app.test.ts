@@ -4,6 +4,7 @@ import type { Api } from "./api";
 import type { AppStatus, ImportReport, ProviderView, StoreChanged, Week, WeekQuery } from "./bindings";
 import type { Backend, ShowLogsResult } from "./app";
 import { loadFilters, renderProblem, startApp } from "./app";
+import { importReport, providerView } from "./test-fixtures";
 import { addDays } from "./time";
 
 const STATUS: AppStatus = {
@@ -21,21 +22,7 @@ const STATUS: AppStatus = {
 };
 
 function provider(id: number, name: string): ProviderView {
-  return {
-    id,
-    name,
-    tz: "America/New_York",
-    tz_abbrev: "EST",
-    tz_note: null,
-    demo: false,
-    hours: "Mon 08:00-16:00; Tue 08:00-16:00; Wed 08:00-16:00; Thu 08:00-16:00; Fri 08:00-16:00",
-    slot_minutes: 30,
-    has_calendar: true,
-    calendar_from: "2026-02-25T15:00:00Z",
-    calendar_to: "2026-06-02T15:00:00Z",
-    publishes_slots: false,
-    uncovered_days: [],
-  };
+  return providerView({ id, name });
 }
 
 /** A fake shell over an in-memory practice; `providers` can change like the database would. */
@@ -187,22 +174,7 @@ describe("import button", () => {
     await tick();
     expect(btn.disabled).toBe(true);
     expect(btn.textContent).toBe("Importing…");
-    f.finishImport({
-      file: "clinic.csv",
-      kind: "spreadsheet",
-      source: "clinic",
-      provider: null,
-      events: 0,
-      instances: 0,
-      slots: 2,
-      skipped: [],
-      removed: 0,
-      outside_window: 0,
-      window_from: "2026-02-25",
-      window_to: "2026-06-02",
-      nothing_added: false,
-      summary: "clinic.csv: 2 open slots imported",
-    });
+    f.finishImport(importReport("clinic.csv", { slots: 2, summary: "clinic.csv: 2 open slots imported" }));
     await tick();
     expect(btn.disabled).toBe(false);
     expect(btn.textContent).toBe("Import…");

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Api } from "./api";
-import type { FileCheck, ImportArgs, ImportReport } from "./bindings";
+import type { FileCheck, ImportArgs } from "./bindings";
 import type { DateOrder, FileOutcome, ImportDeps, ProviderChoice } from "./drop";
 import { handleDragDrop, importPaths, newProviderName, suggestProvider, summarize } from "./drop";
+import { importReport } from "./test-fixtures";
 
 function check(path: string, over: Partial<FileCheck> = {}): FileCheck {
   const name = path.split("/").pop() ?? path;
@@ -20,25 +21,7 @@ function check(path: string, over: Partial<FileCheck> = {}): FileCheck {
   };
 }
 
-function report(file: string, over: Partial<ImportReport> = {}): ImportReport {
-  return {
-    file,
-    kind: file.endsWith(".ics") ? "calendar" : "spreadsheet",
-    source: file.replace(/\..*$/, ""),
-    provider: null,
-    events: 0,
-    instances: 0,
-    slots: 0,
-    skipped: [],
-    removed: 0,
-    outside_window: 0,
-    window_from: "2026-02-25",
-    window_to: "2026-06-02",
-    nothing_added: false,
-    summary: `${file}: imported`,
-    ...over,
-  };
-}
+const report = importReport;
 
 /** A fake shell: `invoke`-level mocks for check_file and import_file, and a fake screen. */
 function fakes(opts: { checks?: Record<string, Partial<FileCheck>>; choice?: ProviderChoice | null; importError?: string; dateOrder?: DateOrder | null } = {}) {

@@ -1,23 +1,10 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from "vitest";
 import type { FileCheck, ProviderView } from "../bindings";
+import { providerView } from "../test-fixtures";
 import { askDateOrder, showDetails } from "./dialogs";
 
-const owl: ProviderView = {
-  id: 3,
-  name: "Dr. Night Owl",
-  tz: "America/New_York",
-  tz_abbrev: "EST",
-  tz_note: null,
-  demo: false,
-  hours: "Sun 00:00-06:00",
-  slot_minutes: 30,
-  has_calendar: true,
-  calendar_from: null,
-  calendar_to: null,
-  publishes_slots: false,
-  uncovered_days: [],
-};
+const owl: ProviderView = providerView({ id: 3, name: "Dr. Night Owl", hours: "Sun 00:00-06:00", calendar_from: null, calendar_to: null });
 
 const openDialog = () => document.querySelector("dialog") as HTMLDialogElement;
 const close = (d: HTMLDialogElement, value: string) => {

@@ -1,23 +1,10 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
 import type { ProviderView, Week } from "../bindings";
+import { providerView } from "../test-fixtures";
 import { cellText, compactRange, nextFocus, renderWeek, setTabStop } from "./week";
 
-const rivera: ProviderView = {
-  id: 1,
-  name: "Dr. Ana Rivera (Demo)",
-  tz: "America/New_York",
-  tz_abbrev: "EST",
-  tz_note: "Clocks change Sun Mar 8 (EST → EDT)",
-  demo: true,
-  hours: "Mon 08:00-16:00; Tue 08:00-16:00; Wed 08:00-16:00; Thu 08:00-16:00; Fri 08:00-16:00",
-  slot_minutes: 30,
-  has_calendar: true,
-  calendar_from: "2026-02-25T15:00:00Z",
-  calendar_to: "2026-06-02T15:00:00Z",
-  publishes_slots: false,
-  uncovered_days: [],
-};
+const rivera: ProviderView = providerView({ name: "Dr. Ana Rivera (Demo)", tz_note: "Clocks change Sun Mar 8 (EST → EDT)", demo: true });
 const chen: ProviderView = { ...rivera, id: 2, name: "Dr. Mei Chen (Demo)", tz: "America/Los_Angeles", tz_abbrev: "PST", tz_note: null, hours: "Tue 07:00-15:00; Wed 07:00-15:00" };
 
 const days = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08"];
