@@ -35,10 +35,10 @@ pub struct SlotView {
     /// Location name, if the source gives one.
     pub location: Option<String>,
     /// Start (UTC).
-    #[serde(serialize_with = "crate::cli::ser_instant")]
+    #[serde(serialize_with = "crate::time::ser_instant")]
     pub start: chrono::DateTime<chrono::Utc>,
     /// End (UTC, exclusive).
-    #[serde(serialize_with = "crate::cli::ser_instant")]
+    #[serde(serialize_with = "crate::time::ser_instant")]
     pub end: chrono::DateTime<chrono::Utc>,
     /// FHIR slot status.
     pub status: SlotStatus,

@@ -26,22 +26,7 @@ use crate::store::key::{resolve_key, OsKeychain, KEY_ENV};
 use crate::store::{default_db_path, Store};
 use crate::time::{parse_iana, resolve_tzid, Interval};
 
-/// Serializes an instant as RFC 3339 UTC with a `Z` suffix and whole seconds.
-pub fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&fmt_instant(*t))
-}
-
-fn ser_opt_instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&fmt_instant(*t)),
-        None => s.serialize_none(),
-    }
-}
-
-/// `2026-03-08T07:30:00Z`.
-pub fn fmt_instant(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+use crate::time::{fmt_instant, ser_instant, ser_opt_instant};
 
 fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s.trim())

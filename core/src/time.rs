@@ -159,6 +159,25 @@ impl Zone {
     }
 }
 
+/// An instant as RFC 3339 UTC with whole seconds and a `Z` suffix, the form
+/// every JSON output and change-log entry uses: `2026-03-08T07:30:00Z`.
+pub fn fmt_instant(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Serde `serialize_with` for an instant in the [`fmt_instant`] form.
+pub fn ser_instant<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&fmt_instant(*t))
+}
+
+/// Serde `serialize_with` for an optional instant in the [`fmt_instant`] form, or null.
+pub fn ser_opt_instant<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&fmt_instant(*t)),
+        None => s.serialize_none(),
+    }
+}
+
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())

@@ -350,7 +350,7 @@ impl DeskState {
             problem_detail: info.and_then(|p| p.detail.clone()),
             db_exists: self.store.is_ok() || self.db_existed,
             db_path: self.db_path.display().to_string(),
-            now: medharmony::cli::fmt_instant(self.clock.now()),
+            now: medharmony::time::fmt_instant(self.clock.now()),
             now_fixed: matches!(self.clock, Clock::Fixed(_)),
             today: today.to_string(),
             week_start: monday_of(today).to_string(),

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use medharmony::availability;
-use medharmony::cli::fmt_instant;
+use medharmony::time::fmt_instant;
 use medharmony::model::{Provider, SlotStatus};
 use medharmony::store::Store;
 use medharmony::time::{Interval, Zone};

@@ -30,7 +30,7 @@ use thiserror::Error;
 use crate::events::{Change, EventSink};
 use crate::import::ics::{BusyInstance, IcsImport};
 use crate::model::{BusyStatus, Provider, SlotStatus, SourceKind, WorkingHours};
-use crate::time::{parse_iana, Interval};
+use crate::time::{fmt_instant, parse_iana, ser_opt_instant, Interval};
 use key::{DbKey, KeyError};
 
 /// How long a connection waits for another process's write lock.
@@ -94,14 +94,6 @@ pub struct Store {
 /// (e.g. `~/.local/share/medharmonydesk/medharmony.db` on Linux).
 pub fn default_db_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("health", "MedHarmony", "MedHarmony Desk").map(|d| d.data_dir().join("medharmony.db"))
-}
-
-/// An optional instant as RFC 3339 UTC ending in `Z`, or null.
-fn ser_opt_z<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> std::result::Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        None => s.serialize_none(),
-    }
 }
 
 pub(crate) fn to_secs(t: DateTime<Utc>) -> i64 {
@@ -213,15 +205,15 @@ pub struct SourceInfo {
     /// Provider name for a calendar feed.
     pub provider: Option<String>,
     /// Last import or sync (UTC).
-    #[serde(serialize_with = "ser_opt_z")]
+    #[serde(serialize_with = "ser_opt_instant")]
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Sync frequency in minutes (default 15).
     pub sync_minutes: u32,
     /// Start of the period this source's imports have covered (UTC), if any.
-    #[serde(serialize_with = "ser_opt_z")]
+    #[serde(serialize_with = "ser_opt_instant")]
     pub covered_from: Option<DateTime<Utc>>,
     /// End of the period this source's imports have covered (UTC, exclusive).
-    #[serde(serialize_with = "ser_opt_z")]
+    #[serde(serialize_with = "ser_opt_instant")]
     pub covered_to: Option<DateTime<Utc>>,
 }
 
@@ -466,8 +458,8 @@ impl Store {
                 external_id: format!(
                     "{}|{}|{}|{}",
                     p.id,
-                    s.span.start.format("%Y-%m-%dT%H:%M:%SZ"),
-                    s.span.end.format("%Y-%m-%dT%H:%M:%SZ"),
+                    fmt_instant(s.span.start),
+                    fmt_instant(s.span.end),
                     s.location.as_deref().unwrap_or("").to_lowercase()
                 ),
                 span: s.span,
@@ -736,8 +728,8 @@ fn log_change(
 fn finish_import(tx: &Transaction<'_>, seq: i64, source_id: i64, now: DateTime<Utc>, window: Interval, o: &ImportOutcome) -> Result<()> {
     let detail = serde_json::json!({
         "inserted": o.inserted, "updated": o.updated, "removed": o.removed, "unchanged": o.unchanged,
-        "from": window.start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "to": window.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "from": fmt_instant(window.start),
+        "to": fmt_instant(window.end),
     });
     tx.execute("UPDATE changes SET detail = ?1 WHERE seq = ?2", params![detail.to_string(), seq])?;
     tx.execute(
