@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::{Duration, Local};
 use medharmony::import::csv::{parse_csv, CsvError, CsvOptions, DateOrder};
-use medharmony::import::file::{import_path, ImportRequest};
+use medharmony::import::file::{import_path, starts_like_calendar, ImportRequest};
 use medharmony::time::{parse_iana, resolve_tzid, Interval};
 use tauri::State;
 
@@ -94,10 +94,6 @@ fn kind_of(path: &Path, head: &[u8]) -> FileKind {
     }
 }
 
-/// True when the text starts with `BEGIN:VCALENDAR` (after a BOM and blank space).
-fn starts_like_calendar(head: &[u8]) -> bool {
-    String::from_utf8_lossy(&head[..head.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR")
-}
 
 /// The question to ask about a spreadsheet whose dates read two ways.
 fn date_question(e: &CsvError) -> Option<DateQuestion> {

@@ -221,8 +221,13 @@ fn is_calendar(path: &Path, bytes: &[u8]) -> Option<bool> {
         Some("csv" | "tsv" | "txt") => return Some(false),
         _ => {}
     }
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase();
-    head.starts_with("BEGIN:VCALENDAR").then_some(true)
+    starts_like_calendar(bytes).then_some(true)
+}
+
+/// True when the bytes start with `BEGIN:VCALENDAR` (RFC 5545 §3.4), after a
+/// UTF-8 byte-order mark and blank space, in any letter case.
+pub fn starts_like_calendar(head: &[u8]) -> bool {
+    String::from_utf8_lossy(&head[..head.len().min(64)]).trim_start_matches('\u{feff}').trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR")
 }
 
 /// Imports the file at `path` over the window `win` (UTC, half-open) as one
