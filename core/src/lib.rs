@@ -5,15 +5,19 @@
 //! * [`import`]: pure .ics (busy time) and .csv (open slots) parsers.
 //! * [`store`]: the encrypted SQLite cache (SQLCipher, WAL, migrations, change log).
 //! * [`availability`]: free slots from working hours minus busy time, and published slots.
+//! * [`connector`]: reading availability from and booking into EHRs (FHIR R4, Oracle Health, Epic).
+//! * [`auth`]: SMART authorization (backend services, standalone launch with PKCE) and keychain secrets.
 //! * [`demo`]: the built-in demo practice (synthetic data).
 //! * [`cli`]: the headless `medharmony` command.
 //!
 //! No GUI dependency: changes are reported through an [`events::EventSink`]
 //! handed in by the host.
 
+pub mod auth;
 pub mod availability;
 pub mod bench;
 pub mod cli;
+pub mod connector;
 pub mod demo;
 pub mod events;
 pub mod import;

@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, FixedOffset, LocalResult, NaiveDateTime, Offset
 use chrono_tz::Tz;
 
 /// A half-open interval of instants `[start, end)`, both UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     /// First instant inside the interval (UTC).
     pub start: DateTime<Utc>,

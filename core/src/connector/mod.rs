@@ -1,0 +1,266 @@
+//! Connectors: how MedHarmony Desk reads availability from, and books into,
+//! the systems a practice already runs (FHIR R4 EHRs, Oracle Health, Epic;
+//! later athenahealth, Google Calendar, CalDAV).
+//!
+//! Every connector implements [`Connector`]:
+//! * [`Connector::availability`]: the open slots of a time window, with the
+//!   rows that could not be read set aside ([`Quarantined`]) and a verdict on
+//!   whether the window was read completely ([`WindowRead::complete`]). Only a
+//!   complete window may remove cached slots (see [`crate::store::Store::apply_window`]).
+//! * [`Connector::changes_since`]: slots changed after a cursor, where the
+//!   server supports it (FHIR `_lastUpdated`), else `None`.
+//! * [`Connector::book`] / [`Connector::cancel`]: write-back.
+//!
+//! The pure JSON → domain mapping lives in [`fhir::map`]; HTTP (retries,
+//! `Retry-After`, token refresh on 401) in [`http`]; authorization in
+//! [`crate::auth`].
+
+pub mod fhir;
+pub mod http;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::SlotStatus;
+use crate::time::Interval;
+
+/// The kinds of system a connector talks to, as stored in `integrations.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegrationKind {
+    /// Any FHIR R4 server with Slot search (HL7 FHIR R4 §12.11, §12.12).
+    Fhir,
+    /// Oracle Health (Cerner) Millennium FHIR R4.
+    OracleHealth,
+    /// Epic: STU3 `Appointment/$find` for open times, R4 Appointment search
+    /// for cancellations, Argonaut `$book` for booking.
+    Epic,
+}
+
+impl IntegrationKind {
+    /// The stored and command-line name: `fhir`, `oracle-health`, `epic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Fhir => "fhir",
+            IntegrationKind::OracleHealth => "oracle-health",
+            IntegrationKind::Epic => "epic",
+        }
+    }
+
+    /// The name staff see, e.g. "Oracle Health".
+    pub fn label(self) -> &'static str {
+        match self {
+            IntegrationKind::Fhir => "FHIR server",
+            IntegrationKind::OracleHealth => "Oracle Health",
+            IntegrationKind::Epic => "Epic",
+        }
+    }
+
+    /// All kinds, in the order the Integrations page shows them.
+    pub const ALL: [IntegrationKind; 3] = [IntegrationKind::Epic, IntegrationKind::OracleHealth, IntegrationKind::Fhir];
+}
+
+impl fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IntegrationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fhir" => Ok(IntegrationKind::Fhir),
+            "oracle-health" | "oracle" | "cerner" => Ok(IntegrationKind::OracleHealth),
+            "epic" => Ok(IntegrationKind::Epic),
+            other => Err(format!("'{other}' is not a system MedHarmony Desk connects to; use fhir, oracle-health or epic")),
+        }
+    }
+}
+
+/// One open (or otherwise published) slot read from a source system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteSlot {
+    /// The source's id for the slot, stable across reads: for FHIR the Slot's
+    /// logical id (`Slot.id`); for Epic `$find` the proposed Appointment's id
+    /// (or a key built from its Slot/participants when it has none).
+    pub external_id: String,
+    /// `[start, end)` UTC, from the resource's instants (which carry offsets).
+    pub span: Interval,
+    /// FHIR Slot status (`Slot.status`); Epic proposals are `free`.
+    pub status: SlotStatus,
+    /// The practitioner (or other actor) the slot belongs to, as the desk
+    /// names providers: the Practitioner's display name when the source gives
+    /// one, else the reference (e.g. `Practitioner/123`).
+    pub provider: String,
+    /// Reference to the Practitioner / PractitionerRole, if known (`Practitioner/123`).
+    pub provider_ref: Option<String>,
+    /// Location display name, if the schedule or appointment names one.
+    pub location: Option<String>,
+    /// Reference to the Location, if known (`Location/456`).
+    pub location_ref: Option<String>,
+    /// The kind of visit (`Slot.serviceType[0]` text/display/code; not a location).
+    pub service_type: Option<String>,
+    /// Reference to the Schedule (`Slot.schedule.reference`), if any.
+    pub schedule_ref: Option<String>,
+    /// What booking needs later and the domain does not model: the FHIR
+    /// version id / ETag, or Epic's whole proposed Appointment resource.
+    /// Never holds patient data.
+    pub booking: serde_json::Value,
+}
+
+/// A row the source sent that could not be read safely, set aside instead of
+/// guessed (issue "FHIR connectors", data quality).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// The resource, e.g. `Slot/123` (or `Slot` with the entry's position when it has no id).
+    pub resource: String,
+    /// Why, in words staff can read, e.g. "has no end time".
+    pub reason: String,
+}
+
+/// The outcome of reading one time window from a source.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct WindowRead {
+    /// Slots read, de-duplicated by `external_id` (a slot listed twice across
+    /// pages keeps the later version).
+    pub slots: Vec<RemoteSlot>,
+    /// Rows set aside.
+    pub quarantined: Vec<Quarantined>,
+    /// True only when every page arrived, the paging ended, and the server's
+    /// `Bundle.total` (when given) matched what paging delivered.
+    pub complete: bool,
+    /// Why the window is incomplete, in plain words (`None` when complete).
+    pub incomplete_reason: Option<String>,
+}
+
+/// A batch of changes since a cursor (FHIR `_lastUpdated`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeBatch {
+    /// Slots created or changed since the cursor (a slot now `busy` or
+    /// `entered-in-error` is included with that status).
+    pub slots: Vec<RemoteSlot>,
+    /// Rows set aside.
+    pub quarantined: Vec<Quarantined>,
+    /// The cursor to pass next time (the server's `Bundle.meta.lastUpdated`,
+    /// or the newest `meta.lastUpdated` seen).
+    pub cursor: String,
+    /// True when every page arrived.
+    pub complete: bool,
+}
+
+/// What booking needs about the slot, from the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotToBook {
+    /// [`RemoteSlot::external_id`].
+    pub external_id: String,
+    /// `[start, end)` UTC as cached.
+    pub span: Interval,
+    /// [`RemoteSlot::provider_ref`].
+    pub provider_ref: Option<String>,
+    /// [`RemoteSlot::location_ref`].
+    pub location_ref: Option<String>,
+    /// [`RemoteSlot::booking`].
+    pub booking: serde_json::Value,
+}
+
+/// A booking the source system accepted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Booked {
+    /// The source's Appointment id (e.g. `Appointment/789` or its logical id).
+    pub appointment_id: String,
+    /// The Appointment's status as the source returned it (`booked`, `pending`, …).
+    pub status: String,
+}
+
+/// What can go wrong talking to a source, phrased for staff by `Display`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The server could not be reached (DNS, refused, TLS, timeout).
+    #[error("could not reach {system}: {detail}")]
+    Unreachable {
+        /// The system's name as staff know it.
+        system: String,
+        /// The transport's message.
+        detail: String,
+    },
+    /// Sign-in was refused or has expired and could not be renewed.
+    #[error("{system} did not accept MedHarmony Desk's sign-in: {detail}. Reconnect it on the Integrations page.")]
+    Unauthorized {
+        /// The system's name.
+        system: String,
+        /// The server's words (OperationOutcome or OAuth error description).
+        detail: String,
+    },
+    /// The server answered with an error; `detail` is its OperationOutcome in plain words.
+    #[error("{system} answered with an error (HTTP {status}): {detail}")]
+    Server {
+        /// The system's name.
+        system: String,
+        /// HTTP status code.
+        status: u16,
+        /// Plain words from the OperationOutcome, or a short summary of the body.
+        detail: String,
+    },
+    /// The server sent something that is not the JSON it should be (e.g. truncated).
+    #[error("{system} sent a reply MedHarmony Desk could not read ({detail})")]
+    BadReply {
+        /// The system's name.
+        system: String,
+        /// What was wrong, e.g. "EOF while parsing at line 1 column 812".
+        detail: String,
+    },
+    /// The slot was taken by someone else (or removed) before our booking.
+    #[error("This time is no longer available in {system}: someone else booked it. Pick another time.")]
+    SlotTaken {
+        /// The system's name.
+        system: String,
+    },
+    /// The connector does not do this (e.g. cancel on a read-only source).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Authorization could not be set up (missing key, discovery failed, …).
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+}
+
+/// A source system MedHarmony Desk reads availability from and books into.
+///
+/// Implementations are blocking (they run on a worker thread, never on the UI thread).
+pub trait Connector {
+    /// Which kind of system this is.
+    fn kind(&self) -> IntegrationKind;
+
+    /// Reads the slots whose start lies in `window` (`[start, end)` UTC).
+    ///
+    /// # Errors
+    /// Only when nothing usable could be read at all (unreachable, refused
+    /// sign-in); a failure after some pages is reported as an incomplete
+    /// [`WindowRead`] instead.
+    fn availability(&mut self, window: Interval) -> Result<WindowRead, ConnectorError>;
+
+    /// Slots changed since `cursor` (an opaque string this connector returned
+    /// before; `None` for "start now"), or `Ok(None)` when the server offers no
+    /// change query.
+    ///
+    /// # Errors
+    /// As [`Connector::availability`].
+    fn changes_since(&mut self, cursor: Option<&str>, now: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError>;
+
+    /// Books `slot` for the patient with the source's id `patient_id`. The slot
+    /// is re-read at the source first; a slot no longer free is
+    /// [`ConnectorError::SlotTaken`].
+    ///
+    /// # Errors
+    /// [`ConnectorError::SlotTaken`], or any transport / server error.
+    fn book(&mut self, slot: &SlotToBook, patient_id: &str) -> Result<Booked, ConnectorError>;
+
+    /// Cancels an appointment this desk booked (`Appointment.status = cancelled`).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Unsupported`] where the source offers no cancellation.
+    fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError>;
+}

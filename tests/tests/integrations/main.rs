@@ -1,0 +1,2 @@
+//! Connectors and authorization against HTTP-level fakes (wiremock) and a real
+//! FHIR server on loopback. One test binary, one module per area.
