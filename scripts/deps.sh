@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what MedHarmony Desk needs to build, run and test on Debian/Ubuntu:
-# system packages (apt), the UI's npm packages, and tauri-driver for the
-# end-to-end tests of the real window.
+# system packages (apt), the UI's npm packages, the npm packages of the FHIR
+# server that the connector contract tests start (tests/fhir-server), and
+# tauri-driver for the end-to-end tests of the real window.
 # Usage: scripts/deps.sh            (uses sudo when not root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,10 @@ fi
 
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The real FHIR R4 server (Medplum's router, in memory) of the connector contract tests.
+if [ ! -d tests/fhir-server/node_modules ] || [ tests/fhir-server/package-lock.json -nt tests/fhir-server/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/fhir-server --no-audit --no-fund --loglevel=error
 fi
 
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then

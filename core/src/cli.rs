@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
@@ -18,11 +19,14 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::availability;
+use crate::connect::{connect, disconnect, ConnectAuth, ConnectRequest};
+use crate::connector::IntegrationKind;
+use crate::sync::{book_slot, connector_for, default_window, sync_integration};
 use crate::import::csv::DateOrder;
 use crate::import::file::{import_path, ImportRequest};
 use crate::import::Skipped;
 use crate::model::{Provider, SlotStatus, WorkingHours};
-use crate::store::key::{resolve_key, OsKeychain, KEY_ENV};
+use crate::store::key::{resolve_key, KeyVault, OsKeychain, KEY_ENV};
 use crate::store::{default_db_path, Store};
 use crate::time::{parse_iana, resolve_tzid, Interval};
 
@@ -88,6 +92,21 @@ pub enum Command {
     },
     /// Measure import and upsert speed on synthetic data (a temporary database).
     Bench(BenchArgs),
+    /// Connect, list or disconnect systems (FHIR R4, Oracle Health, Epic).
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationsCommand,
+    },
+    /// Sync each active integration once, then exit (exit 2 when a window could not be read completely).
+    Sync(SyncArgs),
+    /// Book a synced slot for a patient in its source system.
+    Book {
+        /// The slot id as `slots` lists it, e.g. slot-42.
+        slot_id: String,
+        /// The patient's id in the source system.
+        #[arg(long)]
+        patient: String,
+    },
 }
 
 /// `providers` subcommands.
@@ -174,6 +193,93 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100_000)]
     pub slots: usize,
 }
+
+/// `integrations` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// Connect a system (secrets go to the OS keychain, never to the database).
+    Add(IntegrationAddArgs),
+    /// List connected systems with their last sync.
+    List,
+    /// Disconnect a system: its synced slots and its keychain entries are removed.
+    Remove {
+        /// The integration's name.
+        name: String,
+    },
+}
+
+/// How `integrations add` signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    /// No sign-in (open test servers).
+    None,
+    /// Server to server: SMART Backend Services (`--key-file`) or a client secret (`--client-secret-stdin`).
+    Backend,
+    /// A staff member signs in once in the system browser (SMART standalone launch with PKCE).
+    Standalone,
+}
+
+/// `integrations add` options.
+#[derive(Debug, Args)]
+pub struct IntegrationAddArgs {
+    /// fhir, oracle-health or epic.
+    #[arg(value_parser = |s: &str| s.parse::<IntegrationKind>())]
+    pub kind: IntegrationKind,
+    /// A name for this connection, e.g. "Main St Epic".
+    #[arg(long)]
+    pub name: String,
+    /// The FHIR R4 base URL, e.g. https://fhir.example.org/r4.
+    #[arg(long)]
+    pub base_url: String,
+    /// How MedHarmony Desk signs in.
+    #[arg(long, value_enum, default_value = "none")]
+    pub auth: AuthArg,
+    /// The client id registered with the EHR.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// PEM private key (RSA or P-384) for SMART Backend Services; copied into the keychain.
+    #[arg(long, value_name = "PEM")]
+    pub key_file: Option<PathBuf>,
+    /// Read a client secret from standard input (Oracle Health system accounts); kept in the keychain.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Token endpoint [default: discovered from .well-known/smart-configuration].
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// OAuth scopes [default: read slots and schedules, write appointments].
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Zone for providers and locations this connection creates [default: this computer's zone].
+    #[arg(long, value_parser = parse_zone_arg)]
+    pub tz: Option<Tz>,
+    /// A visit type to search (`system|code`); repeatable. Oracle Health needs at least one.
+    #[arg(long = "service-type")]
+    pub service_types: Vec<String>,
+    /// Only this practitioner (`Practitioner/123`); repeatable.
+    #[arg(long = "practitioner")]
+    pub practitioners: Vec<String>,
+    /// Only this location (`Location/456`); repeatable.
+    #[arg(long = "location")]
+    pub locations: Vec<String>,
+    /// Epic only: the STU3 base URL for $find and $book [default: base URL with /R4 replaced by /STU3].
+    #[arg(long)]
+    pub stu3_base_url: Option<String>,
+}
+
+/// `sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this integration [default: every active one].
+    #[arg(long)]
+    pub integration: Option<String>,
+    /// Window start [default: 7 days before now].
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Option<DateTime<Utc>>,
+    /// Window end [default: 90 days after now].
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Option<DateTime<Utc>>,
+}
+
 
 /// Runs the CLI on `args` (including the program name) and returns the exit code.
 pub fn main_with<I, T>(args: I) -> ExitCode
@@ -396,6 +502,67 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Integrations { command } => integrations(cli, command, now),
+        Command::Sync(a) => {
+            let mut store = open_store(cli)?;
+            let all = store.integrations()?;
+            let chosen: Vec<_> = match &a.integration {
+                Some(n) => vec![all
+                    .into_iter()
+                    .find(|i| i.name.eq_ignore_ascii_case(n.trim()))
+                    .ok_or_else(|| anyhow!("there is no integration named '{n}'; see `medharmony integrations list`"))?],
+                None => all.into_iter().filter(|i| i.active).collect(),
+            };
+            let d = default_window(now);
+            let win = window(a.from.or(Some(d.start)), a.to.or(Some(d.end)), now, Duration::zero())?;
+            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(OsKeychain);
+            let mut reports = Vec::new();
+            for integ in &chosen {
+                let report = match connector_for(integ, vault.clone()) {
+                    Ok(mut c) => sync_integration(&mut store, integ, c.as_mut(), win, now)?,
+                    Err(e) => {
+                        let r = crate::sync::failed_report(integ, win, e.to_string());
+                        store.record_sync(integ.id, &serde_json::to_value(&r)?, r.problem.as_deref(), false, None, now)?;
+                        r
+                    }
+                };
+                reports.push(report);
+            }
+            if cli.json {
+                print_json(&reports)?;
+            } else if reports.is_empty() {
+                println!("No integrations to sync. Connect one with: medharmony integrations add fhir --name NAME --base-url URL");
+            }
+            for r in &reports {
+                if !cli.json {
+                    println!("{}", r.plain());
+                }
+                for w in &r.warnings {
+                    eprintln!("{}: set aside {}: {}", r.integration, w.resource, w.reason);
+                }
+                if let Some(p) = &r.problem {
+                    eprintln!("{}: {p}", r.integration);
+                }
+            }
+            Ok(if reports.iter().any(|r| r.failed) {
+                1
+            } else if reports.iter().any(|r| !r.complete) {
+                2
+            } else {
+                0
+            })
+        }
+        Command::Book { slot_id, patient } => {
+            let mut store = open_store(cli)?;
+            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(OsKeychain);
+            let booked = book_slot(&mut store, slot_id, patient, |i| connector_for(i, vault.clone()), now)?;
+            if cli.json {
+                print_json(&booked)?;
+            } else {
+                println!("Booked: {} ({}).", booked.appointment_id, booked.status);
+            }
+            Ok(0)
+        }
         Command::Changes { since } => {
             let store = open_store(cli)?;
             let list = store.changes_since(*since, 10_000)?;
@@ -405,6 +572,90 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 for c in list {
                     println!("{}\t{}\t{} {}\t{}", c.seq, fmt_instant(c.at), c.entity, c.op, c.detail);
                 }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    match command {
+        IntegrationsCommand::Add(a) => {
+            let mut store = open_store(cli)?;
+            let client_id = || a.client_id.clone().ok_or_else(|| anyhow!("--client-id is required with --auth {:?}", a.auth).to_string().to_lowercase());
+            let auth = match a.auth {
+                AuthArg::None => ConnectAuth::None,
+                AuthArg::Backend => match (&a.key_file, a.client_secret_stdin) {
+                    (Some(path), false) => {
+                        let pem = std::fs::read_to_string(path).map_err(|e| anyhow!("could not read the key file {}: {e}", path.display()))?;
+                        ConnectAuth::PrivateKey { client_id: client_id().map_err(|e| anyhow!(e))?, pem, kid: None }
+                    }
+                    (None, true) => {
+                        let mut secret = String::new();
+                        std::io::stdin().read_line(&mut secret)?;
+                        let secret = secret.trim().to_string();
+                        if secret.is_empty() {
+                            bail!("no client secret on standard input");
+                        }
+                        ConnectAuth::ClientSecret { client_id: client_id().map_err(|e| anyhow!(e))?, secret }
+                    }
+                    _ => bail!("--auth backend needs exactly one of --key-file PEM (SMART Backend Services) or --client-secret-stdin"),
+                },
+                AuthArg::Standalone => ConnectAuth::Standalone { client_id: client_id().map_err(|e| anyhow!(e))? },
+            };
+            let tz = match a.tz {
+                Some(tz) => tz.name().to_string(),
+                None => iana_time_zone::get_timezone().ok().filter(|z| parse_iana(z).is_some()).unwrap_or_else(|| "UTC".into()),
+            };
+            let req = ConnectRequest {
+                kind: a.kind,
+                name: a.name.clone(),
+                base_url: a.base_url.clone(),
+                token_url: a.token_url.clone(),
+                scope: a.scope.clone(),
+                auth,
+                tz,
+                service_types: a.service_types.clone(),
+                practitioners: a.practitioners.clone(),
+                locations: a.locations.clone(),
+                stu3_base_url: a.stu3_base_url.clone(),
+            };
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let integ = connect(&mut store, Arc::new(OsKeychain), req, |url| {
+                eprintln!("Sign in to continue. Open this address in your web browser:\n{url}");
+            }, &cancel, now)?;
+            if cli.json {
+                print_json(&integ)?;
+            } else {
+                println!("Connected {} ({}). Sync it with: medharmony sync --integration \"{}\"", integ.name, integ.kind.label(), integ.name);
+            }
+            Ok(0)
+        }
+        IntegrationsCommand::List => {
+            let store = open_store(cli)?;
+            let list = store.integrations()?;
+            if cli.json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!("No systems connected. Try: medharmony integrations add fhir --name \"Clinic FHIR\" --base-url https://fhir.example.org/r4");
+            } else {
+                for i in list {
+                    let last = i.last_sync_at.map(fmt_instant).unwrap_or_else(|| "never".into());
+                    let state = i.last_error.as_deref().map(|e| format!("problem: {e}")).unwrap_or_else(|| "ok".into());
+                    println!("{}\t{}\t{}\tlast synced {}\t{}", i.name, i.kind, i.settings.base_url, last, state);
+                }
+            }
+            Ok(0)
+        }
+        IntegrationsCommand::Remove { name } => {
+            let mut store = open_store(cli)?;
+            if !disconnect(&mut store, &OsKeychain, name, now)? {
+                bail!("there is no integration named '{name}'; see `medharmony integrations list`");
+            }
+            if cli.json {
+                print_json(&serde_json::json!({ "removed": name }))?;
+            } else {
+                println!("Disconnected {name}; its synced open times were removed.");
             }
             Ok(0)
         }

@@ -8,6 +8,7 @@
 //! * [`connector`]: reading availability from and booking into EHRs (FHIR R4, Oracle Health, Epic).
 //! * [`auth`]: SMART authorization (backend services, standalone launch with PKCE) and keychain secrets.
 //! * [`demo`]: the built-in demo practice (synthetic data).
+//! * [`sync`]: one sync of an integration and booking through it.
 //! * [`cli`]: the headless `medharmony` command.
 //!
 //! No GUI dependency: changes are reported through an [`events::EventSink`]
@@ -17,10 +18,12 @@ pub mod auth;
 pub mod availability;
 pub mod bench;
 pub mod cli;
+pub mod connect;
 pub mod connector;
 pub mod demo;
 pub mod events;
 pub mod import;
 pub mod model;
 pub mod store;
+pub mod sync;
 pub mod time;

@@ -245,6 +245,9 @@ pub enum SourceKind {
     Ics,
     /// A spreadsheet of published open slots.
     Csv,
+    /// A connected system (EHR, scheduling API) whose open slots are synced;
+    /// the source's name is the integration's name.
+    Integration,
 }
 
 impl SourceKind {
@@ -253,6 +256,7 @@ impl SourceKind {
         match self {
             SourceKind::Ics => "ics",
             SourceKind::Csv => "csv",
+            SourceKind::Integration => "integration",
         }
     }
 
@@ -269,6 +273,7 @@ impl FromStr for SourceKind {
         match s {
             "ics" => Ok(SourceKind::Ics),
             "csv" => Ok(SourceKind::Csv),
+            "integration" => Ok(SourceKind::Integration),
             other => Err(format!("unknown source kind '{other}'")),
         }
     }

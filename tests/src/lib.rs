@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: find the built binaries and run
 //! them against a throw-away encrypted database.
 
+pub mod fhir_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

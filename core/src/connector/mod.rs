@@ -264,3 +264,39 @@ pub trait Connector {
     /// [`ConnectorError::Unsupported`] where the source offers no cancellation.
     fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError>;
 }
+
+
+/// An integration's settings as stored in `integrations.settings` (JSON).
+/// Never holds a secret: private keys, client secrets and refresh tokens live
+/// in the OS keychain ([`crate::auth::Secrets`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationSettings {
+    /// FHIR base URL (R4), without a trailing slash, e.g. `https://fhir.example.org/r4`.
+    pub base_url: String,
+    /// Epic only: the STU3 base URL for `Appointment/$find` and `$book`
+    /// (default: `base_url` with a trailing `/R4` replaced by `/STU3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stu3_base_url: Option<String>,
+    /// IANA zone given to providers and locations this integration creates
+    /// (instants from the server carry their own offsets).
+    pub tz: String,
+    /// How MedHarmony Desk signs in.
+    pub auth: crate::auth::AuthConfig,
+    /// FHIR `service-type` tokens to search (`system|code` or `code`); Oracle
+    /// Health requires at least one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_types: Vec<String>,
+    /// Practitioner references to search (`Practitioner/123`); empty = all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub practitioners: Vec<String>,
+    /// Location references to search (`Location/456`); empty = all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    /// Entries per page (`_count`, default 100).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn default_page_size() -> u32 {
+    100
+}

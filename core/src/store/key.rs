@@ -120,6 +120,11 @@ pub trait KeyVault {
     /// # Errors
     /// A description of why the vault cannot be used.
     fn set(&self, account: &str, secret: &str) -> Result<(), String>;
+    /// Removes the secret for `account`; removing one that is not there is not an error.
+    ///
+    /// # Errors
+    /// A description of why the vault cannot be used.
+    fn delete(&self, account: &str) -> Result<(), String>;
 }
 
 /// The OS keychain through `keyring` (Secret Service on Linux, Keychain on
@@ -139,6 +144,14 @@ impl KeyVault for OsKeychain {
     fn set(&self, account: &str, secret: &str) -> Result<(), String> {
         let entry = keyring::Entry::new(KEYCHAIN_SERVICE, account).map_err(|e| e.to_string())?;
         entry.set_password(secret).map_err(|e| e.to_string())
+    }
+
+    fn delete(&self, account: &str) -> Result<(), String> {
+        let entry = keyring::Entry::new(KEYCHAIN_SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -199,6 +212,13 @@ pub(crate) mod tests {
                 return Err("no secret service".into());
             }
             self.map.borrow_mut().insert(account.into(), secret.into());
+            Ok(())
+        }
+        fn delete(&self, account: &str) -> Result<(), String> {
+            if self.broken {
+                return Err("no secret service".into());
+            }
+            self.map.borrow_mut().remove(account);
             Ok(())
         }
     }

@@ -98,6 +98,26 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN covered_from INTEGER;
     ALTER TABLE sources ADD COLUMN covered_to INTEGER;
     "#,
+    // 4: connectors. What booking needs about a synced slot (references, ETag
+    // or Epic's proposed Appointment; never patient data), the integrations'
+    // creation time, last sync report and change-feed cursor, and bookings
+    // made from the desk (one per slot: a second one is refused locally).
+    r#"
+    ALTER TABLE slots ADD COLUMN remote TEXT;
+    ALTER TABLE integrations ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE integrations ADD COLUMN last_report TEXT;
+    ALTER TABLE integrations ADD COLUMN cursor TEXT;
+    CREATE TABLE bookings (
+        id               INTEGER PRIMARY KEY,
+        source_id        INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        slot_external_id TEXT NOT NULL,
+        patient_ref      TEXT NOT NULL,
+        appointment_id   TEXT,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'booked')),
+        at               INTEGER NOT NULL,
+        UNIQUE (source_id, slot_external_id)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@
 //!
 //! Instants are stored as INTEGER seconds since the Unix epoch (UTC).
 
+pub mod integrations;
 pub mod key;
 pub mod migrations;
 
@@ -72,6 +73,12 @@ pub enum StoreError {
     /// A provider name that is already taken.
     #[error("a provider named '{0}' already exists")]
     ProviderExists(String),
+    /// An integration name that is already taken.
+    #[error("an integration named '{0}' already exists")]
+    IntegrationExists(String),
+    /// The slot is not free (booked, held or blocked), or a booking of it from this desk is already under way.
+    #[error("this time is no longer free (slot {0}); pick another time")]
+    SlotNotFree(i64),
     /// A stored value that this build cannot read (a damaged or hand-edited file).
     #[error("the database holds a value that cannot be read: {0}")]
     Corrupt(String),
@@ -464,7 +471,7 @@ impl Store {
                 ),
                 span: s.span,
                 group: None,
-                data: RowData::Slot { provider_id: p.id, location_id, status: s.status, service_type: s.service_type.clone() },
+                data: RowData::Slot { provider_id: p.id, location_id, status: s.status, service_type: s.service_type.clone(), remote: None },
             });
         }
         let outcome = sync_feed(&tx, Table::Slots, source_id, 0, seq, &rows, |old, in_new| {
@@ -750,7 +757,7 @@ enum Table {
 /// Table-specific columns of a row to write.
 enum RowData {
     Busy { recurrence_id: Option<i64>, all_day: bool, summary: Option<String>, status: BusyStatus },
-    Slot { provider_id: i64, location_id: Option<i64>, status: SlotStatus, service_type: Option<String> },
+    Slot { provider_id: i64, location_id: Option<i64>, status: SlotStatus, service_type: Option<String>, remote: Option<String> },
 }
 
 /// A row of a feed to upsert, keyed by (source, external id).
@@ -771,11 +778,12 @@ impl FeedRow {
             RowData::Busy { all_day, summary, status, .. } => {
                 format!("{s}|{e}|{}|{}|{}", i32::from(*all_day), summary.as_deref().unwrap_or(""), status.code())
             }
-            RowData::Slot { provider_id, location_id, status, service_type } => format!(
-                "{s}|{e}|{provider_id}|{}|{}|{}",
+            RowData::Slot { provider_id, location_id, status, service_type, remote } => format!(
+                "{s}|{e}|{provider_id}|{}|{}|{}|{}",
                 location_id.map(|l| l.to_string()).unwrap_or_default(),
                 status.code(),
-                service_type.as_deref().unwrap_or("")
+                service_type.as_deref().unwrap_or(""),
+                remote.as_deref().unwrap_or("")
             ),
         }
     }
@@ -784,7 +792,9 @@ impl FeedRow {
 fn fingerprint_sql(table: Table) -> &'static str {
     match table {
         Table::Busy => "start_utc||'|'||end_utc||'|'||all_day||'|'||IFNULL(summary,'')||'|'||status",
-        Table::Slots => "start_utc||'|'||end_utc||'|'||provider_id||'|'||IFNULL(location_id,'')||'|'||status||'|'||IFNULL(service_type,'')",
+        Table::Slots => {
+            "start_utc||'|'||end_utc||'|'||provider_id||'|'||IFNULL(location_id,'')||'|'||status||'|'||IFNULL(service_type,'')||'|'||IFNULL(remote,'')"
+        }
     }
 }
 
@@ -852,11 +862,12 @@ fn sync_feed(
             ),
             Table::Slots => (
                 tx.prepare_cached(
-                    "INSERT INTO slots (source_id, provider_id, location_id, external_id, start_utc, end_utc, status, service_type, updated_seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO slots (source_id, provider_id, location_id, external_id, start_utc, end_utc, status, service_type, updated_seq, remote)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?,
                 tx.prepare_cached(
-                    "UPDATE slots SET start_utc = ?2, end_utc = ?3, provider_id = ?4, location_id = ?5, status = ?6, service_type = ?7, updated_seq = ?8 WHERE id = ?1",
+                    "UPDATE slots SET start_utc = ?2, end_utc = ?3, provider_id = ?4, location_id = ?5, status = ?6, service_type = ?7, updated_seq = ?8, remote = ?9
+                     WHERE id = ?1",
                 )?,
             ),
         };
@@ -871,8 +882,8 @@ fn sync_feed(
                     upd.execute(params![o.id, s, e, all_day, summary, status.code(), seq])?;
                     out.updated += 1;
                 }
-                (Some(o), RowData::Slot { provider_id, location_id, status, service_type }) => {
-                    upd.execute(params![o.id, s, e, provider_id, location_id, status.code(), service_type, seq])?;
+                (Some(o), RowData::Slot { provider_id, location_id, status, service_type, remote }) => {
+                    upd.execute(params![o.id, s, e, provider_id, location_id, status.code(), service_type, seq, remote])?;
                     out.updated += 1;
                 }
                 (None, RowData::Busy { recurrence_id, all_day, summary, status }) => {
@@ -880,8 +891,8 @@ fn sync_feed(
                     ins.execute(params![source_id, provider_id, row.external_id, uid, recurrence_id, s, e, all_day, summary, status.code(), seq])?;
                     out.inserted += 1;
                 }
-                (None, RowData::Slot { provider_id, location_id, status, service_type }) => {
-                    ins.execute(params![source_id, provider_id, location_id, row.external_id, s, e, status.code(), service_type, seq])?;
+                (None, RowData::Slot { provider_id, location_id, status, service_type, remote }) => {
+                    ins.execute(params![source_id, provider_id, location_id, row.external_id, s, e, status.code(), service_type, seq, remote])?;
                     out.inserted += 1;
                 }
             }

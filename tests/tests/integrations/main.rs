@@ -1,2 +1,6 @@
 //! Connectors and authorization against HTTP-level fakes (wiremock) and a real
 //! FHIR server on loopback. One test binary, one module per area.
+
+mod auth;
+mod real_fhir;
+mod fhir_fake;

@@ -1,3 +1,317 @@
-//! FHIR connectors: generic R4, Oracle Health (Cerner) Millennium R4, Epic.
+//! FHIR connectors: generic R4 and Oracle Health (Cerner) Millennium R4 on
+//! [`FhirConnector`], Epic on [`epic::EpicConnector`].
+//!
+//! Slot search (HL7 FHIR R4 §12.12 Slot, search parameters `schedule`,
+//! `status`, `start`, `service-type`; §3.1.1.5.7 `_include`; paging through
+//! `Bundle.link[relation=next]`, §3.1.1.6): a window is searched with
+//! `start=ge{from}&start=lt{to}` (Slot has no `end` parameter) and
+//! `_include=Slot:schedule`, so each slot's Schedule (and through
+//! `Schedule.actor` its Practitioner and Location) comes in the same bundle.
+//!
+//! Oracle Health Millennium R4 (Slot docs): a search needs `_id` or
+//! `service-type`; `start` must have both `ge` and `lt`; `schedule.actor` and
+//! `-location` take comma-separated lists; only free slots are returned,
+//! sorted by start.
 
+pub mod epic;
 pub mod map;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use super::http::{FhirHttp, Reply};
+use super::{Booked, ChangeBatch, Connector, ConnectorError, IntegrationKind, IntegrationSettings, Quarantined, RemoteSlot, SlotToBook, WindowRead};
+use crate::model::SlotStatus;
+use crate::time::Interval;
+use map::{AppointmentStyle, ScheduleInfo};
+
+/// Most pages read for one window before it is declared incomplete.
+pub const PAGE_CAP: usize = 500;
+
+/// Most Schedules fetched one by one when a server ignored `_include`.
+const SCHEDULE_FETCH_CAP: usize = 50;
+
+/// A FHIR R4 server with Slot search: generic, or Oracle Health flavoured.
+pub struct FhirConnector {
+    http: FhirHttp,
+    kind: IntegrationKind,
+    base: String,
+    settings: IntegrationSettings,
+    page_cap: usize,
+}
+
+/// `2026-03-04T15:00:00Z`: the form FHIR `instant` search values take here.
+pub(crate) fn fhir_instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn enc(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+impl FhirConnector {
+    /// A connector for `settings.base_url` speaking as `kind`
+    /// ([`IntegrationKind::Fhir`] or [`IntegrationKind::OracleHealth`]).
+    pub fn new(kind: IntegrationKind, settings: IntegrationSettings, http: FhirHttp) -> Self {
+        let base = settings.base_url.trim_end_matches('/').to_string();
+        FhirConnector { http, kind, base, settings, page_cap: PAGE_CAP }
+    }
+
+    /// Replaces the page cap (tests).
+    pub fn with_page_cap(mut self, cap: usize) -> Self {
+        self.page_cap = cap;
+        self
+    }
+
+    /// The first search URL for `window`.
+    pub fn search_url(&self, window: Interval) -> String {
+        let mut q = vec![
+            format!("start=ge{}", enc(&fhir_instant(window.start))),
+            format!("start=lt{}", enc(&fhir_instant(window.end))),
+            "_include=Slot:schedule".to_string(),
+            format!("_count={}", self.settings.page_size.max(1)),
+        ];
+        match self.kind {
+            IntegrationKind::OracleHealth => {
+                q.insert(0, format!("service-type={}", enc(&self.settings.service_types.join(","))));
+                if !self.settings.practitioners.is_empty() {
+                    q.push(format!("schedule.actor={}", enc(&self.settings.practitioners.join(","))));
+                }
+                if !self.settings.locations.is_empty() {
+                    q.push(format!("-location={}", enc(&self.settings.locations.join(","))));
+                }
+            }
+            _ => {
+                q.insert(0, "status=free".to_string());
+                for st in &self.settings.service_types {
+                    q.push(format!("service-type={}", enc(st)));
+                }
+                let actors: Vec<&String> = self.settings.practitioners.iter().chain(self.settings.locations.iter()).collect();
+                if !actors.is_empty() {
+                    q.push(format!("schedule.actor={}", enc(&actors.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))));
+                }
+            }
+        }
+        format!("{}/Slot?{}", self.base, q.join("&"))
+    }
+
+    fn system(&self) -> String {
+        self.http.system().to_string()
+    }
+
+    /// Reads every page from `first`, following `next` links. Returns the
+    /// de-duplicated slots (later pages win), quarantined rows, schedules,
+    /// warnings and the completeness verdict.
+    fn read_pages(&mut self, first: &str) -> Result<Pages, ConnectorError> {
+        let mut pages = Pages::default();
+        let mut seen_urls: HashSet<String> = HashSet::new();
+        let mut url = first.to_string();
+        let mut total: Option<u64> = None;
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut quarantined_ids: HashSet<String> = HashSet::new();
+        let mut page_no = 0usize;
+        let mut delivered = 0u64;
+        loop {
+            page_no += 1;
+            if page_no > self.page_cap {
+                pages.incomplete = Some(format!("the server sent more than {} pages; stopped reading", self.page_cap));
+                break;
+            }
+            seen_urls.insert(url.clone());
+            let reply = match self.http.get(&url) {
+                Ok(r) => r,
+                Err(e) if page_no == 1 => return Err(e),
+                Err(e) => {
+                    pages.incomplete = Some(format!("page {page_no} could not be read: {e}"));
+                    break;
+                }
+            };
+            let page = match map::slot_page(&reply.body) {
+                Ok(p) => p,
+                Err(e) if page_no == 1 => return Err(ConnectorError::BadReply { system: self.system(), detail: e.to_string() }),
+                Err(e) => {
+                    pages.incomplete = Some(format!("page {page_no} could not be read: {e}"));
+                    break;
+                }
+            };
+            if page_no == 1 {
+                total = page.total;
+            }
+            delivered += page.matches as u64;
+            pages.warnings.extend(page.warnings);
+            pages.schedules.extend(page.schedules);
+            for s in page.slots {
+                quarantined_ids.remove(&s.external_id);
+                match index.get(&s.external_id) {
+                    Some(&i) => pages.slots[i] = s,
+                    None => {
+                        index.insert(s.external_id.clone(), pages.slots.len());
+                        pages.slots.push(s);
+                    }
+                }
+            }
+            for q in page.quarantined {
+                if quarantined_ids.insert(q.resource.clone()) || !q.resource.contains('/') {
+                    pages.quarantined.push(q);
+                }
+            }
+            match page.next {
+                None => break,
+                Some(next) if seen_urls.contains(&next) => {
+                    pages.incomplete = Some("the server's page links go round in a circle".to_string());
+                    break;
+                }
+                Some(next) => url = next,
+            }
+        }
+        // A slot quarantined on one page and read on a later one keeps the later version.
+        let read_ids: HashSet<&str> = pages.slots.iter().map(|s| s.external_id.as_str()).collect();
+        pages.quarantined.retain(|q| !read_ids.contains(q.resource.trim_start_matches("Slot/")));
+        if pages.incomplete.is_none() {
+            if let Some(t) = total {
+                // Bundle.total counts matches; a slot listed on two pages counts twice here too.
+                if t != delivered {
+                    pages.incomplete = Some(format!("the server said it had {t} slots but sent {delivered}"));
+                }
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Fetches Schedules the bundle referenced but did not include.
+    fn fill_schedules(&mut self, pages: &mut Pages) {
+        let missing = map::missing_schedules(&pages.slots, &pages.schedules);
+        for reference in missing.into_iter().take(SCHEDULE_FETCH_CAP) {
+            let url = format!("{}/{}", self.base, reference);
+            match self.http.get(&url) {
+                Ok(Reply { body, .. }) => {
+                    if let Some(info) = map::schedule_info(&body) {
+                        pages.schedules.insert(reference, info);
+                    }
+                }
+                Err(e) => tracing::warn!(system = %self.http.system(), error = %e, "a slot's schedule could not be read"),
+            }
+        }
+    }
+
+    fn resource_url(&self, reference: &str) -> String {
+        if reference.starts_with("http://") || reference.starts_with("https://") {
+            reference.to_string()
+        } else {
+            format!("{}/{}", self.base, reference.trim_start_matches('/'))
+        }
+    }
+}
+
+#[derive(Default)]
+struct Pages {
+    slots: Vec<RemoteSlot>,
+    quarantined: Vec<Quarantined>,
+    schedules: HashMap<String, ScheduleInfo>,
+    warnings: Vec<String>,
+    incomplete: Option<String>,
+}
+
+impl Connector for FhirConnector {
+    fn kind(&self) -> IntegrationKind {
+        self.kind
+    }
+
+    fn availability(&mut self, window: Interval) -> Result<WindowRead, ConnectorError> {
+        if self.kind == IntegrationKind::OracleHealth && self.settings.service_types.is_empty() {
+            return Err(ConnectorError::Unsupported(
+                "Oracle Health only lists open times for a visit type: add at least one visit type (service-type) to this connection".into(),
+            ));
+        }
+        let url = self.search_url(window);
+        let mut pages = self.read_pages(&url)?;
+        self.fill_schedules(&mut pages);
+        map::resolve(&mut pages.slots, &pages.schedules);
+        pages.slots.retain(|s| window.start <= s.span.start && s.span.start < window.end);
+        for w in &pages.warnings {
+            tracing::info!(system = %self.http.system(), warning = %w, "the server added a note to its search result");
+        }
+        Ok(WindowRead { slots: pages.slots, quarantined: pages.quarantined, complete: pages.incomplete.is_none(), incomplete_reason: pages.incomplete })
+    }
+
+    fn changes_since(&mut self, cursor: Option<&str>, now: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
+        if self.kind == IntegrationKind::OracleHealth {
+            return Ok(None); // Oracle Health's Slot search takes no _lastUpdated.
+        }
+        let Some(cursor) = cursor else {
+            return Ok(Some(ChangeBatch { slots: vec![], quarantined: vec![], cursor: fhir_instant(now), complete: true }));
+        };
+        let url = format!(
+            "{}/Slot?_lastUpdated=gt{}&_include=Slot:schedule&_count={}",
+            self.base,
+            enc(cursor),
+            self.settings.page_size.max(1)
+        );
+        let mut pages = self.read_pages(&url)?;
+        self.fill_schedules(&mut pages);
+        map::resolve(&mut pages.slots, &pages.schedules);
+        // The next cursor is our clock at the start of this read, so nothing
+        // written while we paged is missed (a change may be read twice, which an upsert absorbs).
+        Ok(Some(ChangeBatch { slots: pages.slots, quarantined: pages.quarantined, cursor: fhir_instant(now), complete: pages.incomplete.is_none() }))
+    }
+
+    fn book(&mut self, slot: &SlotToBook, patient_id: &str) -> Result<Booked, ConnectorError> {
+        let system = self.system();
+        // Re-read the slot: someone may have booked it since our last sync.
+        // Oracle Health reads a booked slot only through a search by `_id`
+        // (a direct read of it fails); an empty result means it is gone.
+        let url = match self.kind {
+            IntegrationKind::OracleHealth => format!("{}/Slot?_id={}", self.base, enc(&slot.external_id)),
+            _ => self.resource_url(&format!("Slot/{}", slot.external_id)),
+        };
+        let current = match self.http.get(&url) {
+            Ok(r) => r,
+            Err(ConnectorError::Server { status: 404 | 410, .. }) => return Err(ConnectorError::SlotTaken { system }),
+            Err(e) => return Err(e),
+        };
+        let status = match map::slot_status_of(&current.body) {
+            Ok(s) => s,
+            Err(map::MapError::Empty(_)) => return Err(ConnectorError::SlotTaken { system }),
+            Err(e) => return Err(ConnectorError::BadReply { system, detail: e.to_string() }),
+        };
+        if status != SlotStatus::Free {
+            return Err(ConnectorError::SlotTaken { system });
+        }
+        let style = if self.kind == IntegrationKind::OracleHealth { AppointmentStyle::OracleHealth } else { AppointmentStyle::Generic };
+        let body = map::r4_appointment(slot, patient_id, style);
+        let reply = match self.http.post(&format!("{}/Appointment", self.base), &body) {
+            Ok(r) => r,
+            Err(ConnectorError::Server { status: 409 | 412, .. }) => return Err(ConnectorError::SlotTaken { system }),
+            Err(e) => return Err(e),
+        };
+        booked_from(&reply, &system)
+    }
+
+    fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError> {
+        let system = self.system();
+        let url = self.resource_url(appointment_id);
+        let current = self.http.get(&url)?;
+        let mut appt = current.body;
+        if appt.get("resourceType").and_then(Value::as_str) != Some("Appointment") {
+            return Err(ConnectorError::BadReply { system, detail: "the record read back is not an Appointment".into() });
+        }
+        appt["status"] = Value::String("cancelled".into());
+        self.http.put(&url, &appt, current.etag.as_deref())?;
+        Ok(())
+    }
+}
+
+/// The booked Appointment from a create reply: its body when the server
+/// returned one (`Prefer: return=representation`, the default), else the id
+/// in the `Location` header.
+fn booked_from(reply: &Reply, system: &str) -> Result<Booked, ConnectorError> {
+    if !reply.body.is_null() {
+        return map::booked(&reply.body).map_err(|e| ConnectorError::BadReply { system: system.to_string(), detail: e.to_string() });
+    }
+    match reply.location.as_deref().and_then(map::appointment_id_from_location) {
+        Some(appointment_id) => Ok(Booked { appointment_id, status: "booked".into() }),
+        None => Err(ConnectorError::BadReply { system: system.to_string(), detail: "the booking reply names no appointment".into() }),
+    }
+}

@@ -1,0 +1,152 @@
+//! The keychain entries of an integration.
+//!
+//! Accounts (in the keychain service [`crate::store::key::KEYCHAIN_SERVICE`], which debug builds
+//! keep separate from release builds):
+//! * `integration:<name>:private-key`: the PEM private key of SMART Backend Services.
+//! * `integration:<name>:client-secret`: a system account's client secret (HTTP Basic).
+//! * `integration:<name>:refresh-token`: the refresh token of a user sign-in (standalone launch),
+//!   replaced whenever the server rotates it.
+//!
+//! The database holds only the non-secret [`super::AuthConfig`].
+
+use crate::store::key::KeyVault;
+
+use super::AuthError;
+
+/// The three kinds of secret an integration may have.
+const KINDS: [&str; 3] = ["private-key", "client-secret", "refresh-token"];
+
+/// Reads and writes an integration's secrets in a [`KeyVault`] (the OS keychain in the product).
+pub struct Secrets<'a> {
+    vault: &'a dyn KeyVault,
+}
+
+impl<'a> Secrets<'a> {
+    /// Secrets kept in `vault`.
+    pub fn new(vault: &'a dyn KeyVault) -> Self {
+        Secrets { vault }
+    }
+
+    /// The keychain account of one secret: `integration:<name>:<kind>` where `kind` is
+    /// `private-key`, `client-secret` or `refresh-token`.
+    pub fn account(integration_name: &str, kind: &str) -> String {
+        format!("integration:{integration_name}:{kind}")
+    }
+
+    fn get(&self, name: &str, kind: &str) -> Result<Option<String>, AuthError> {
+        let value = self.vault.get(&Self::account(name, kind)).map_err(AuthError::Keychain)?;
+        Ok(value.filter(|v| !v.is_empty()))
+    }
+
+    fn set(&self, name: &str, kind: &str, secret: &str) -> Result<(), AuthError> {
+        self.vault.set(&Self::account(name, kind), secret).map_err(AuthError::Keychain)?;
+        tracing::debug!(integration = name, kind, "secret stored in the keychain");
+        Ok(())
+    }
+
+    /// Stores the PEM private key (PKCS#8 RSA or EC P-384) for SMART Backend Services.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_private_key(&self, integration_name: &str, pem: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "private-key", pem)
+    }
+
+    /// The stored PEM private key, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_private_key(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "private-key")
+    }
+
+    /// Stores a system account's client secret.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_client_secret(&self, integration_name: &str, secret: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "client-secret", secret)
+    }
+
+    /// The stored client secret, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_client_secret(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "client-secret")
+    }
+
+    /// Stores (or replaces) the refresh token of a user sign-in.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_refresh_token(&self, integration_name: &str, token: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "refresh-token", token)
+    }
+
+    /// The stored refresh token, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_refresh_token(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "refresh-token")
+    }
+
+    /// Deletes all three secrets of an integration (those that exist), e.g. when it is removed.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used; the deletions before the failing
+    /// one have happened.
+    pub fn forget_integration(&self, integration_name: &str) -> Result<(), AuthError> {
+        for kind in KINDS {
+            self.vault.delete(&Self::account(integration_name, kind)).map_err(AuthError::Keychain)?;
+        }
+        tracing::debug!(integration = integration_name, "secrets removed from the keychain");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::key::tests::MemVault;
+
+    #[test]
+    fn secrets_round_trip_under_their_accounts_and_are_forgotten_together() {
+        let vault = MemVault::default();
+        let secrets = Secrets::new(&vault);
+        secrets.store_private_key("Epic", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        secrets.store_client_secret("Epic", "s3cret").unwrap();
+        secrets.store_refresh_token("Epic", "rt-1").unwrap();
+        secrets.store_refresh_token("Other", "rt-other").unwrap();
+
+        assert_eq!(
+            secrets.load_private_key("Epic").unwrap().as_deref(),
+            Some("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        );
+        assert_eq!(secrets.load_client_secret("Epic").unwrap().as_deref(), Some("s3cret"));
+        assert_eq!(secrets.load_refresh_token("Epic").unwrap().as_deref(), Some("rt-1"));
+        assert_eq!(vault.map.borrow().get("integration:Epic:refresh-token").map(String::as_str), Some("rt-1"));
+        assert_eq!(vault.map.borrow().get("integration:Epic:client-secret").map(String::as_str), Some("s3cret"));
+        assert!(vault.map.borrow().contains_key("integration:Epic:private-key"));
+
+        secrets.store_refresh_token("Epic", "rt-2").unwrap();
+        assert_eq!(secrets.load_refresh_token("Epic").unwrap().as_deref(), Some("rt-2"));
+
+        secrets.forget_integration("Epic").unwrap();
+        assert_eq!(secrets.load_private_key("Epic").unwrap(), None);
+        assert_eq!(secrets.load_client_secret("Epic").unwrap(), None);
+        assert_eq!(secrets.load_refresh_token("Epic").unwrap(), None);
+        // Other integrations keep theirs; forgetting twice is fine.
+        assert_eq!(secrets.load_refresh_token("Other").unwrap().as_deref(), Some("rt-other"));
+        secrets.forget_integration("Epic").unwrap();
+        assert_eq!(vault.map.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_broken_keychain_is_reported_in_plain_words() {
+        let vault = MemVault { broken: true, ..Default::default() };
+        let err = Secrets::new(&vault).load_refresh_token("Epic").unwrap_err();
+        assert_eq!(err.to_string(), "This computer's keychain could not be used: no secret service");
+    }
+}

@@ -1,0 +1,226 @@
+//! One sync of an integration (read a window through its connector, apply it
+//! to the store, record the report), and booking a cached slot back into its
+//! source. Shared by `medharmony sync` / `medharmony book` and the desktop app.
+//!
+//! The periodic scheduler, change-feed polling and webhooks build on these
+//! (issue "Sync worker").
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::auth;
+use crate::connector::fhir::epic::EpicConnector;
+use crate::connector::fhir::FhirConnector;
+use crate::connector::http::FhirHttp;
+use crate::connector::{Booked, Connector, ConnectorError, IntegrationKind, Quarantined};
+use crate::store::integrations::Integration;
+use crate::store::key::KeyVault;
+use crate::store::{Store, StoreError};
+use crate::time::{ser_instant, Interval};
+
+/// The default sync window: this many days before now…
+pub const WINDOW_DAYS_BEFORE: i64 = 7;
+/// …to this many days after now.
+pub const WINDOW_DAYS_AFTER: i64 = 90;
+
+/// The default window around `now`: `[now − 7 d, now + 90 d)`.
+pub fn default_window(now: DateTime<Utc>) -> Interval {
+    Interval { start: now - Duration::days(WINDOW_DAYS_BEFORE), end: now + Duration::days(WINDOW_DAYS_AFTER) }
+}
+
+/// What one sync of one integration did; `medharmony sync --json` prints one per integration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// The integration's name.
+    pub integration: String,
+    /// Its kind (`fhir`, `oracle-health`, `epic`).
+    pub kind: IntegrationKind,
+    /// Slots added to the cache.
+    pub added: usize,
+    /// Slots whose time, status, provider, location or booking details changed.
+    pub changed: usize,
+    /// Slots removed because the source no longer lists them (complete windows only).
+    pub removed: usize,
+    /// Slots already identical.
+    pub unchanged: usize,
+    /// Rows set aside as unreadable (see `warnings`).
+    pub quarantined: usize,
+    /// True when the window was read completely (only then is anything removed).
+    pub complete: bool,
+    /// Start of the window read (UTC).
+    #[serde(serialize_with = "ser_instant")]
+    pub from: DateTime<Utc>,
+    /// End of the window read (UTC, exclusive).
+    #[serde(serialize_with = "ser_instant")]
+    pub to: DateTime<Utc>,
+    /// The quarantined rows with their reasons, for staff.
+    pub warnings: Vec<Quarantined>,
+    /// Why the window is incomplete, or why the sync failed, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// True when the sync failed outright (nothing could be read).
+    pub failed: bool,
+}
+
+/// Builds the connector for `integ`, with its sign-in from the settings and the keychain `vault`.
+///
+/// # Errors
+/// [`ConnectorError::Auth`] when a secret is missing from the keychain.
+pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>) -> Result<Box<dyn Connector>, ConnectorError> {
+    let agent = FhirHttp::default_agent();
+    let tokens = auth::token_source(&integ.settings.auth, &integ.name, vault, agent.clone())?;
+    let http = FhirHttp::new(agent, &integ.name, tokens);
+    Ok(match integ.kind {
+        IntegrationKind::Fhir | IntegrationKind::OracleHealth => Box::new(FhirConnector::new(integ.kind, integ.settings.clone(), http)),
+        IntegrationKind::Epic => Box::new(EpicConnector::new(integ.settings.clone(), http)),
+    })
+}
+
+/// Syncs `integ` over `window` with `connector`: reads the window, applies it
+/// in one transaction (an incomplete read changes nothing), and records the
+/// report on the integration. A connector failure is a report with `failed`
+/// set, not an error.
+///
+/// # Errors
+/// Only store failures.
+pub fn sync_integration(
+    store: &mut Store,
+    integ: &Integration,
+    connector: &mut dyn Connector,
+    window: Interval,
+    now: DateTime<Utc>,
+) -> Result<SyncReport, StoreError> {
+    let mut report = failed_report(integ, window, String::new());
+    report.failed = false;
+    report.problem = None;
+    match connector.availability(window) {
+        Ok(read) => {
+            let outcome = store.apply_window(integ, window, &read, now)?;
+            report.added = outcome.inserted;
+            report.changed = outcome.updated;
+            report.removed = outcome.removed;
+            report.unchanged = outcome.unchanged;
+            report.quarantined = read.quarantined.len();
+            report.complete = read.complete;
+            report.warnings = read.quarantined;
+            report.problem = read.incomplete_reason.map(|r| format!("Not every open time could be read ({r}); what was cached before is kept."));
+        }
+        Err(e) => {
+            report.failed = true;
+            report.problem = Some(e.to_string());
+        }
+    }
+    tracing::info!(
+        integration = integ.id,
+        added = report.added,
+        changed = report.changed,
+        removed = report.removed,
+        quarantined = report.quarantined,
+        complete = report.complete,
+        failed = report.failed,
+        "sync finished"
+    );
+    let json = serde_json::to_value(&report).unwrap_or_default();
+    store.record_sync(integ.id, &json, report.problem.as_deref(), report.complete, None, now)?;
+    Ok(report)
+}
+
+/// A report for a sync that failed before anything was read (`problem` in plain words).
+pub fn failed_report(integ: &Integration, window: Interval, problem: String) -> SyncReport {
+    SyncReport {
+        integration: integ.name.clone(),
+        kind: integ.kind,
+        added: 0,
+        changed: 0,
+        removed: 0,
+        unchanged: 0,
+        quarantined: 0,
+        complete: false,
+        from: window.start,
+        to: window.end,
+        warnings: vec![],
+        problem: Some(problem),
+        failed: true,
+    }
+}
+
+impl SyncReport {
+    /// One line for staff, e.g. "Clinic FHIR: 6 added, 1 changed, 0 removed, 1 set aside; complete".
+    pub fn plain(&self) -> String {
+        if self.failed {
+            return format!("{}: sync failed: {}", self.integration, self.problem.as_deref().unwrap_or("unknown problem"));
+        }
+        format!(
+            "{}: {} added, {} changed, {} removed, {} unchanged, {} set aside; {}",
+            self.integration,
+            self.added,
+            self.changed,
+            self.removed,
+            self.unchanged,
+            self.quarantined,
+            if self.complete { "complete" } else { "incomplete, nothing removed" }
+        )
+    }
+}
+
+/// Why a booking from the desk did not happen, phrased for staff.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// No cached slot has this id.
+    #[error("there is no slot {0}; list slots with `medharmony slots`")]
+    NoSuchSlot(String),
+    /// The slot came from a file, not a connected system.
+    #[error("this time comes from an imported file ({0}), not a connected system; book it where that schedule is kept")]
+    NotConnected(String),
+    /// The cache or the desk says the slot is not free.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The source refused or could not be reached.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// Parses a slot id as `medharmony slots` and the app show it: `slot-<n>` or `<n>`.
+pub fn parse_slot_id(id: &str) -> Option<i64> {
+    id.trim().strip_prefix("slot-").unwrap_or(id.trim()).parse().ok()
+}
+
+/// Books the cached slot `slot_id` (`slot-<n>`) for the patient whose id in
+/// the source system is `patient_id`, through `connector` (built by
+/// `make_connector` from the slot's integration).
+///
+/// Order: the slot is claimed locally (a second booking of it is refused),
+/// the connector re-reads the slot at the source and books it; on success the
+/// cached slot becomes `busy`; when the source says it was taken, the claim is
+/// dropped and the cached slot becomes `busy` too; on any other failure the
+/// claim is dropped and the slot stays free.
+///
+/// # Errors
+/// See [`BookError`].
+pub fn book_slot(
+    store: &mut Store,
+    slot_id: &str,
+    patient_id: &str,
+    make_connector: impl FnOnce(&Integration) -> Result<Box<dyn Connector>, ConnectorError>,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookError> {
+    let id = parse_slot_id(slot_id).ok_or_else(|| BookError::NoSuchSlot(slot_id.to_string()))?;
+    let slot = store.slot_for_booking(id)?.ok_or_else(|| BookError::NoSuchSlot(slot_id.to_string()))?;
+    let (Some(integ), Some(to_book)) = (slot.integration.clone(), slot.to_book.clone()) else {
+        return Err(BookError::NotConnected(slot.slot.source.clone()));
+    };
+    let claim = store.claim_booking(&slot, patient_id, now)?;
+    let result = make_connector(&integ).and_then(|mut c| c.book(&to_book, patient_id));
+    match result {
+        Ok(booked) => {
+            store.finish_booking(claim, &booked, now)?;
+            Ok(booked)
+        }
+        Err(e) => {
+            store.release_claim(claim, matches!(e, ConnectorError::SlotTaken { .. }), now)?;
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! The FHIR connectors against HTTP-level fakes (wiremock): paging,
+//! `_include`, de-duplication across pages, quarantine, 429 with
+//! `Retry-After`, 401 then refresh, truncated JSON, a looping `next` link, a
+//! `total` mismatch, the page cap, the store's "incomplete changes nothing"
+//! rule, booking (including a slot taken between read and booking), Oracle
+//! Health's search and Appointment shape, and Epic's `$find` / `$book`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use medharmony::auth::{AuthConfig, AuthError, NoAuth, TokenSource};
+use medharmony::connector::fhir::epic::EpicConnector;
+use medharmony::connector::fhir::FhirConnector;
+use medharmony::connector::http::{FhirHttp, RetryPolicy};
+use medharmony::connector::{Connector, ConnectorError, IntegrationKind, IntegrationSettings};
+use medharmony::model::SlotStatus;
+use medharmony::store::key::DbKey;
+use medharmony::store::Store;
+use medharmony::sync::{book_slot, sync_integration, BookError};
+use medharmony::time::Interval;
+use serde_json::{json, Value};
+use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn march_window() -> Interval {
+    Interval::new(t("2026-03-01T00:00:00Z"), t("2026-03-15T00:00:00Z")).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+/// A wiremock server on its own runtime; the connectors under test block.
+struct Fake {
+    rt: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Fake {
+    fn start() -> Fake {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let server = rt.block_on(MockServer::start());
+        Fake { rt, server }
+    }
+    fn base(&self) -> String {
+        format!("{}/r4", self.server.uri())
+    }
+    fn mount(&self, mock: Mock) {
+        self.rt.block_on(mock.mount(&self.server));
+    }
+    fn requests(&self) -> Vec<Request> {
+        self.rt.block_on(self.server.received_requests()).unwrap_or_default()
+    }
+}
+
+fn settings(base: &str) -> IntegrationSettings {
+    IntegrationSettings {
+        base_url: base.to_string(),
+        stu3_base_url: None,
+        tz: "America/New_York".into(),
+        auth: AuthConfig::None,
+        service_types: vec![],
+        practitioners: vec![],
+        locations: vec![],
+        page_size: 2,
+    }
+}
+
+fn fhir_json(v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(v.to_string(), "application/fhir+json")
+}
+
+fn slot(id: &str, start: &str, end: Option<&str>, schedule: &str, version: &str) -> Value {
+    let mut s = json!({
+        "resourceType": "Slot", "id": id, "meta": { "versionId": version },
+        "serviceType": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/service-type", "code": "124", "display": "General Practice" }] }],
+        "schedule": { "reference": schedule }, "status": "free", "start": start
+    });
+    if let Some(e) = end {
+        s["end"] = json!(e);
+    }
+    s
+}
+
+fn schedule(id: &str, practitioner: &str, display: &str) -> Value {
+    json!({
+        "resourceType": "Schedule", "id": id, "active": true,
+        "actor": [
+            { "reference": practitioner, "display": display },
+            { "reference": "Location/main-st", "display": "Main St Clinic" }
+        ]
+    })
+}
+
+fn bundle(matches: Vec<Value>, includes: Vec<Value>, next: Option<String>, total: Option<u64>) -> Value {
+    let mut entries: Vec<Value> = matches.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "match" } })).collect();
+    entries.extend(includes.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "include" } })));
+    let mut links = vec![json!({ "relation": "self", "url": "self" })];
+    if let Some(n) = next {
+        links.push(json!({ "relation": "next", "url": n }));
+    }
+    let mut b = json!({ "resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries });
+    if let Some(n) = total {
+        b["total"] = json!(n);
+    }
+    b
+}
+
+fn connector(fake: &Fake, kind: IntegrationKind, sleeps: Arc<Mutex<Vec<Duration>>>) -> FhirConnector {
+    let http = FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth))
+        .with_sleeper(move |d| sleeps.lock().unwrap().push(d))
+        .with_policy(RetryPolicy { attempts: 3, base: Duration::from_millis(10), cap: Duration::from_secs(5) });
+    let mut s = settings(&fake.base());
+    if kind == IntegrationKind::OracleHealth {
+        s.service_types = vec!["https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d/codeSet/14249|4047611".into()];
+    }
+    FhirConnector::new(kind, s, http)
+}
+
+/// Mounts a two-page search: page 1 (`s1`, `s2` v1, `s3` without end, the
+/// Schedule included) links to page 2 (`s2` v2 moved by 15 minutes, `s4`).
+fn mount_two_pages(fake: &Fake, page2: ResponseTemplate, total: Option<u64>) {
+    let base = fake.base();
+    let next = format!("{base}/Slot?page=2");
+    let p1 = bundle(
+        vec![
+            slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"),
+            slot("s2", "2026-03-04T10:00:00-05:00", Some("2026-03-04T10:30:00-05:00"), "Schedule/rivera", "1"),
+            slot("s3", "2026-03-04T11:00:00-05:00", None, "Schedule/rivera", "1"),
+        ],
+        vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")],
+        Some(next),
+        total,
+    );
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot")).and(query_param("page", "2")).respond_with(page2).with_priority(1));
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot")).and(query_param("_include", "Slot:schedule")).respond_with(fhir_json(p1)).with_priority(2));
+}
+
+fn page_two() -> Value {
+    bundle(
+        vec![
+            slot("s2", "2026-03-04T10:15:00-05:00", Some("2026-03-04T10:45:00-05:00"), "Schedule/rivera", "2"),
+            slot("s4", "2026-03-10T09:00:00-04:00", Some("2026-03-10T09:30:00-04:00"), "Schedule/rivera", "1"),
+        ],
+        vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")],
+        None,
+        None,
+    )
+}
+
+#[test]
+fn paging_include_duplicates_and_quarantine() {
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    let read = c.availability(march_window()).unwrap();
+    assert!(read.complete, "{:?}", read.incomplete_reason);
+    let got: Vec<(String, String, String, String)> = read
+        .slots
+        .iter()
+        .map(|s| (s.external_id.clone(), s.span.start.to_rfc3339(), s.span.end.to_rfc3339(), s.provider.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("s1".into(), "2026-03-04T14:00:00+00:00".into(), "2026-03-04T14:30:00+00:00".into(), "Dr. Ana Rivera".into()),
+            // listed on both pages: the later version wins
+            ("s2".into(), "2026-03-04T15:15:00+00:00".into(), "2026-03-04T15:45:00+00:00".into(), "Dr. Ana Rivera".into()),
+            // after the DST change (EDT, UTC−4)
+            ("s4".into(), "2026-03-10T13:00:00+00:00".into(), "2026-03-10T13:30:00+00:00".into(), "Dr. Ana Rivera".into()),
+        ]
+    );
+    assert_eq!(read.slots[0].location.as_deref(), Some("Main St Clinic"));
+    assert_eq!(read.slots[0].provider_ref.as_deref(), Some("Practitioner/p1"));
+    assert_eq!(read.slots[0].service_type.as_deref(), Some("General Practice"));
+    assert_eq!(read.quarantined.len(), 1);
+    assert_eq!(read.quarantined[0].resource, "Slot/s3");
+    assert!(read.quarantined[0].reason.contains("no end"), "{}", read.quarantined[0].reason);
+    // The first request bounded the window by start with ge/lt and asked for the schedules.
+    let first = &fake.requests()[0];
+    let q = first.url.query().unwrap();
+    assert!(q.contains("start=ge2026-03-01T00%3A00%3A00Z") && q.contains("start=lt2026-03-15T00%3A00%3A00Z"), "{q}");
+    assert!(q.contains("status=free") && q.contains("_include=Slot:schedule") && q.contains("_count=2"), "{q}");
+}
+
+#[test]
+fn truncated_page_loop_and_total_mismatch_make_the_window_incomplete() {
+    // Truncated JSON on page 2.
+    let fake = Fake::start();
+    mount_two_pages(&fake, ResponseTemplate::new(200).set_body_raw(r#"{"resourceType":"Bundle","type":"searchset","entry":[{"resou"#, "application/fhir+json"), Some(5));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert!(read.incomplete_reason.as_deref().unwrap().starts_with("page 2 could not be read"), "{:?}", read.incomplete_reason);
+
+    // A next link that points back at page 2 itself.
+    let fake = Fake::start();
+    let mut looping = page_two();
+    looping["link"] = json!([{ "relation": "next", "url": format!("{}/Slot?page=2", fake.base()) }]);
+    mount_two_pages(&fake, fhir_json(looping), None);
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("the server's page links go round in a circle"));
+    assert_eq!(fake.requests().len(), 2, "the loop is detected before page 2 is read again");
+
+    // The server claims 9 slots and delivers 4.
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(9));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("the server said it had 9 slots but sent 5"));
+
+    // The page cap.
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).with_page_cap(1).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("the server sent more than 1 pages; stopped reading"));
+
+    // Truncated JSON on the first page is an error, not an empty window.
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(ResponseTemplate::new(200).set_body_raw("{\"resourceType\":\"Bun", "application/json")));
+    let err = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap_err();
+    assert!(matches!(err, ConnectorError::BadReply { .. }), "{err:?}");
+}
+
+#[test]
+fn throttling_is_retried_after_the_servers_delay() {
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    // Page 1 is refused once with 429 and Retry-After: 2.
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/r4/Slot"))
+            .and(query_param("_include", "Slot:schedule"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    let sleeps: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let read = connector(&fake, IntegrationKind::Fhir, sleeps.clone()).availability(march_window()).unwrap();
+    assert!(read.complete);
+    assert_eq!(read.slots.len(), 3);
+    assert_eq!(*sleeps.lock().unwrap(), [Duration::from_secs(2)]);
+
+    // 503 every time: three tries (the policy), then a plain error.
+    let fake = Fake::start();
+    let outcome = json!({ "resourceType": "OperationOutcome", "issue": [{ "severity": "error", "code": "transient", "diagnostics": "Scheduling is down for maintenance" }] });
+    fake.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(503).set_body_json(outcome)));
+    let sleeps: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let err = connector(&fake, IntegrationKind::Fhir, sleeps.clone()).availability(march_window()).unwrap_err();
+    assert_eq!(fake.requests().len(), 3);
+    assert_eq!(sleeps.lock().unwrap().len(), 2);
+    assert!(sleeps.lock().unwrap().iter().all(|d| *d <= Duration::from_millis(20)), "jittered backoff within the cap");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 503") && text.contains("Scheduling is down for maintenance"), "{text}");
+}
+
+/// Hands out `t1`, then `t2` after a forced refresh; counts refreshes.
+struct Rotating {
+    refreshes: Arc<Mutex<u32>>,
+}
+
+impl TokenSource for Rotating {
+    fn bearer(&mut self, force_refresh: bool) -> Result<Option<String>, AuthError> {
+        let mut n = self.refreshes.lock().unwrap();
+        if force_refresh {
+            *n += 1;
+        }
+        Ok(Some(format!("t{}", *n + 1)))
+    }
+}
+
+#[test]
+fn an_expired_token_is_refreshed_once_on_401() {
+    let fake = Fake::start();
+    let page = bundle(vec![slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1")], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], None, Some(1));
+    fake.mount(Mock::given(method("GET")).and(header("Authorization", "Bearer t2")).respond_with(fhir_json(page)).with_priority(1));
+    fake.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)).with_priority(2));
+    let refreshes = Arc::new(Mutex::new(0));
+    let http = FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(Rotating { refreshes: refreshes.clone() }));
+    let read = FhirConnector::new(IntegrationKind::Fhir, settings(&fake.base()), http).availability(march_window()).unwrap();
+    assert_eq!(read.slots.len(), 1);
+    assert_eq!(*refreshes.lock().unwrap(), 1);
+
+    // A server that refuses the new token too: one refresh, then a plain "reconnect" error.
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)));
+    let refreshes = Arc::new(Mutex::new(0));
+    let http = FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(Rotating { refreshes: refreshes.clone() }));
+    let err = FhirConnector::new(IntegrationKind::Fhir, settings(&fake.base()), http).availability(march_window()).unwrap_err();
+    assert!(matches!(err, ConnectorError::Unauthorized { .. }));
+    assert!(err.to_string().contains("Reconnect it on the Integrations page"), "{err}");
+    assert_eq!(*refreshes.lock().unwrap(), 1);
+    assert_eq!(fake.requests().len(), 2);
+}
+
+fn store_with_integration(dir: &tempfile::TempDir, base: &str) -> (Store, medharmony::store::integrations::Integration) {
+    let mut store = Store::open(&dir.path().join("desk.db"), &DbKey::Raw([7; 32])).unwrap();
+    let integ = store.add_integration(IntegrationKind::Fhir, "Clinic FHIR", &settings(base), now()).unwrap();
+    (store, integ)
+}
+
+fn cached(store: &Store) -> Vec<(String, String, SlotStatus, String)> {
+    store
+        .published_slots(None, march_window())
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.provider, s.span.start.to_rfc3339(), s.status, s.source))
+        .collect()
+}
+
+#[test]
+fn an_incomplete_sync_keeps_the_cached_window_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let (mut store, integ) = store_with_integration(&dir, &fake.base());
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    let report = sync_integration(&mut store, &integ, &mut c, march_window(), now()).unwrap();
+    assert_eq!((report.added, report.changed, report.removed, report.quarantined, report.complete), (3, 0, 0, 1, true));
+    let before = cached(&store);
+    assert_eq!(before.len(), 3);
+    assert_eq!(before[0], ("Dr. Ana Rivera".into(), "2026-03-04T14:00:00+00:00".into(), SlotStatus::Free, "Clinic FHIR".into()));
+
+    // Next sync: page 1 now lists only s1, and page 2 fails. Nothing may be removed or changed.
+    let fake2 = Fake::start();
+    let next = format!("{}/Slot?page=2", fake2.base());
+    let p1 = bundle(vec![slot("s1", "2026-03-04T09:05:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "3")], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], Some(next), None);
+    fake2.mount(Mock::given(method("GET")).and(query_param("page", "2")).respond_with(ResponseTemplate::new(500)).with_priority(1));
+    fake2.mount(Mock::given(method("GET")).respond_with(fhir_json(p1)).with_priority(2));
+    let mut c2 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake2.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    let report = sync_integration(&mut store, &integ, &mut c2, march_window(), now()).unwrap();
+    assert!(!report.complete && !report.failed);
+    assert_eq!((report.added, report.changed, report.removed), (0, 0, 0));
+    assert_eq!(cached(&store), before);
+    let stored = store.integration("Clinic FHIR").unwrap().unwrap();
+    assert!(stored.last_error.as_deref().unwrap().contains("page 2 could not be read"), "{:?}", stored.last_error);
+
+    // A complete read that no longer lists s2 and s4 removes them, and updates s1.
+    let fake3 = Fake::start();
+    let only = bundle(vec![slot("s1", "2026-03-04T09:05:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "3")], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], None, Some(1));
+    fake3.mount(Mock::given(method("GET")).respond_with(fhir_json(only)));
+    let mut c3 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake3.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    let report = sync_integration(&mut store, &integ, &mut c3, march_window(), now()).unwrap();
+    assert_eq!((report.added, report.changed, report.removed, report.complete), (0, 1, 2, true));
+    assert_eq!(cached(&store), [("Dr. Ana Rivera".into(), "2026-03-04T14:05:00+00:00".into(), SlotStatus::Free, "Clinic FHIR".into())]);
+}
+
+/// Answers the Appointment create with the Appointment it received, given an id.
+struct EchoAppointment;
+
+impl Respond for EchoAppointment {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut body: Value = serde_json::from_slice(&req.body).unwrap();
+        body["id"] = json!("appt-1");
+        ResponseTemplate::new(201).set_body_raw(body.to_string(), "application/fhir+json")
+    }
+}
+
+fn slot_id_of(store: &Store, start: &str) -> String {
+    let s = store.published_slots(None, march_window()).unwrap().into_iter().find(|s| s.span.start == t(start)).unwrap();
+    format!("slot-{}", s.id)
+}
+
+#[test]
+fn booking_writes_back_and_a_taken_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let (mut store, integ) = store_with_integration(&dir, &fake.base());
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    sync_integration(&mut store, &integ, &mut c, march_window(), now()).unwrap();
+
+    // s1 is still free at the source: it gets booked.
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"))));
+    fake.mount(
+        Mock::given(method("POST"))
+            .and(path("/r4/Appointment"))
+            .and(body_partial_json(json!({ "resourceType": "Appointment", "status": "booked", "slot": [{ "reference": "Slot/s1" }] })))
+            .respond_with(EchoAppointment)
+            .expect(1),
+    );
+    let make = |i: &medharmony::store::integrations::Integration| -> Result<Box<dyn Connector>, ConnectorError> {
+        Ok(Box::new(FhirConnector::new(i.kind, i.settings.clone(), FhirHttp::new(FhirHttp::default_agent(), &i.name, Box::new(NoAuth)))))
+    };
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    let booked = book_slot(&mut store, &s1, "pat-1001", make, now()).unwrap();
+    assert_eq!(booked.appointment_id, "Appointment/appt-1");
+    let sent: Value = serde_json::from_slice(&fake.requests().iter().find(|r| r.method.as_str() == "POST").unwrap().body).unwrap();
+    let participants = sent["participant"].as_array().unwrap();
+    assert!(participants.iter().any(|p| p["actor"]["reference"] == "Patient/pat-1001" && p["status"] == "accepted"), "{sent}");
+    assert_eq!(sent["start"], "2026-03-04T14:00:00Z");
+    assert_eq!(cached(&store)[0].2, SlotStatus::Busy);
+
+    // Booking it again from the desk is refused locally: the source is not asked again.
+    let err = book_slot(&mut store, &s1, "pat-1002", make, now()).unwrap_err();
+    assert!(matches!(err, BookError::Store(medharmony::store::StoreError::SlotNotFree(_))), "{err:?}");
+
+    // s2 was booked by someone else between our read and our booking.
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s2")).respond_with(fhir_json({
+        let mut s = slot("s2", "2026-03-04T10:15:00-05:00", Some("2026-03-04T10:45:00-05:00"), "Schedule/rivera", "3");
+        s["status"] = json!("busy");
+        s
+    })));
+    let s2 = slot_id_of(&store, "2026-03-04T15:15:00Z");
+    let err = book_slot(&mut store, &s2, "pat-1002", make, now()).unwrap_err();
+    assert_eq!(err.to_string(), "This time is no longer available in Clinic FHIR: someone else booked it. Pick another time.");
+    assert_eq!(cached(&store)[1].2, SlotStatus::Busy, "the taken slot is no longer offered");
+    assert_eq!(fake.requests().iter().filter(|r| r.method.as_str() == "POST").count(), 1, "no second Appointment was created");
+
+    // s4 is free when re-read, but the create conflicts (409): same answer, nothing booked locally.
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s4")).respond_with(fhir_json(slot("s4", "2026-03-10T09:00:00-04:00", Some("2026-03-10T09:30:00-04:00"), "Schedule/rivera", "1"))));
+    fake.mount(Mock::given(method("POST")).and(body_partial_json(json!({ "slot": [{ "reference": "Slot/s4" }] }))).respond_with(ResponseTemplate::new(409)).with_priority(1));
+    let s4 = slot_id_of(&store, "2026-03-10T13:00:00Z");
+    let err = book_slot(&mut store, &s4, "pat-1003", make, now()).unwrap_err();
+    assert!(matches!(err, BookError::Connector(ConnectorError::SlotTaken { .. })), "{err:?}");
+    let src = store.slot_for_booking(s4.trim_start_matches("slot-").parse().unwrap()).unwrap().unwrap();
+    assert!(store.bookings_of(src.source_id, "s4").unwrap().is_empty());
+}
+
+#[test]
+fn oracle_health_searches_by_service_type_and_books_with_one_participant() {
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let mut c = connector(&fake, IntegrationKind::OracleHealth, Arc::default());
+    let read = c.availability(march_window()).unwrap();
+    assert_eq!(read.slots.len(), 3);
+    let q = fake.requests()[0].url.query().unwrap().to_string();
+    assert!(q.starts_with("service-type=https%3A%2F%2Ffhir.cerner.com"), "{q}");
+    assert!(!q.contains("status="), "Oracle Health returns free slots only: {q}");
+
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/r4/Slot"))
+            .and(query_param("_id", "s1"))
+            .respond_with(fhir_json(bundle(vec![slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1")], vec![], None, Some(1))))
+            .with_priority(1),
+    );
+    fake.mount(Mock::given(method("POST")).and(path("/r4/Appointment")).respond_with(ResponseTemplate::new(201).insert_header("Location", format!("{}/Appointment/77/_history/1", fake.base()))));
+    let booked = c.book(&medharmony::connector::SlotToBook {
+        external_id: "s1".into(),
+        span: read.slots[0].span,
+        provider_ref: Some("Practitioner/p1".into()),
+        location_ref: Some("Location/main-st".into()),
+        booking: json!({}),
+    }, "12724066").unwrap();
+    assert_eq!(booked.appointment_id, "Appointment/77");
+    let sent: Value = serde_json::from_slice(&fake.requests().iter().find(|r| r.method.as_str() == "POST").unwrap().body).unwrap();
+    assert_eq!(sent["status"], "booked");
+    assert_eq!(sent["slot"], json!([{ "reference": "Slot/s1" }]));
+    assert_eq!(sent["participant"], json!([{ "actor": { "reference": "Patient/12724066" }, "status": "accepted" }]));
+}
+
+#[test]
+fn epic_finds_open_times_and_books_the_proposal() {
+    let fake = Fake::start();
+    let proposed = json!({
+        "resourceType": "Appointment", "id": "prop-1", "status": "proposed",
+        "start": "2026-03-04T09:00:00-05:00", "end": "2026-03-04T09:30:00-05:00",
+        "participant": [
+            { "actor": { "reference": "Practitioner/eAbc", "display": "Dr. Sam Okafor" }, "status": "needs-action" },
+            { "actor": { "reference": "Location/eLoc", "display": "Lakeside Clinic" }, "status": "needs-action" }
+        ]
+    });
+    let find = json!({ "resourceType": "Bundle", "type": "searchset", "entry": [
+        { "resource": proposed, "search": { "mode": "match" } },
+        { "resource": { "resourceType": "OperationOutcome", "issue": [{ "severity": "warning", "code": "informational", "details": { "text": "Some providers have no open times" } }] }, "search": { "mode": "outcome" } }
+    ]});
+    fake.mount(Mock::given(method("POST")).and(path("/STU3/Appointment/$find")).respond_with(fhir_json(find)));
+    let mut s = settings(&format!("{}/R4", fake.server.uri()));
+    s.practitioners = vec!["Practitioner/eAbc".into()];
+    let mut c = EpicConnector::new(s, FhirHttp::new(FhirHttp::default_agent(), "Epic", Box::new(NoAuth)));
+    let read = c.availability(march_window()).unwrap();
+    assert!(read.complete);
+    assert_eq!(read.slots.len(), 1);
+    assert_eq!(read.slots[0].provider, "Dr. Sam Okafor");
+    assert_eq!(read.slots[0].span.start, t("2026-03-04T14:00:00Z"));
+    assert_eq!(read.slots[0].booking["id"], "prop-1");
+    let find_body: Value = serde_json::from_slice(&fake.requests()[0].body).unwrap();
+    assert_eq!(find_body["resourceType"], "Parameters");
+    let names: Vec<&str> = find_body["parameter"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"startTime") && names.contains(&"endTime"), "{names:?}");
+
+    let mut booked_resp = read.slots[0].booking.clone();
+    booked_resp["status"] = json!("booked");
+    booked_resp["id"] = json!("appt-9");
+    fake.mount(Mock::given(method("POST")).and(path("/STU3/Appointment/$book")).respond_with(fhir_json(booked_resp)));
+    let to_book = medharmony::connector::SlotToBook {
+        external_id: read.slots[0].external_id.clone(),
+        span: read.slots[0].span,
+        provider_ref: read.slots[0].provider_ref.clone(),
+        location_ref: read.slots[0].location_ref.clone(),
+        booking: read.slots[0].booking.clone(),
+    };
+    let booked = c.book(&to_book, "eP123").unwrap();
+    assert_eq!(booked.appointment_id, "Appointment/appt-9");
+    let book_req = fake.requests().into_iter().find(|r| r.url.path().ends_with("$book")).unwrap();
+    let body: Value = serde_json::from_slice(&book_req.body).unwrap();
+    assert_eq!(body["resourceType"], "Parameters");
+    assert!(body.to_string().contains("Patient/eP123"), "{body}");
+}
