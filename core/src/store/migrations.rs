@@ -174,7 +174,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(tables, ["busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources"]);
+        assert_eq!(tables, ["bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources"]);
         let demo_col: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('providers') WHERE name = 'demo'", [], |r| r.get(0)).unwrap();
         assert_eq!(demo_col, 1);
         drop(conn);
