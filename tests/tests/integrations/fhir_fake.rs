@@ -504,3 +504,65 @@ fn epic_finds_open_times_and_books_the_proposal() {
     assert_eq!(body["resourceType"], "Parameters");
     assert!(body.to_string().contains("Patient/eP123"), "{body}");
 }
+
+#[test]
+fn epic_cancellations_come_from_the_r4_appointment_search() {
+    let fake = Fake::start();
+    let body = std::fs::read_to_string(medharmony_e2e::fixture("fhir/epic/appointment-search-cancelled.json")).unwrap();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/R4/Appointment"))
+            .and(query_param("practitioner", "Practitioner/eRivAna0Kx8pLq2Wm5Tz3"))
+            .and(query_param("status", "cancelled"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/fhir+json")),
+    );
+    let mut s = settings(&format!("{}/R4", fake.server.uri()));
+    s.practitioners = vec!["Practitioner/eRivAna0Kx8pLq2Wm5Tz3".into()];
+    let mut c = EpicConnector::new(s, FhirHttp::new(FhirHttp::default_agent(), "Epic", Box::new(NoAuth)));
+    let cancelled = c.cancellations(march_window()).unwrap();
+    let got: Vec<(String, Option<DateTime<Utc>>)> = cancelled.iter().map(|a| (a.appointment_id.clone(), a.span.map(|s| s.start))).collect();
+    // The booked appointment in the same bundle is not a cancellation.
+    assert_eq!(
+        got,
+        [("Appointment/eCx1Mn2Bv5Cx8Za1Sd4Fg7".to_string(), Some(t("2026-03-05T14:00:00Z"))), ("Appointment/eCx2Qa3Ws6Ed9Rf2Tg5Yh8".to_string(), None)]
+    );
+    let q = fake.requests()[0].url.query().unwrap().to_string();
+    assert!(q.contains("date=ge2026-03-01T00%3A00%3A00Z") && q.contains("date=lt2026-03-15T00%3A00%3A00Z"), "{q}");
+}
+
+#[test]
+fn changes_since_a_cursor_use_last_updated_and_upsert_without_removing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    mount_two_pages(&fake, fhir_json(page_two()), Some(5));
+    let (mut store, integ) = store_with_integration(&dir, &fake.base());
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    sync_integration(&mut store, &integ, &mut c, march_window(), now()).unwrap();
+
+    // Without a cursor: nothing is read, and the cursor starts now.
+    let first = c.changes_since(None, now()).unwrap().unwrap();
+    assert_eq!((first.slots.len(), first.cursor.as_str()), (0, "2026-03-01T12:00:00Z"));
+
+    // With it: a `_lastUpdated=gt` search; s1 was booked at the EHR.
+    let fake2 = Fake::start();
+    let mut busy = slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "2");
+    busy["status"] = json!("busy");
+    fake2.mount(
+        Mock::given(method("GET"))
+            .and(path("/r4/Slot"))
+            .and(query_param("_lastUpdated", "gt2026-03-01T12:00:00Z"))
+            .respond_with(fhir_json(bundle(vec![busy], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], None, Some(1)))),
+    );
+    let mut c2 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake2.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    let later = t("2026-03-01T12:01:00Z");
+    let batch = c2.changes_since(Some(&first.cursor), later).unwrap().unwrap();
+    assert!(batch.complete);
+    assert_eq!(batch.cursor, "2026-03-01T12:01:00Z");
+    let outcome = store.apply_changes(&integ, &batch.slots, later).unwrap();
+    assert_eq!((outcome.inserted, outcome.updated, outcome.removed), (0, 1, 0));
+    let statuses: Vec<SlotStatus> = cached(&store).into_iter().map(|r| r.2).collect();
+    assert_eq!(statuses, [SlotStatus::Busy, SlotStatus::Free, SlotStatus::Free], "only s1 changed; nothing was removed");
+
+    // Oracle Health offers no change query.
+    assert!(connector(&fake, IntegrationKind::OracleHealth, Arc::default()).changes_since(Some("x"), later).unwrap().is_none());
+}
