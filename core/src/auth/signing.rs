@@ -7,15 +7,19 @@
 //!
 //! Key ID: the one registered with the EHR when given; otherwise the key's JWK thumbprint
 //! (RFC 7638: base64url of the SHA-256 of the canonical public JWK), so the same key always gets
-//! the same `kid` and staff can register it from [`SigningKey::public_jwks`]. To compute the
-//! thumbprint the public half (RSA `n`, `e`; EC point `x`, `y`) is read from the PKCS#8
-//! structure (RFC 5208/5958; RSAPrivateKey of RFC 8017 A.1.2; ECPrivateKey of RFC 5915 with its
-//! `publicKey` field) by a small DER reader below, because `jsonwebtoken` 9 does not expose it.
+//! the same `kid` and staff can register it from [`SigningKey::public_jwks`]. `jsonwebtoken` 9
+//! does not expose the public half, so the key is also read with *ring* 0.17 (the crypto library
+//! `jsonwebtoken` signs with): RSA `n`, `e` from `RsaKeyPair` (PKCS#8 of RFC 5208/5958, or the
+//! RSAPrivateKey of RFC 8017 A.1.2); EC `x`, `y` from `EcdsaKeyPair` (PKCS#8 holding the
+//! ECPrivateKey of RFC 5915 with its `publicKey` field). PEM is read with the `pem` crate.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::error::KeyRejected;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -67,26 +71,19 @@ impl SigningKey {
     /// certificate only, protected by a passphrase, an EC key on another curve than P-384, an
     /// algorithm other than RSA/EC, or a key the signer refuses (e.g. RSA under 2048 bits).
     pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, AuthError> {
-        let (label, block, der) = private_key_block(pem)?;
-        let (public, encoding) = match label.as_str() {
+        let block = private_key_block(pem)?;
+        let (public, encoding) = match block.tag() {
             "RSA PRIVATE KEY" => {
-                let public = rsa_public(&der)?;
-                (public, EncodingKey::from_rsa_pem(block.as_bytes()).map_err(|_| bad_key("the RSA key could not be read"))?)
+                let public = rsa_public(RsaKeyPair::from_der(block.contents()).map_err(rsa_refused)?);
+                (public, rsa_encoding_key(&block)?)
             }
-            "PRIVATE KEY" => match pkcs8_public(&der)? {
-                public @ PublicKey::Rsa { .. } => {
-                    (public, EncodingKey::from_rsa_pem(block.as_bytes()).map_err(|_| bad_key("the RSA key could not be read"))?)
-                }
+            "PRIVATE KEY" => match pkcs8_public(&block)? {
+                public @ PublicKey::Rsa { .. } => (public, rsa_encoding_key(&block)?),
                 public @ PublicKey::P384 { .. } => {
-                    (public, EncodingKey::from_ec_pem(block.as_bytes()).map_err(|_| bad_key("the EC key could not be read"))?)
+                    (public, EncodingKey::from_ec_pem(pem::encode(&block).as_bytes()).map_err(|_| bad_key("the EC key could not be read"))?)
                 }
             },
-            "ENCRYPTED PRIVATE KEY" => {
-                return Err(bad_key(
-                    "the key file is protected by a passphrase; export it without one \
-                     (openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem)",
-                ))
-            }
+            "ENCRYPTED PRIVATE KEY" => return Err(bad_key(PASSPHRASE)),
             "EC PRIVATE KEY" => {
                 return Err(bad_key(
                     "the EC key is in the older SEC1 form; convert it to PKCS#8 \
@@ -100,9 +97,7 @@ impl SigningKey {
             Some(k) if !k.is_empty() => k.to_string(),
             _ => key.thumbprint(),
         };
-        jsonwebtoken::crypto::sign(b"MedHarmony Desk key check", &key.encoding, key.algorithm()).map_err(|_| {
-            bad_key("it cannot sign (RSA keys need at least 2048 bits; EC keys must be P-384 and include their public key)")
-        })?;
+        jsonwebtoken::crypto::sign(b"MedHarmony Desk key check", &key.encoding, key.algorithm()).map_err(|_| bad_key(CANNOT_SIGN))?;
         Ok(key)
     }
 
@@ -201,42 +196,35 @@ fn b64u(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Finds the first PEM block whose label ends in `PRIVATE KEY` (or, failing that, reports what
-/// was found). Returns its label, the block's text (BEGIN to END line) and its DER bytes.
-fn private_key_block(pem: &str) -> Result<(String, String, Vec<u8>), AuthError> {
-    let mut found_other: Option<String> = None;
-    let mut lines = pem.lines().map(str::trim);
-    while let Some(line) = lines.next() {
-        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else { continue };
-        let end = format!("-----END {label}-----");
-        let mut body = String::new();
-        let mut closed = false;
-        for inner in lines.by_ref() {
-            if inner == end {
-                closed = true;
-                break;
-            }
-            // RFC 7468 §2: headers (legacy encrypted PEM) contain ':'.
-            if inner.contains(':') {
-                return Err(bad_key(
-                    "the key file is protected by a passphrase; export it without one \
-                     (openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem)",
-                ));
-            }
-            body.push_str(inner);
+/// What to do about a passphrase-protected key file.
+const PASSPHRASE: &str = "the key file is protected by a passphrase; export it without one \
+     (openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem)";
+
+/// What to do about a key that is damaged or refused by the signer.
+const CANNOT_SIGN: &str = "it cannot sign (RSA keys need at least 2048 bits; EC keys must be P-384 and include their public key)";
+
+/// The first PEM block (RFC 7468, read by the `pem` crate) whose label ends in `PRIVATE KEY`,
+/// or an error in plain words naming what the file holds instead.
+fn private_key_block(text: &str) -> Result<pem::Pem, AuthError> {
+    let blocks = pem::parse_many(text).map_err(|e| match e {
+        pem::PemError::InvalidData(_) => bad_key("the key file's text is damaged (not base64)"),
+        // RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`) that are not `Name: value` lines.
+        pem::PemError::InvalidHeader(_) => bad_key("the key file's text is damaged (a line inside the key is not base64)"),
+        pem::PemError::MismatchedTags(begin, end) => bad_key(&format!("the '{begin}' block ends with an END line for '{end}'")),
+        _ => bad_key("the key file's BEGIN and END lines are damaged"),
+    })?;
+    if let Some(block) = blocks.iter().find(|b| b.tag().ends_with("PRIVATE KEY")) {
+        // Legacy OpenSSL encryption (RFC 1421 headers such as `Proc-Type: 4,ENCRYPTED`).
+        if block.headers().iter().next().is_some() {
+            return Err(bad_key(PASSPHRASE));
         }
-        if !closed {
-            return Err(bad_key(&format!("the '{label}' block has no END line")));
-        }
-        if !label.ends_with("PRIVATE KEY") {
-            found_other.get_or_insert_with(|| label.to_string());
-            continue;
-        }
-        let der = STANDARD.decode(body.as_bytes()).map_err(|_| bad_key("the key file's text is damaged (not base64)"))?;
-        let block = format!("-----BEGIN {label}-----\n{body}\n{end}\n");
-        return Ok((label.to_string(), block, der));
+        return Ok(block.clone());
     }
-    match found_other {
+    // `parse_many` skips a BEGIN line that has no END line after it.
+    if text.matches("-----BEGIN ").count() > blocks.len() {
+        return Err(bad_key("a block in the key file has no END line (the file may be cut short)"));
+    }
+    match blocks.first().map(pem::Pem::tag) {
         Some(label) if label.contains("PUBLIC KEY") || label.contains("CERTIFICATE") => {
             Err(bad_key("this file holds a public key or certificate; MedHarmony Desk needs the private key (the file you keep secret)"))
         }
@@ -245,108 +233,72 @@ fn private_key_block(pem: &str) -> Result<(String, String, Vec<u8>), AuthError> 
     }
 }
 
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OCTET_STRING: u8 = 0x04;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_EC_PUBLIC_KEY: u8 = 0xA1;
-/// rsaEncryption, 1.2.840.113549.1.1.1.
-const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
-/// id-ecPublicKey, 1.2.840.10045.2.1.
-const OID_EC: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-/// secp384r1 (P-384), 1.3.132.0.34.
-const OID_P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
-/// prime256v1 (P-256), 1.2.840.10045.3.1.7.
-const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+/// Whether *ring* refused a key for `reason`. *ring* 0.17 tells its reasons apart only by the
+/// `Display` text of [`KeyRejected`]: `"WrongAlgorithm"` (the PKCS#8 algorithm identifier, curve
+/// included, is another one), `"InvalidEncoding"` (the DER structure is broken or, for EC, lacks
+/// the public key), `"InconsistentComponents"`, `"TooSmall"`, and so on.
+fn rejected_for(error: &KeyRejected, reason: &str) -> bool {
+    error.to_string() == reason
+}
 
-/// A reader over DER TLVs (definite lengths only, as DER requires).
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// The next element's tag and contents.
-    fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7F);
-            if count == 0 || count > 3 || rest.len() < count {
-                return None;
-            }
-            let len = rest[..count].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-            rest = &rest[count..];
-            len
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (content, after) = rest.split_at(len);
-        self.0 = after;
-        Some((tag, content))
-    }
-
-    /// The next element's contents when it has tag `tag`.
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], AuthError> {
-        match self.next() {
-            Some((t, content)) if t == tag => Ok(content),
-            _ => Err(bad_key("the key's structure could not be read")),
-        }
+/// The plain-words error for an RSA key *ring* refuses.
+fn rsa_refused(error: KeyRejected) -> AuthError {
+    if rejected_for(&error, "InvalidEncoding") {
+        bad_key("the key's structure could not be read")
+    } else {
+        bad_key(CANNOT_SIGN)
     }
 }
 
-/// An unsigned big-endian integer without leading zero bytes (JWK form).
-fn unsigned(bytes: &[u8]) -> Vec<u8> {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
-    bytes[start..].to_vec()
+/// The signer's key for an RSA block (PKCS#1 or PKCS#8; `jsonwebtoken` takes it as PEM).
+fn rsa_encoding_key(block: &pem::Pem) -> Result<EncodingKey, AuthError> {
+    EncodingKey::from_rsa_pem(pem::encode(block).as_bytes()).map_err(|_| bad_key("the RSA key could not be read"))
 }
 
-/// `n` and `e` from an RSAPrivateKey (PKCS#1, RFC 8017 A.1.2).
-fn rsa_public(der: &[u8]) -> Result<PublicKey, AuthError> {
-    let mut fields = Der(Der(der).expect(TAG_SEQUENCE)?);
-    fields.expect(TAG_INTEGER)?; // version
-    let n = unsigned(fields.expect(TAG_INTEGER)?);
-    let e = unsigned(fields.expect(TAG_INTEGER)?);
-    Ok(PublicKey::Rsa { n, e })
+/// `n` and `e` of an RSA key (unsigned big-endian, without leading zero bytes).
+fn rsa_public(pair: RsaKeyPair) -> PublicKey {
+    let components = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
+    PublicKey::Rsa { n: components.n, e: components.e }
 }
 
-/// The public key inside a PKCS#8 PrivateKeyInfo (RFC 5208 §5 / RFC 5958 §2).
-fn pkcs8_public(der: &[u8]) -> Result<PublicKey, AuthError> {
-    let mut info = Der(Der(der).expect(TAG_SEQUENCE)?);
-    info.expect(TAG_INTEGER)?; // version
-    let mut algorithm = Der(info.expect(TAG_SEQUENCE)?);
-    let oid = algorithm.expect(TAG_OID)?;
-    let private_key = info.expect(TAG_OCTET_STRING)?;
-    if oid == OID_RSA {
-        return rsa_public(private_key);
+/// The public key of a PKCS#8 PrivateKeyInfo (RFC 5208 §5 / RFC 5958 §2) holding an RSA key or
+/// an EC P-384 key whose ECPrivateKey (RFC 5915) includes its public point. *ring* reads and
+/// checks the key; the error says in plain words why another key cannot be used.
+fn pkcs8_public(block: &pem::Pem) -> Result<PublicKey, AuthError> {
+    let der = block.contents();
+    match RsaKeyPair::from_pkcs8(der) {
+        Ok(pair) => return Ok(rsa_public(pair)),
+        Err(e) if !rejected_for(&e, "WrongAlgorithm") => return Err(rsa_refused(e)),
+        Err(_) => {}
     }
-    if oid != OID_EC {
-        return Err(bad_key("it is neither an RSA nor an EC key (SMART sign-in uses RS384 or ES384)"));
-    }
-    match algorithm.expect(TAG_OID)? {
-        curve if curve == OID_P384 => {}
-        curve if curve == OID_P256 => return Err(bad_key("it is an EC P-256 key; SMART's ES384 needs a P-384 key")),
-        _ => return Err(bad_key("it is an EC key on a curve other than P-384; SMART's ES384 needs a P-384 key")),
-    }
-    // ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, [0] parameters OPTIONAL, [1] publicKey OPTIONAL }
-    let mut ec = Der(Der(private_key).expect(TAG_SEQUENCE)?);
-    ec.expect(TAG_INTEGER)?;
-    ec.expect(TAG_OCTET_STRING)?;
-    while let Some((tag, content)) = ec.next() {
-        if tag != TAG_EC_PUBLIC_KEY {
-            continue;
+    let rng = SystemRandom::new();
+    match EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, der, &rng) {
+        // An uncompressed point 0x04 || X || Y (SEC 1 §2.3.3).
+        Ok(pair) => match pair.public_key().as_ref() {
+            [4, point @ ..] if point.len() == 96 => return Ok(PublicKey::P384 { x: point[..48].to_vec(), y: point[48..].to_vec() }),
+            _ => return Err(bad_key("the EC key's public point could not be read")),
+        },
+        Err(e) if rejected_for(&e, "InvalidEncoding") => {
+            return Err(bad_key(
+                "the EC key's structure could not be read, or the file does not include its public key; \
+                 export it again with openssl pkcs8 -topk8 -nocrypt",
+            ))
         }
-        let bits = Der(content).expect(TAG_BIT_STRING)?;
-        // No unused bits, then an uncompressed point 0x04 || X || Y (SEC 1 §2.3.3).
-        if let [0, 4, point @ ..] = bits {
-            if point.len() == 96 {
-                return Ok(PublicKey::P384 { x: point[..48].to_vec(), y: point[48..].to_vec() });
-            }
+        Err(e) if rejected_for(&e, "InconsistentComponents") => {
+            return Err(bad_key("the EC key's public key does not match its private key"))
         }
-        return Err(bad_key("the EC key's public point could not be read"));
+        Err(e) if !rejected_for(&e, "WrongAlgorithm") => return Err(bad_key(CANNOT_SIGN)),
+        Err(_) => {}
     }
-    Err(bad_key("the EC key file does not include its public key; export it again with openssl pkcs8 -topk8 -nocrypt"))
+    match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng) {
+        Err(e) if rejected_for(&e, "WrongAlgorithm") => {}
+        _ => return Err(bad_key("it is an EC P-256 key; SMART's ES384 needs a P-384 key")),
+    }
+    // `jsonwebtoken` accepts any id-ecPublicKey key here, whatever its curve.
+    if EncodingKey::from_ec_pem(pem::encode(block).as_bytes()).is_ok() {
+        return Err(bad_key("it is an EC key on a curve other than P-384; SMART's ES384 needs a P-384 key"));
+    }
+    Err(bad_key("it is neither an RSA nor an EC key (SMART sign-in uses RS384 or ES384)"))
 }
 
 #[cfg(test)]
@@ -505,5 +457,18 @@ mod tests {
     fn empty_client_id_is_refused() {
         let key = SigningKey::from_pem(&fixture("test-rs384.pem"), None).unwrap();
         assert!(matches!(client_assertion(" ", "https://t", &key, Utc::now()), Err(AuthError::Config(_))));
+    }
+}
+#[cfg(test)]
+mod tmp_scratch_check {
+    #[test]
+    fn tmp_scratch_print() {
+        for f in ["pkcs1", "ed", "p521", "sec1", "nopub", "rsa1024", "legacyenc", "enc"] {
+            let text = std::fs::read_to_string(format!("/tmp/kchk/{f}.pem")).unwrap();
+            match super::SigningKey::from_pem(&text, None) {
+                Ok(k) => println!("{f}: OK {}", k.kid()),
+                Err(e) => println!("{f}: {e}"),
+            }
+        }
     }
 }

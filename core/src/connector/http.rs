@@ -3,7 +3,8 @@
 //!
 //! * HTTP 429 and 503 are retried, waiting what `Retry-After` says (RFC 9110
 //!   §10.2.3: seconds or an HTTP-date), else a capped exponential backoff with
-//!   full jitter; at most [`RetryPolicy::attempts`] tries in all.
+//!   full jitter; at most [`RetryPolicy::attempts`] tries in all. A server
+//!   that asks for a longer wait than [`RetryPolicy::cap`] is not retried.
 //! * HTTP 401 gets one forced token refresh ([`TokenSource::bearer`] with
 //!   `force_refresh`) and one retry; a second 401 is
 //!   [`ConnectorError::Unauthorized`].
@@ -29,7 +30,7 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// First backoff step when the server gives no `Retry-After` (default 500 ms).
     pub base: Duration,
-    /// Longest single wait, also applied to `Retry-After` (default 30 s).
+    /// Longest single wait (default 30 s); a longer `Retry-After` ends the request.
     pub cap: Duration,
 }
 
@@ -140,7 +141,12 @@ impl FhirHttp {
                     if attempt >= self.policy.attempts {
                         return Err(ConnectorError::Server { system: self.system.clone(), status, detail: busy_detail(&body, status) });
                     }
-                    let wait = retry_after.map(|w| w.min(self.policy.cap)).unwrap_or_else(|| self.backoff(attempt));
+                    if let Some(w) = retry_after.filter(|w| *w > self.policy.cap) {
+                        // Retrying sooner than the server asked would be ignored or punished.
+                        let detail = format!("the server is busy and asked MedHarmony Desk to wait {} seconds; try again later", w.as_secs());
+                        return Err(ConnectorError::Server { system: self.system.clone(), status, detail });
+                    }
+                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
                     tracing::info!(system = %self.system, status, wait_ms = wait.as_millis() as u64, attempt, "server busy; waiting before retrying");
                     (self.sleep)(wait);
                 }

@@ -7,8 +7,6 @@
 //! the test thread (or a thread the test spawns).
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +18,7 @@ use medharmony::auth::{discover, token_source, AuthConfig, AuthError, LoopbackLo
 use medharmony::store::key::KeyVault;
 use medharmony_e2e::fixture;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -63,9 +62,7 @@ impl TestVault {
 
 /// The form parameters of a request body (`application/x-www-form-urlencoded`), decoded.
 fn form(request: &Request) -> HashMap<String, String> {
-    let mut url = request.url.clone();
-    url.set_query(Some(std::str::from_utf8(&request.body).expect("UTF-8 form body")));
-    url.query_pairs().into_owned().collect()
+    url::form_urlencoded::parse(&request.body).into_owned().collect()
 }
 
 fn query(request: &Request) -> HashMap<String, String> {
@@ -80,16 +77,9 @@ fn oauth_error(status: u16, code: &str, description: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": code, "error_description": description}))
 }
 
-/// BASE64URL(SHA256(text)), computed by the system's `sha256sum` (an implementation independent
-/// of the code under test).
+/// BASE64URL(SHA256(text)) (RFC 7636 §4.2 `S256`), computed with the `sha2` crate.
 fn s256(text: &str) -> String {
-    let mut child = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum is installed");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("sha256sum output");
-    let hex_digest = String::from_utf8(out.stdout).expect("utf-8");
-    let hex_digest = hex_digest.split_whitespace().next().expect("digest");
-    let bytes: Vec<u8> = (0..hex_digest.len()).step_by(2).map(|i| u8::from_str_radix(&hex_digest[i..i + 2], 16).expect("hex")).collect();
-    URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A SMART Backend Services token endpoint that verifies the client assertion: header `alg`,

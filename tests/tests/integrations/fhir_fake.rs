@@ -566,3 +566,47 @@ fn changes_since_a_cursor_use_last_updated_and_upsert_without_removing() {
     // Oracle Health offers no change query.
     assert!(connector(&fake, IntegrationKind::OracleHealth, Arc::default()).changes_since(Some("x"), later).unwrap().is_none());
 }
+
+#[test]
+fn a_next_link_to_another_server_is_not_followed() {
+    let fake = Fake::start();
+    let mut elsewhere = page_two();
+    elsewhere["link"] = json!([{ "relation": "next", "url": "http://127.0.0.2:9/r4/Slot?page=3" }]);
+    mount_two_pages(&fake, fhir_json(elsewhere), Some(5));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("the server's link to the next page points to another server; stopped reading"));
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[test]
+fn a_retry_after_longer_than_the_cap_is_not_cut_short() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120")));
+    let sleeps: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let err = connector(&fake, IntegrationKind::Fhir, sleeps.clone()).availability(march_window()).unwrap_err();
+    assert_eq!(fake.requests().len(), 1, "no early retry");
+    assert!(sleeps.lock().unwrap().is_empty());
+    assert_eq!(
+        err.to_string(),
+        "Clinic FHIR answered with an error (HTTP 429): the server is busy and asked MedHarmony Desk to wait 120 seconds; try again later"
+    );
+}
+
+#[test]
+fn practitioners_without_a_display_are_named_from_their_resource() {
+    let fake = Fake::start();
+    let mut sched = schedule("okafor", "Practitioner/p2", "");
+    sched["actor"][0].as_object_mut().unwrap().remove("display");
+    let page = bundle(vec![slot("s9", "2026-03-04T09:00:00-06:00", Some("2026-03-04T09:20:00-06:00"), "Schedule/okafor", "1")], vec![sched], None, Some(1));
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(fhir_json(page)));
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/r4/Practitioner/p2"))
+            .respond_with(fhir_json(json!({ "resourceType": "Practitioner", "id": "p2", "name": [{ "use": "official", "prefix": ["Dr."], "given": ["Sam"], "family": "Okafor" }] })))
+            .expect(1),
+    );
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert_eq!(read.slots[0].provider, "Dr. Sam Okafor");
+    assert_eq!(read.slots[0].provider_ref.as_deref(), Some("Practitioner/p2"));
+}

@@ -2,5 +2,6 @@
 //! FHIR server on loopback. One test binary, one module per area.
 
 mod auth;
+mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;

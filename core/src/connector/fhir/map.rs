@@ -319,6 +319,43 @@ pub fn resolve(slots: &mut [RemoteSlot], schedules: &HashMap<String, ScheduleInf
     }
 }
 
+/// A Practitioner's name as staff would write it (HL7 FHIR R4 §8.4
+/// `Practitioner.name`, datatype HumanName): the first `official` or `usual`
+/// name (else the first), its `text` when given, else `prefix given family
+/// suffix`. `None` when `v` is no Practitioner or has no usable name.
+pub fn practitioner_name(v: &Value) -> Option<String> {
+    if v.get("resourceType").and_then(Value::as_str) != Some("Practitioner") {
+        return None;
+    }
+    let names = v.get("name")?.as_array()?;
+    let by_use = |u: &str| names.iter().find(|n| n.get("use").and_then(Value::as_str) == Some(u));
+    let name = by_use("official").or_else(|| by_use("usual")).or_else(|| names.first())?;
+    if let Some(text) = name.get("text").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()) {
+        return Some(text.to_string());
+    }
+    let words = |key: &str| -> Vec<String> {
+        name.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+    };
+    let mut parts = words("prefix");
+    parts.extend(words("given"));
+    parts.extend(name.get("family").and_then(Value::as_str).map(str::to_string));
+    parts.extend(words("suffix"));
+    let joined = parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// The Practitioner references of slots named only by that reference (their
+/// Schedule's actor had no `display`), de-duplicated and sorted, so the
+/// connector can read their names.
+pub fn unnamed_practitioners(slots: &[RemoteSlot]) -> Vec<String> {
+    let refs: BTreeSet<String> = slots
+        .iter()
+        .filter(|s| s.provider_ref.as_deref() == Some(s.provider.as_str()) && s.provider.starts_with("Practitioner/"))
+        .map(|s| s.provider.clone())
+        .collect();
+    refs.into_iter().collect()
+}
+
 /// The Schedules the slots point at that `schedules` does not hold, as
 /// `Schedule/<id>`, de-duplicated and sorted, so the connector can fetch them.
 pub fn missing_schedules(slots: &[RemoteSlot], schedules: &HashMap<String, ScheduleInfo>) -> Vec<String> {
@@ -1427,5 +1464,18 @@ mod tests {
             ]
         );
         assert!(epic_cancelled(&json!({ "resourceType": "OperationOutcome" })).is_empty());
+    }
+
+    #[test]
+    fn practitioner_names_follow_human_name() {
+        let official = json!({ "resourceType": "Practitioner", "id": "p1", "name": [
+            { "use": "old", "text": "Dr. Ana Lopez" },
+            { "use": "official", "prefix": ["Dr."], "given": ["Ana", "María"], "family": "Rivera", "suffix": ["MD"] }
+        ]});
+        assert_eq!(practitioner_name(&official).as_deref(), Some("Dr. Ana María Rivera MD"));
+        let text = json!({ "resourceType": "Practitioner", "name": [{ "text": " Dr. Sam Okafor " }] });
+        assert_eq!(practitioner_name(&text).as_deref(), Some("Dr. Sam Okafor"));
+        assert_eq!(practitioner_name(&json!({ "resourceType": "Practitioner", "name": [{ "given": [] }] })), None);
+        assert_eq!(practitioner_name(&json!({ "resourceType": "Patient", "name": [{ "text": "Pat" }] })), None);
     }
 }

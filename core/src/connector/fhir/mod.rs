@@ -157,13 +157,17 @@ impl FhirConnector {
                     pages.quarantined.push(q);
                 }
             }
-            match page.next {
+            match page.next.map(|n| self.absolute(&url, &n)) {
                 None => break,
-                Some(next) if seen_urls.contains(&next) => {
+                Some(None) => {
+                    pages.incomplete = Some("the server's link to the next page points to another server; stopped reading".to_string());
+                    break;
+                }
+                Some(Some(next)) if seen_urls.contains(&next) => {
                     pages.incomplete = Some("the server's page links go round in a circle".to_string());
                     break;
                 }
-                Some(next) => url = next,
+                Some(Some(next)) => url = next,
             }
         }
         // A slot quarantined on one page and read on a later one keeps the later version.
@@ -180,6 +184,15 @@ impl FhirConnector {
         Ok(pages)
     }
 
+    /// The next-page link as an absolute URL (a relative one is resolved
+    /// against the page it came from), or `None` when it leads to another
+    /// origin: the bearer token is only ever sent to the integration's own server.
+    fn absolute(&self, current: &str, next: &str) -> Option<String> {
+        let base = url::Url::parse(&self.base).ok()?;
+        let next = url::Url::parse(current).ok()?.join(next).ok()?;
+        (next.origin() == base.origin()).then(|| next.to_string())
+    }
+
     /// Fetches Schedules the bundle referenced but did not include.
     fn fill_schedules(&mut self, pages: &mut Pages) {
         let missing = map::missing_schedules(&pages.slots, &pages.schedules);
@@ -192,6 +205,29 @@ impl FhirConnector {
                     }
                 }
                 Err(e) => tracing::warn!(system = %self.http.system(), error = %e, "a slot's schedule could not be read"),
+            }
+        }
+    }
+
+    /// Names slots whose Schedule gave only a Practitioner reference, by
+    /// reading those Practitioners (at most [`SCHEDULE_FETCH_CAP`]). A
+    /// Practitioner that cannot be read leaves its reference as the name.
+    fn name_practitioners(&mut self, slots: &mut [RemoteSlot]) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        for reference in map::unnamed_practitioners(slots).into_iter().take(SCHEDULE_FETCH_CAP) {
+            let url = self.resource_url(&reference);
+            match self.http.get(&url) {
+                Ok(reply) => {
+                    if let Some(name) = map::practitioner_name(&reply.body) {
+                        names.insert(reference, name);
+                    }
+                }
+                Err(e) => tracing::warn!(system = %self.http.system(), error = %e, "a practitioner's name could not be read"),
+            }
+        }
+        for s in slots.iter_mut() {
+            if let Some(name) = names.get(&s.provider) {
+                s.provider = name.clone();
             }
         }
     }
@@ -229,6 +265,7 @@ impl Connector for FhirConnector {
         let mut pages = self.read_pages(&url)?;
         self.fill_schedules(&mut pages);
         map::resolve(&mut pages.slots, &pages.schedules);
+        self.name_practitioners(&mut pages.slots);
         pages.slots.retain(|s| window.start <= s.span.start && s.span.start < window.end);
         for w in &pages.warnings {
             tracing::info!(system = %self.http.system(), warning = %w, "the server added a note to its search result");
@@ -252,6 +289,7 @@ impl Connector for FhirConnector {
         let mut pages = self.read_pages(&url)?;
         self.fill_schedules(&mut pages);
         map::resolve(&mut pages.slots, &pages.schedules);
+        self.name_practitioners(&mut pages.slots);
         // The next cursor is our clock at the start of this read, so nothing
         // written while we paged is missed (a change may be read twice, which an upsert absorbs).
         Ok(Some(ChangeBatch { slots: pages.slots, quarantined: pages.quarantined, cursor: fhir_instant(now), complete: pages.incomplete.is_none() }))
