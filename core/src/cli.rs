@@ -198,7 +198,7 @@ pub struct BenchArgs {
 #[derive(Debug, Subcommand)]
 pub enum IntegrationsCommand {
     /// Connect a system (secrets go to the OS keychain, never to the database).
-    Add(IntegrationAddArgs),
+    Add(Box<IntegrationAddArgs>),
     /// List connected systems with their last sync.
     List,
     /// Disconnect a system: its synced slots and its keychain entries are removed.

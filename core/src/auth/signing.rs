@@ -70,8 +70,8 @@ impl SigningKey {
     /// [`AuthError::InvalidKey`], in plain words: not a PEM private key, a public key or
     /// certificate only, protected by a passphrase, an EC key on another curve than P-384, an
     /// algorithm other than RSA/EC, or a key the signer refuses (e.g. RSA under 2048 bits).
-    pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, AuthError> {
-        let block = private_key_block(pem)?;
+    pub fn from_pem(text: &str, kid: Option<&str>) -> Result<Self, AuthError> {
+        let block = private_key_block(text)?;
         let (public, encoding) = match block.tag() {
             "RSA PRIVATE KEY" => {
                 let public = rsa_public(RsaKeyPair::from_der(block.contents()).map_err(rsa_refused)?);
@@ -208,7 +208,7 @@ const CANNOT_SIGN: &str = "it cannot sign (RSA keys need at least 2048 bits; EC 
 fn private_key_block(text: &str) -> Result<pem::Pem, AuthError> {
     let blocks = pem::parse_many(text).map_err(|e| match e {
         pem::PemError::InvalidData(_) => bad_key("the key file's text is damaged (not base64)"),
-        // RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`) that are not `Name: value` lines.
+        // Lines before a blank line inside a block are read as RFC 1421 headers (`Name: value`).
         pem::PemError::InvalidHeader(_) => bad_key("the key file's text is damaged (a line inside the key is not base64)"),
         pem::PemError::MismatchedTags(begin, end) => bad_key(&format!("the '{begin}' block ends with an END line for '{end}'")),
         _ => bad_key("the key file's BEGIN and END lines are damaged"),
@@ -458,17 +458,76 @@ mod tests {
         let key = SigningKey::from_pem(&fixture("test-rs384.pem"), None).unwrap();
         assert!(matches!(client_assertion(" ", "https://t", &key, Utc::now()), Err(AuthError::Config(_))));
     }
-}
-#[cfg(test)]
-mod tmp_scratch_check {
+
+    /// The RSA key of `test-rs384.pem` in PKCS#1 form (`openssl rsa -traditional`).
+    const RS_PKCS1: &str = r"-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAp2diDRTs3+vHEicM8ImSttQAspJmLssJDnzv7+a0q0RnZZ1x
+0C/MwVY60jQfOyyKq5EQNZojLYCEFRcIxRG1OJ6zs2DUtZnlYeAwNEEEilGSynQL
+1dyO4YBAoJW5wsrVBYEdYXA4MRjdHEEEaXhfqVJxtyx97HzBEk9UZhiY8vTKPbi2
+2wqNDLmvlu8cccij41BELfkxHsSAmvVnnvN37w0qblJoMD6Ly0yLOAobzJiKR6dI
+CUsRt7VnQoqQS4JYXbckyt1YqBwp9C7enq/JQCob3xTg5brArvum2ksKmZmWO9zR
+6yIlh0wLoYrHiwh5cZQForbdJYalYRiZgHICBwIDAQABAoIBABZHFk/aXImSFXxv
+cPPjwwAMp4kcHXgVsf9ZFg8texadtErcEITdj5idEpfdsthLnaqmU+tmN087Xph1
+58deC2ldCVoSRUxjjhif3ppdmq6Tm37QwbB0uRj+WdtlAYMQPhgM7i2E4x15ixdS
++bTVfZmJbLOtOpbJpWH756XsmRIf1V4bkNz4WwHYU7NUPoH794Qp0E9YhaWmp7ff
+ujaIQIidZ3SKbUc5qIfKdsyNcZKymKYFveZHKb9iY2hjyRlxP44AQWw5qg7SEz6h
+JQZKEvVqsF/xMPrT6rbg9/ApU18kCPRhJVnDVQ+tD8KrL/4iU0IXpJoNqdkzkMlg
+2PEAuQECgYEA0SHjX85UjnkOv2ncamli1/sMpqxQweHgwChxOIXuRygUNMuBTrpv
+xOrhLw4eqIm9uMFAidwIVqwAVOlTRlA/qhavbj6yUQwXH2mAOcoTwwQYsfTWWpIp
+GGE/xFNjL7yq/tnOont0bM3oyEnm5qCLeZ/9QhgmS6Qv1tP1p4ZAywcCgYEAzOt9
+yBnH+UISa4MBPD+Jm1qgnsdU5ZVDDJ3qfYzNn7SGr+zChDYwABYt2UPB+JtGYtjT
+u19+/bgXjmZUuujU18Zh8hcT0Wy6f3ohaJnBGrGbVXAIOXN2uZzznc7xuy1+TLKN
+aHTl5Ko89adOFyaBXICfTL6zvGD+sLOC49VsUQECgYEApXC+k/sA71ibLxfK06+d
+Dyk+P9hPZqGPD9SuhL2G22m8WmunVqWsZ8Y77+KmpEOa/755lNWpDw+wj3upchVn
+1+FsVLVqkS0UWbg3RQA0k/D4rEb5D9tSgUPlkyU4cPo697NMgUNSvgRCo7e63zWg
+QM4tJo0+NlajtbomOqm9Nh8CgYA/UTxqSd0KXaoHYlFNZmyEfjpHFVxcHAS9r0W3
+SXx3rnY3gbaQ15V5UWEVUuRqhr/25vx1VwqMJwfQTjo8DplFmtzEyvCqsyflH72W
+7ntGXj6a5aUE63Jx49c6makDpwjxdfJPpl8qipePaASvDozGIlAWjI5I1MednboB
+3/46AQKBgAr71gEtWJBUdLpnu+LlHCu0RcuG1dOgx5/UUTQy4ebk4P+G5c/rdeqN
+1oKpyPCH4ZJmeGXcID7g+rDUdz/JUAIoIS8cHhJ2WoppbGyEjbdiZCWpbbIPSyHE
+BzsBmAY4aA6e5FVYU0JwSf7Sy1ziSmGo3nxtMS6+YqY5jawQmBSV
+-----END RSA PRIVATE KEY-----
+";
+
     #[test]
-    fn tmp_scratch_print() {
-        for f in ["pkcs1", "ed", "p521", "sec1", "nopub", "rsa1024", "legacyenc", "enc"] {
-            let text = std::fs::read_to_string(format!("/tmp/kchk/{f}.pem")).unwrap();
-            match super::SigningKey::from_pem(&text, None) {
-                Ok(k) => println!("{f}: OK {}", k.kid()),
-                Err(e) => println!("{f}: {e}"),
-            }
-        }
+    fn a_pkcs1_rsa_key_gives_the_same_kid_as_its_pkcs8_form() {
+        let key = SigningKey::from_pem(RS_PKCS1, None).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::RS384);
+        assert_eq!(key.kid(), RS_THUMBPRINT);
+        let jwt = client_assertion("c", "https://t.example.org/token", &key, Utc::now()).unwrap();
+        decode(&jwt, &fixture("test-rs384.pub.pem"), Algorithm::RS384, "https://t.example.org/token");
+    }
+
+    /// Test keys made with `openssl genpkey` for this test only: Ed25519; EC P-521; EC P-384
+    /// without its public key (`openssl ec -no_public | openssl pkcs8 -topk8 -nocrypt`).
+    const ED25519: &str = r"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIMSX9sHo8WofnBfeIXIUe4Phx5inQjQaH4IrKzTYuSrI
+-----END PRIVATE KEY-----
+";
+    const P521: &str = r"-----BEGIN PRIVATE KEY-----
+MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIB9b76A0kb3UxumO4n
+uxGR24pbuCwd8ZuYrlZG2sjB5GZ5KVta01IrrKwt2StBod4fHbDGJj7CW5D3ru98
+qrJ2GpWhgYkDgYYABACAfoPVZFigZUvDaTRfl9x8wKUFeZyAzQ+MGwGdNcpVapQD
+2YXWhjWqMyjSUBlY45Epyg0Fp9JL+XpfYMGZ2wP0ewC2CQvSwFGrBc3/z9pk+bIM
+6zdspO0Zj6sb7T/cZURN4i1IspufGKVYVdlbtWn/35bGA4ROqqMF5DB03/WooSMu
+9w==
+-----END PRIVATE KEY-----
+";
+    const P384_WITHOUT_PUBLIC: &str = r"-----BEGIN PRIVATE KEY-----
+ME4CAQAwEAYHKoZIzj0CAQYFK4EEACIENzA1AgEBBDDqG9JbjFGu33f/IYPsPCXc
+Kq9pwSVkcw+BemvUT+DWqXLaPXQbBusp1UEOBeiKXn8=
+-----END PRIVATE KEY-----
+";
+
+    #[test]
+    fn other_key_kinds_are_refused_in_plain_words() {
+        let msg = |pem: &str| SigningKey::from_pem(pem, None).unwrap_err().to_string();
+        assert!(msg(ED25519).ends_with("it is neither an RSA nor an EC key (SMART sign-in uses RS384 or ES384)"), "{}", msg(ED25519));
+        assert!(msg(P521).ends_with("it is an EC key on a curve other than P-384; SMART's ES384 needs a P-384 key"), "{}", msg(P521));
+        assert!(msg(P384_WITHOUT_PUBLIC).contains("does not include its public key"), "{}", msg(P384_WITHOUT_PUBLIC));
+        assert!(msg("-----BEGIN EC PRIVATE KEY-----\nMIIB\n-----END EC PRIVATE KEY-----\n").contains("older SEC1 form"));
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,A51B7CA4930E118219F34D1D3235FF0B\n\nMIIB\n-----END RSA PRIVATE KEY-----\n";
+        assert!(msg(legacy).contains("protected by a passphrase"), "{}", msg(legacy));
+        assert!(msg("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n").contains("ends with an END line for"));
     }
 }

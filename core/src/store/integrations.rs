@@ -75,18 +75,12 @@ pub struct BookingClaim {
 const INTEGRATION_COLUMNS: &str = "id, kind, name, settings, sync_minutes, active, last_sync_at, last_error, last_report, cursor";
 
 fn integration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Integration>> {
-    let (id, kind, name, settings, sync_minutes, active, last_sync_at, last_error, last_report, cursor): (
-        i64,
-        String,
-        String,
-        String,
-        u32,
-        bool,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+    let name: String = r.get(2)?;
+    let kind: String = r.get(1)?;
+    let settings: String = r.get(3)?;
+    let last_sync_at: Option<i64> = r.get(6)?;
+    let last_report: Option<String> = r.get(8)?;
+    let (id, sync_minutes, active, last_error, cursor) = (r.get(0)?, r.get(4)?, r.get(5)?, r.get(7)?, r.get(9)?);
     Ok((|| {
         Ok(Integration {
             id,

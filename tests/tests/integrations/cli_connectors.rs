@@ -31,7 +31,7 @@ const FROM: &str = "2026-03-01T00:00:00Z";
 const TO: &str = "2026-03-15T00:00:00Z";
 
 /// RFC 7638 thumbprint of `fixtures/keys/test-rs384.pem` (recorded in fixtures/keys/README.md).
-const RS_KID: &str = "XwWEUzN_DacYqRd5GhzwDRGJMNwsDrI0Pe8fGEnt-3I";
+const RS_KID: &str = "TwWEUzN_DacYqRd5GhzwDRGJMNwsDrI0Pe8fGEnt-3I";
 
 /// A wiremock server on its own runtime; the CLI under test is a child process.
 struct Fake {
