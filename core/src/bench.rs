@@ -1,4 +1,4 @@
-//! `medharmony bench`: throughput of the two hot paths on synthetic data, in a
+//! `medharmony bench`: throughput of the hot paths (import, upsert, FHIR sync) on synthetic data, in a
 //! temporary encrypted database. Never run in CI and never a timed test; the
 //! README records its results with the machine they came from.
 //!
@@ -7,16 +7,37 @@
 //!    `days`-day window: parse + expand + one store transaction → events/s.
 //! 2. Bulk upsert of `slots` published slots in one transaction, then the same
 //!    set again (the idempotent path) → slots/s for each.
+//! 3. FHIR sync (issue "FHIR connectors", benchmark): a local fake FHIR R4
+//!    server (`tiny_http` on 127.0.0.1) serves `fhir_slots` Slots as searchset
+//!    Bundles of `page_size` entries (`next` links, `_include`d Schedules,
+//!    `total`); a real [`FhirConnector`] reads the window through [`FhirHttp`]
+//!    and [`sync_integration`] applies it to the store, twice (the second read
+//!    finds every slot unchanged) → slots/s for fetch + map, for the upsert,
+//!    and end to end.
+//!
+//! On Linux each part also prints the process's peak resident set size so far
+//! (`VmHWM` in `/proc/self/status`).
+//!
+//! A part whose count is 0 is skipped.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Duration, TimeZone, Utc};
+use anyhow::{anyhow, bail};
+use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, TimeZone, Utc};
+use serde_json::{json, Value};
 
+use crate::auth::{AuthConfig, NoAuth};
+use crate::connector::fhir::{FhirConnector, PAGE_CAP};
+use crate::connector::http::FhirHttp;
+use crate::connector::{Booked, ChangeBatch, Connector, ConnectorError, IntegrationKind, IntegrationSettings, SlotToBook, WindowRead};
 use crate::import::ics::{parse_ics, IcsOptions};
 use crate::model::SlotStatus;
 use crate::store::key::DbKey;
 use crate::store::{NewSlot, ProviderRef, Store};
+use crate::sync::{sync_integration, SyncReport};
 use crate::time::Interval;
 
 /// Synthetic calendar text with `events` VEVENTs starting on 2026-01-05.
@@ -42,64 +63,353 @@ pub fn synthetic_calendar(events: usize) -> String {
     s
 }
 
-/// Runs the benchmark and prints its results to stdout.
+/// Runs the benchmark and prints its results to stdout: `events` calendar
+/// events expanded over `days` days, `slots` published slots upserted, and a
+/// FHIR sync of `fhir_slots` slots in pages of `page_size`. A part with a
+/// count of 0 is skipped.
 ///
 /// # Errors
-/// Any failure of the temporary database or of parsing the synthetic data.
-pub fn run(events: usize, days: i64, slots: usize) -> anyhow::Result<()> {
+/// Any failure of the temporary database, of parsing the synthetic data, of
+/// the local fake FHIR server, or a FHIR sync that did not read every slot.
+pub fn run(events: usize, days: i64, slots: usize, fhir_slots: usize, page_size: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
+    let result = run_in(&dir, events, days, slots, fhir_slots, page_size);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(dir: &std::path::Path, events: usize, days: i64, slots: usize, fhir_slots: usize, page_size: usize) -> anyhow::Result<()> {
     let path = dir.join("bench.db");
     let mut store = Store::open(&path, &DbKey::generate()?)?;
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("fixed date");
-    let window = Interval::new(now, now + Duration::days(days)).expect("positive window");
-    let text = synthetic_calendar(events);
 
-    let t = Instant::now();
-    let parsed = parse_ics(text.as_bytes(), &IcsOptions { provider_zone: chrono_tz::America::New_York, window })?;
-    let parse_secs = t.elapsed().as_secs_f64();
-    let provider = ProviderRef { name: "Bench Provider".into(), tz_if_new: Some(chrono_tz::America::New_York) };
-    store.import_ics(&provider, "bench", window, &parsed, now)?;
-    let total = t.elapsed().as_secs_f64();
-    println!(
-        "ics import: {} events -> {} instances over {days} days in {:.3} s (parse+expand {:.3} s): {:.0} events/s, {:.0} instances/s",
-        parsed.events,
-        parsed.instances.len(),
-        total,
-        parse_secs,
-        parsed.events as f64 / total,
-        parsed.instances.len() as f64 / total
-    );
-
-    let rows: Vec<NewSlot> = (0..slots)
-        .map(|i| {
-            let start = now + Duration::minutes(15 * (i / 20) as i64);
-            NewSlot {
-                provider: format!("Bench Provider {}", i % 20),
-                location: Some(format!("Room {}", i % 5)),
-                span: Interval::new(start, start + Duration::minutes(15)).expect("positive"),
-                status: SlotStatus::Free,
-                service_type: None,
-                tz_if_new: None,
-            }
-        })
-        .collect();
-    let slot_window = Interval::new(now, now + Duration::days(3650)).expect("positive window");
-    for pass in ["first", "repeat"] {
+    if events > 0 {
+        let window = Interval::new(now, now + Duration::days(days)).ok_or_else(|| anyhow!("--days must not be negative"))?;
+        let text = synthetic_calendar(events);
         let t = Instant::now();
-        let o = store.import_slots("bench-slots", Some(chrono_tz::America::Chicago), slot_window, &rows, true, now)?;
-        let secs = t.elapsed().as_secs_f64();
+        let parsed = parse_ics(text.as_bytes(), &IcsOptions { provider_zone: chrono_tz::America::New_York, window })?;
+        let parse_secs = t.elapsed().as_secs_f64();
+        let provider = ProviderRef { name: "Bench Provider".into(), tz_if_new: Some(chrono_tz::America::New_York) };
+        store.import_ics(&provider, "bench", window, &parsed, now)?;
+        let total = t.elapsed().as_secs_f64();
         println!(
-            "slot upsert ({pass}): {} slots in {:.3} s: {:.0} slots/s (inserted {}, unchanged {})",
-            rows.len(),
-            secs,
-            rows.len() as f64 / secs,
-            o.inserted,
-            o.unchanged
+            "ics import: {} events -> {} instances over {days} days in {:.3} s (parse+expand {:.3} s): {:.0} events/s, {:.0} instances/s",
+            parsed.events,
+            parsed.instances.len(),
+            total,
+            parse_secs,
+            parsed.events as f64 / total,
+            parsed.instances.len() as f64 / total
         );
+        print_peak_rss();
+    }
+
+    if slots > 0 {
+        let rows: Vec<NewSlot> = (0..slots)
+            .map(|i| {
+                let start = now + Duration::minutes(15 * (i / 20) as i64);
+                NewSlot {
+                    provider: format!("Bench Provider {}", i % 20),
+                    location: Some(format!("Room {}", i % 5)),
+                    span: Interval::new(start, start + Duration::minutes(15)).expect("positive"),
+                    status: SlotStatus::Free,
+                    service_type: None,
+                    tz_if_new: None,
+                }
+            })
+            .collect();
+        let slot_window = Interval::new(now, now + Duration::days(3650)).expect("positive window");
+        for pass in ["first", "repeat"] {
+            let t = Instant::now();
+            let o = store.import_slots("bench-slots", Some(chrono_tz::America::Chicago), slot_window, &rows, true, now)?;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "slot upsert ({pass}): {} slots in {:.3} s: {:.0} slots/s (inserted {}, unchanged {})",
+                rows.len(),
+                secs,
+                rows.len() as f64 / secs,
+                o.inserted,
+                o.unchanged
+            );
+        }
+        print_peak_rss();
     }
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+
+    if fhir_slots > 0 {
+        let mut store = Store::open(&dir.join("bench-fhir.db"), &DbKey::generate()?)?;
+        let result = fhir_sync(&mut store, fhir_slots, page_size, now)?;
+        for (pass, t) in [("first", &result.first), ("repeat", &result.repeat)] {
+            let n = result.slots as f64;
+            println!(
+                "fhir sync ({pass}): {} slots in {} pages of {}: fetch+map {:.3} s ({:.0} slots/s), upsert {:.3} s ({:.0} slots/s), \
+                 end to end {:.3} s ({:.0} slots/s) (added {}, unchanged {})",
+                result.slots,
+                result.pages,
+                page_size,
+                t.fetch_map_secs,
+                n / t.fetch_map_secs,
+                t.upsert_secs(),
+                n / t.upsert_secs(),
+                t.total_secs,
+                n / t.total_secs,
+                t.report.added,
+                t.report.unchanged
+            );
+        }
+        print_peak_rss();
+    }
     Ok(())
+}
+
+/// How many practitioners (each with its own Schedule) the synthetic FHIR slots are spread over.
+pub const FHIR_PRACTITIONERS: usize = 20;
+
+/// Synthetic R4 Slot search results: `slots` free 15-minute Slots (ids
+/// `bench-<n>`) in searchset Bundles (HL7 FHIR R4 §3.1.1.6 paging, §3.1.1.5.7
+/// `_include`) of `page_size` match entries each, every page carrying the
+/// Schedules its Slots reference as `search.mode = include` entries, `total` =
+/// `slots`, and a `next` link `{base_url}/Slot?page=<k+1>` except on the last
+/// page. Slots are spread over [`FHIR_PRACTITIONERS`] schedules, 36 a day
+/// from 08:00 EST (13:00 UTC) starting on `first_day`'s date, and written
+/// with a `-05:00` offset as FHIR `instant`s.
+///
+/// Returns the pages' JSON text, page 1 first (none when `slots` is 0).
+/// `page_size` 0 is treated as 1.
+pub fn synthetic_slot_pages(base_url: &str, slots: usize, page_size: usize, first_day: DateTime<Utc>) -> Vec<String> {
+    let page_size = page_size.max(1);
+    let est = FixedOffset::west_opt(5 * 3600).expect("valid offset");
+    let day0 = first_day.date_naive().and_hms_opt(13, 0, 0).expect("valid time").and_utc();
+    let instant = |t: DateTime<Utc>| t.with_timezone(&est).to_rfc3339_opts(SecondsFormat::Secs, false);
+    let pages = slots.div_ceil(page_size);
+    (0..pages)
+        .map(|p| {
+            let range = p * page_size..((p + 1) * page_size).min(slots);
+            let mut entries: Vec<Value> = Vec::with_capacity(range.len() + FHIR_PRACTITIONERS);
+            let mut schedules = std::collections::BTreeSet::new();
+            for i in range {
+                let (k, n) = (i % FHIR_PRACTITIONERS, i / FHIR_PRACTITIONERS);
+                let start = day0 + Duration::days((n / 36) as i64) + Duration::minutes(15 * (n % 36) as i64);
+                schedules.insert(k);
+                entries.push(json!({
+                    "fullUrl": format!("{base_url}/Slot/bench-{i}"),
+                    "resource": {
+                        "resourceType": "Slot",
+                        "id": format!("bench-{i}"),
+                        "meta": { "versionId": "1", "lastUpdated": "2025-12-31T12:00:00Z" },
+                        "serviceType": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/service-type", "code": "124", "display": "General Practice" }] }],
+                        "schedule": { "reference": format!("Schedule/bench-schedule-{k}") },
+                        "status": "free",
+                        "start": instant(start),
+                        "end": instant(start + Duration::minutes(15))
+                    },
+                    "search": { "mode": "match" }
+                }));
+            }
+            for k in schedules {
+                entries.push(json!({
+                    "fullUrl": format!("{base_url}/Schedule/bench-schedule-{k}"),
+                    "resource": {
+                        "resourceType": "Schedule",
+                        "id": format!("bench-schedule-{k}"),
+                        "active": true,
+                        "actor": [
+                            { "reference": format!("Practitioner/bench-practitioner-{k}"), "display": format!("Dr. Bench {k}") },
+                            { "reference": format!("Location/bench-location-{}", k % 5), "display": format!("Bench Clinic {}", k % 5) }
+                        ]
+                    },
+                    "search": { "mode": "include" }
+                }));
+            }
+            let mut links = vec![json!({ "relation": "self", "url": format!("{base_url}/Slot?page={}", p + 1) })];
+            if p + 1 < pages {
+                links.push(json!({ "relation": "next", "url": format!("{base_url}/Slot?page={}", p + 2) }));
+            }
+            json!({ "resourceType": "Bundle", "type": "searchset", "total": slots, "link": links, "entry": entries }).to_string()
+        })
+        .collect()
+}
+
+/// A local fake FHIR server: answers `GET /r4/Slot` with page 1 of its pages
+/// and `GET /r4/Slot?page=k` with page k; anything else is 404. Stops when dropped.
+struct FakeFhir {
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeFhir {
+    /// Binds 127.0.0.1 on a free port; returns the server and its FHIR base URL.
+    fn bind() -> anyhow::Result<(Arc<tiny_http::Server>, String)> {
+        let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow!("could not start the local fake FHIR server: {e}"))?;
+        let port = server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| anyhow!("the local fake FHIR server has no port"))?;
+        Ok((Arc::new(server), format!("http://127.0.0.1:{port}/r4")))
+    }
+
+    fn serve(server: Arc<tiny_http::Server>, pages: Vec<String>) -> FakeFhir {
+        let listener = server.clone();
+        let thread = std::thread::spawn(move || {
+            let content_type = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/fhir+json"[..]).expect("valid header");
+            for request in listener.incoming_requests() {
+                let response = match page_of(request.url(), pages.len()) {
+                    Some(k) => tiny_http::Response::from_string(pages[k - 1].as_str()).with_header(content_type.clone()),
+                    None => tiny_http::Response::from_string("{}").with_status_code(404),
+                };
+                // tiny_http's own `respond` writes through a 1 KiB buffer, so a
+                // page leaves in many small writes and Nagle's algorithm meets
+                // the client's delayed ACK (about 40 ms per page on Linux
+                // loopback). Print the whole response first, then write it at once.
+                let mut bytes = Vec::new();
+                if response.raw_print(&mut bytes, request.http_version().clone(), request.headers(), false, None).is_ok() {
+                    let mut writer = request.into_writer();
+                    let _ = writer.write_all(&bytes).and_then(|()| writer.flush());
+                }
+            }
+        });
+        FakeFhir { server, thread: Some(thread) }
+    }
+}
+
+impl Drop for FakeFhir {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The 1-based page a request path asks for (`/r4/Slot` → 1, `/r4/Slot?page=3` → 3), if it exists.
+fn page_of(path_and_query: &str, pages: usize) -> Option<usize> {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    if path != "/r4/Slot" {
+        return None;
+    }
+    let page = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "page")
+        .map(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(Some(1))?;
+    (1..=pages).contains(&page).then_some(page)
+}
+
+/// Times [`Connector::availability`] (fetch + map) inside a real sync.
+struct Timed<C> {
+    inner: C,
+    fetch_map_secs: f64,
+}
+
+impl<C: Connector> Connector for Timed<C> {
+    fn kind(&self) -> IntegrationKind {
+        self.inner.kind()
+    }
+    fn availability(&mut self, window: Interval) -> Result<WindowRead, ConnectorError> {
+        let t = Instant::now();
+        let read = self.inner.availability(window);
+        self.fetch_map_secs += t.elapsed().as_secs_f64();
+        read
+    }
+    fn changes_since(&mut self, cursor: Option<&str>, now: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
+        self.inner.changes_since(cursor, now)
+    }
+    fn book(&mut self, slot: &SlotToBook, patient_id: &str) -> Result<Booked, ConnectorError> {
+        self.inner.book(slot, patient_id)
+    }
+    fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError> {
+        self.inner.cancel(appointment_id)
+    }
+}
+
+/// One timed sync of the FHIR benchmark.
+#[derive(Debug, Clone)]
+pub struct SyncTiming {
+    /// Seconds in [`Connector::availability`]: HTTP, JSON parsing and mapping of every page.
+    pub fetch_map_secs: f64,
+    /// Seconds of the whole [`sync_integration`] call.
+    pub total_secs: f64,
+    /// The sync's report.
+    pub report: SyncReport,
+}
+
+impl SyncTiming {
+    /// Seconds spent applying the window to the store (and recording the report): total − fetch+map.
+    pub fn upsert_secs(&self) -> f64 {
+        (self.total_secs - self.fetch_map_secs).max(f64::MIN_POSITIVE)
+    }
+}
+
+/// The result of [`fhir_sync`].
+#[derive(Debug, Clone)]
+pub struct FhirBench {
+    /// Slots served.
+    pub slots: usize,
+    /// Pages served.
+    pub pages: usize,
+    /// The first sync (every slot new).
+    pub first: SyncTiming,
+    /// The same sync again (every slot unchanged).
+    pub repeat: SyncTiming,
+}
+
+/// Serves [`synthetic_slot_pages`] (`slots` in pages of `page_size`) from a
+/// local fake FHIR server, connects a generic FHIR integration to it in
+/// `store`, and runs [`sync_integration`] twice over a window holding every slot.
+///
+/// # Errors
+/// The fake server could not start, a store failure, or a sync that failed or
+/// was incomplete, or did not add (first) / find unchanged (repeat) exactly `slots` slots.
+pub fn fhir_sync(store: &mut Store, slots: usize, page_size: usize, now: DateTime<Utc>) -> anyhow::Result<FhirBench> {
+    let page_size = page_size.max(1);
+    let (server, base_url) = FakeFhir::bind()?;
+    let first_day = now + Duration::days(1);
+    let pages = synthetic_slot_pages(&base_url, slots, page_size, first_day);
+    let page_count = pages.len();
+    let _fake = FakeFhir::serve(server, pages);
+    let days = (slots.div_ceil(FHIR_PRACTITIONERS).div_ceil(36) + 2) as i64;
+    let window = Interval::new(now, first_day + Duration::days(days)).expect("positive window");
+    let settings = IntegrationSettings {
+        base_url,
+        stu3_base_url: None,
+        tz: "America/New_York".into(),
+        auth: AuthConfig::None,
+        service_types: vec![],
+        practitioners: vec![],
+        locations: vec![],
+        page_size: u32::try_from(page_size).unwrap_or(u32::MAX),
+    };
+    let integ = store.add_integration(IntegrationKind::Fhir, "Bench FHIR", &settings, now)?;
+    let mut timings = Vec::new();
+    for pass in 0..2 {
+        let http = FhirHttp::new(FhirHttp::default_agent(), &integ.name, Box::new(NoAuth));
+        // The product's page cap (500 pages) stays in force unless more pages were asked for.
+        let connector = FhirConnector::new(IntegrationKind::Fhir, integ.settings.clone(), http).with_page_cap(page_count.max(PAGE_CAP));
+        let mut timed = Timed { inner: connector, fetch_map_secs: 0.0 };
+        let t = Instant::now();
+        let report = sync_integration(store, &integ, &mut timed, window, now)?;
+        let total_secs = t.elapsed().as_secs_f64();
+        if report.failed || !report.complete {
+            bail!("the benchmark sync did not read every slot: {}", report.problem.as_deref().unwrap_or("unknown problem"));
+        }
+        let (want, got) = if pass == 0 { ("added", report.added) } else { ("unchanged", report.unchanged) };
+        if got != slots || report.quarantined != 0 {
+            bail!("the benchmark sync should have {want} {slots} slots but {want} {got} ({} set aside)", report.quarantined);
+        }
+        timings.push(SyncTiming { fetch_map_secs: timed.fetch_map_secs, total_secs, report });
+    }
+    let repeat = timings.pop().expect("two passes");
+    let first = timings.pop().expect("two passes");
+    Ok(FhirBench { slots, pages: page_count, first, repeat })
+}
+
+/// The process's peak resident set size in KiB (`VmHWM`), where the OS tells it (Linux).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn print_peak_rss() {
+    if let Some(kib) = peak_rss_kib() {
+        println!("  peak RSS so far: {:.1} MiB", kib as f64 / 1024.0);
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -108,4 +418,62 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("medharmony-bench-{}", hex::encode(raw)));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::fhir::map::slot_page;
+
+    #[test]
+    fn synthetic_pages_parse_to_exactly_the_slots_asked_for_with_next_links_and_includes() {
+        let base = "http://127.0.0.1:9/r4";
+        let first_day = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single().unwrap();
+        let pages = synthetic_slot_pages(base, 250, 100, first_day);
+        assert_eq!(pages.len(), 3);
+        let mut ids = std::collections::HashSet::new();
+        for (p, text) in pages.iter().enumerate() {
+            let bundle: Value = serde_json::from_str(text).unwrap();
+            let page = slot_page(&bundle).unwrap();
+            assert_eq!(page.total, Some(250));
+            assert!(page.quarantined.is_empty(), "{:?}", page.quarantined);
+            assert_eq!(page.slots.len(), if p < 2 { 100 } else { 50 });
+            assert_eq!(page.schedules.len(), FHIR_PRACTITIONERS, "each page includes the schedules of its slots");
+            assert_eq!(page.next, (p < 2).then(|| format!("{base}/Slot?page={}", p + 2)));
+            for s in &page.slots {
+                assert!(s.provider.starts_with("Dr. Bench "), "resolved through the included Schedule: {}", s.provider);
+                assert_eq!(s.span.duration(), Duration::minutes(15));
+                assert!(ids.insert(s.external_id.clone()), "{} listed twice", s.external_id);
+            }
+        }
+        assert_eq!(ids.len(), 250);
+        // Slot 0 starts at 08:00 EST on the first day: 13:00 UTC.
+        let first: Value = serde_json::from_str(&pages[0]).unwrap();
+        assert_eq!(first["entry"][0]["resource"]["start"], "2026-01-02T08:00:00-05:00");
+        assert!(synthetic_slot_pages(base, 0, 100, first_day).is_empty());
+    }
+
+    #[test]
+    fn page_of_reads_the_page_parameter() {
+        assert_eq!(page_of("/r4/Slot?status=free&_count=100", 3), Some(1));
+        assert_eq!(page_of("/r4/Slot?page=3", 3), Some(3));
+        assert_eq!(page_of("/r4/Slot?page=4", 3), None);
+        assert_eq!(page_of("/r4/Slot?page=x", 3), None);
+        assert_eq!(page_of("/r4/Schedule/1", 3), None);
+    }
+
+    #[test]
+    fn fhir_sync_reads_every_page_through_the_connector_and_finds_them_unchanged_the_second_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("b.db"), &DbKey::Raw([3; 32])).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap();
+        let r = fhir_sync(&mut store, 230, 50, now).unwrap();
+        assert_eq!(r.pages, 5);
+        assert_eq!((r.first.report.added, r.first.report.unchanged), (230, 0));
+        assert_eq!((r.repeat.report.added, r.repeat.report.changed, r.repeat.report.unchanged), (0, 0, 230));
+        let window = Interval::new(now, now + Duration::days(30)).unwrap();
+        let cached = store.published_slots(None, window).unwrap();
+        assert_eq!(cached.len(), 230);
+        assert!(cached.iter().all(|s| s.source == "Bench FHIR" && s.provider.starts_with("Dr. Bench ")));
+    }
 }

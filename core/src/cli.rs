@@ -26,7 +26,7 @@ use crate::import::csv::DateOrder;
 use crate::import::file::{import_path, ImportRequest};
 use crate::import::Skipped;
 use crate::model::{Provider, SlotStatus, WorkingHours};
-use crate::store::key::{resolve_key, KeyVault, OsKeychain, KEY_ENV};
+use crate::store::key::{resolve_key, DatabaseVault, KeyVault, OsKeychain, KEY_ENV};
 use crate::store::{default_db_path, Store};
 use crate::time::{parse_iana, resolve_tzid, Interval};
 
@@ -192,6 +192,12 @@ pub struct BenchArgs {
     /// Published slots to upsert.
     #[arg(long, default_value_t = 100_000)]
     pub slots: usize,
+    /// FHIR Slots served by a local fake FHIR server and synced through the FHIR connector (0 skips this part).
+    #[arg(long, default_value_t = 50_000)]
+    pub fhir_slots: usize,
+    /// Slots per FHIR search page (`_count`).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: u32,
 }
 
 /// `integrations` subcommands.
@@ -343,7 +349,7 @@ fn find_provider(store: &Store, name: Option<&str>) -> anyhow::Result<Option<Pro
 fn run(cli: &Cli) -> anyhow::Result<u8> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Bench(args) => crate::bench::run(args.events, args.days, args.slots).map(|()| 0),
+        Command::Bench(args) => crate::bench::run(args.events, args.days, args.slots, args.fhir_slots, args.page_size as usize).map(|()| 0),
         Command::Providers { command } => {
             let mut store = open_store(cli)?;
             match command {
@@ -515,7 +521,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             };
             let d = default_window(now);
             let win = window(a.from.or(Some(d.start)), a.to.or(Some(d.end)), now, Duration::zero())?;
-            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(OsKeychain);
+            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
             let mut reports = Vec::new();
             for integ in &chosen {
                 let report = match connector_for(integ, vault.clone()) {
@@ -540,8 +546,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 for w in &r.warnings {
                     eprintln!("{}: set aside {}: {}", r.integration, w.resource, w.reason);
                 }
-                if let Some(p) = &r.problem {
-                    eprintln!("{}: {p}", r.integration);
+                match &r.problem {
+                    // Most problems already name the system ("Clinic FHIR answered with …").
+                    Some(p) if p.starts_with(&r.integration) => eprintln!("{p}"),
+                    Some(p) => eprintln!("{}: {p}", r.integration),
+                    None => {}
                 }
             }
             Ok(if reports.iter().any(|r| r.failed) {
@@ -554,7 +563,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         }
         Command::Book { slot_id, patient } => {
             let mut store = open_store(cli)?;
-            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(OsKeychain);
+            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
             let booked = book_slot(&mut store, slot_id, patient, |i| connector_for(i, vault.clone()), now)?;
             if cli.json {
                 print_json(&booked)?;
@@ -621,7 +630,8 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
                 stu3_base_url: a.stu3_base_url.clone(),
             };
             let cancel = std::sync::atomic::AtomicBool::new(false);
-            let integ = connect(&mut store, Arc::new(OsKeychain), req, |url| {
+            let vault = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
+            let integ = connect(&mut store, vault, req, |url| {
                 eprintln!("Sign in to continue. Open this address in your web browser:\n{url}");
             }, &cancel, now)?;
             if cli.json {
@@ -649,7 +659,8 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
         }
         IntegrationsCommand::Remove { name } => {
             let mut store = open_store(cli)?;
-            if !disconnect(&mut store, &OsKeychain, name, now)? {
+            let vault = DatabaseVault::new(OsKeychain, store.path());
+            if !disconnect(&mut store, &vault, name, now)? {
                 bail!("there is no integration named '{name}'; see `medharmony integrations list`");
             }
             if cli.json {

@@ -3,9 +3,12 @@
 //! WebKitWebDriver (installed by `scripts/deps.sh`).
 //!
 //! It checks that the demo week renders the expected number of free slots for
-//! one provider and day, and that an import done by the CLI into the same
-//! database appears in the open window without a reload. A screenshot is
-//! saved to `target/e2e-artifacts/desktop-week.png`.
+//! one provider and day, that an import done by the CLI into the same
+//! database appears in the open window without a reload, and that a FHIR
+//! server connected on the Integrations page (a real one on loopback, see
+//! [`RealFhirServer`]) brings its open slots into the week view, marked with
+//! their source. Screenshots are saved to `target/e2e-artifacts/`
+//! (`desktop-week.png`, `desktop-connect.png`, `desktop-integrations.png`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use medharmony_e2e::fhir_server::RealFhirServer;
 use medharmony_e2e::{medharmony_bin, workspace_root, Db, TEST_KEY};
 use serde_json::{json, Value};
 
@@ -106,6 +110,35 @@ impl WebDriver {
         self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": [] })))
     }
 
+    /// The WebDriver id of the first element matching `css`.
+    fn element(&self, css: &str) -> String {
+        let found = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
+    }
+
+    /// Clicks `css` as a user would.
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Types `text` into the field `css` (after clearing it), key by key.
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.call("POST", &format!("/element/{id}/clear"), Some(json!({})));
+        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+    }
+
+    /// Saves a screenshot of the window to `target/e2e-artifacts/<name>`.
+    fn screenshot(&self, name: &str) {
+        let shot = self.call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().expect("screenshot")).expect("screenshot is base64");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let out = workspace_root().join("target").join("e2e-artifacts");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(name), &png).unwrap();
+    }
+
     /// Polls `js` (a function body returning a value) until `ok` accepts it or the deadline passes.
     fn wait_for(&self, what: &str, timeout: Duration, js: &str, ok: impl Fn(&Value) -> bool) -> (Value, Duration) {
         let start = Instant::now();
@@ -180,12 +213,7 @@ fn demo_week_renders_and_cli_imports_appear_without_reload() {
     assert_eq!(wd.script("return !!document.querySelector('#demo-banner');"), json!(true));
     assert!(text.contains("EST"), "Rivera's zone must be labelled: {text}");
 
-    let shot = wd.call("GET", "/screenshot", None);
-    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().expect("screenshot")).expect("screenshot is base64");
-    let out = workspace_root().join("target").join("e2e-artifacts");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("desktop-week.png"), &png).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    wd.screenshot("desktop-week.png");
 
     // 2. An import by another process (the CLI) shows up without a reload.
     wd.script("window.__noReloadMarker = 'still here'; return true;");
@@ -203,6 +231,104 @@ fn demo_week_renders_and_cli_imports_appear_without_reload() {
     eprintln!("CLI import appeared in the window after {waited:?}");
     assert_eq!(wd.script("return window.__noReloadMarker || null;"), json!("still here"), "the page was reloaded");
 
+    // 3. Connect a real FHIR server on the Integrations page: its open slots appear in the week, with their source.
+    connect_a_fhir_server_on_the_integrations_page(&wd);
+    assert_eq!(wd.script("return window.__noReloadMarker || null;"), json!("still here"), "the page was reloaded");
+
     let _ = ureq::delete(&format!("{}/session/{}", wd.base, wd.session)).call();
     drop(driver);
+}
+
+/// Dr. Lena Park's free slots on the real FHIR server, Thursday and Friday of the shown week (New York offsets).
+const PARK_SLOTS: [(&str, &str); 4] = [
+    ("2026-03-05T09:00:00-05:00", "2026-03-05T09:30:00-05:00"),
+    ("2026-03-05T09:30:00-05:00", "2026-03-05T10:00:00-05:00"),
+    ("2026-03-05T11:00:00-05:00", "2026-03-05T11:30:00-05:00"),
+    ("2026-03-06T14:00:00-05:00", "2026-03-06T14:30:00-05:00"),
+];
+const PARK: &str = "Dr. Lena Park";
+const HARBOR: &str = "Harbor FHIR";
+
+/// Seeds a Practitioner, a Location, their Schedule and [`PARK_SLOTS`].
+fn seed_park(fhir: &RealFhirServer) {
+    let practitioner = fhir.create(json!({
+        "resourceType": "Practitioner", "active": true,
+        "name": [{ "use": "official", "text": PARK, "family": "Park", "given": ["Lena"], "prefix": ["Dr."] }]
+    }));
+    let location = fhir.create(json!({ "resourceType": "Location", "status": "active", "name": "Harbor Clinic" }));
+    let schedule = fhir.create(json!({
+        "resourceType": "Schedule", "active": true,
+        "actor": [
+            { "reference": format!("Practitioner/{}", practitioner["id"].as_str().unwrap()), "display": PARK },
+            { "reference": format!("Location/{}", location["id"].as_str().unwrap()), "display": "Harbor Clinic" }
+        ]
+    }));
+    for (start, end) in PARK_SLOTS {
+        fhir.create(json!({
+            "resourceType": "Slot",
+            "schedule": { "reference": format!("Schedule/{}", schedule["id"].as_str().unwrap()) },
+            "status": "free", "start": start, "end": end
+        }));
+    }
+}
+
+fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver) {
+    let fhir = RealFhirServer::start();
+    seed_park(&fhir);
+
+    wd.click("#tab-integrations");
+    let short = Duration::from_secs(10);
+    wd.wait_for("the Integrations page", short, "const e = document.querySelector('#integration-cards'); return e ? e.textContent : null;", |v| {
+        v.as_str().is_some_and(|t| t.contains("No system is connected yet"))
+    });
+    assert_eq!(wd.script("return document.querySelector('#main').hidden;"), json!(true), "the week view is hidden");
+
+    // The Connect form for "Other FHIR server": no sign-in, the desk's zone replaced by New York.
+    wd.click("[data-connect='fhir']");
+    wd.wait_for("the Connect form", short, "return !!document.querySelector('dialog.connect[open] #connect-url');", |v| *v == json!(true));
+    assert_eq!(wd.script("return document.querySelector('input[name=auth]:checked').value;"), json!("none"));
+    wd.type_into("#connect-name", HARBOR);
+    wd.type_into("#connect-url", &fhir.base_url);
+    wd.script("const s = document.querySelector('#connect-tz'); s.value = 'America/New_York'; s.dispatchEvent(new Event('change')); return s.value;");
+    wd.screenshot("desktop-connect.png");
+    wd.click("#connect-submit");
+
+    // The dialog closes on the first sync's result; the card says what it did.
+    let card = format!("article[data-integration='{HARBOR}']");
+    let (status, waited) = wd.wait_for(
+        "the new connection's card",
+        Duration::from_secs(20),
+        &format!("if (document.querySelector('dialog.connect')) return null; const c = document.querySelector(\"{card}\"); return c ? c.dataset.status : null;"),
+        |v| v.is_string(),
+    );
+    eprintln!("connected and synced in {waited:?}");
+    let error = wd.script("const e = document.querySelector('#connect-error'); return e ? e.textContent : null;");
+    assert_eq!(status, json!("ok"), "connect error: {error}");
+    let text = wd.script(&format!("return document.querySelector(\"{card}\").innerText;"));
+    let text = text.as_str().unwrap_or_default();
+    for want in ["FHIR server", "Working", "Last synced just now", "No sign-in", "America/New_York", &fhir.base_url] {
+        assert!(text.contains(want), "the card must say {want:?}: {text}");
+    }
+    let counts = wd.script(&format!("return document.querySelector(\"{card} .stats\").getAttribute('aria-label');"));
+    assert_eq!(counts, json!("Last sync: 4 added · 0 changed · 0 removed · 0 up to date"));
+    wd.wait_for("the success notice", short, "const n = document.querySelector('#notice'); return n ? n.innerText : null;", |v| {
+        v.as_str().is_some_and(|t| t.contains("Harbor FHIR is connected") && t.contains("4 open times added"))
+    });
+    wd.screenshot("desktop-integrations.png");
+
+    // Back to the week: Dr. Park's Thursday has the three synced times, live.
+    wd.click("#tab-week");
+    let js = free_count_js(PARK, "2026-03-05");
+    let (count, _) = wd.wait_for("the synced slots in the week", short, &js, |v| *v == json!("3"));
+    assert_eq!(count, json!("3"));
+    assert_eq!(wd.script(&free_count_js(PARK, "2026-03-06")), json!("1"));
+    // A slot's details name its source, and the footer lists it as a connected system.
+    wd.click(&format!("[data-provider='{PARK}'][data-day='2026-03-05'] [data-slot-id]"));
+    let (details, _) = wd.wait_for("the slot's details", short, "const d = document.querySelector('dialog.details[open]'); return d ? d.innerText : null;", |v| v.is_string());
+    let details = details.as_str().unwrap_or_default();
+    assert!(details.contains(&format!("{HARBOR} · synced from FHIR server")), "{details}");
+    assert!(details.contains("Harbor Clinic") && details.contains("9:00"), "{details}");
+    wd.script("document.querySelector('dialog.details[open]').close('close'); return true;");
+    let footer = wd.script("return document.querySelector('#sources').textContent.replace(/\\s+/g, ' ');");
+    assert!(footer.as_str().unwrap_or_default().contains(&format!("{HARBOR} (FHIR server) — synced just now")), "{footer}");
 }

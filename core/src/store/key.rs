@@ -155,6 +155,40 @@ impl KeyVault for OsKeychain {
     }
 }
 
+/// A vault whose accounts belong to one database file: every account is
+/// prefixed with the database's absolute path, so two databases on one
+/// computer (a practice's and a test's, or two practices') never read,
+/// overwrite or delete each other's integration secrets. Accounts look like
+/// `/home/desk/.local/share/…/medharmony.db|integration:Main St Epic:private-key`.
+pub struct DatabaseVault<V: KeyVault> {
+    inner: V,
+    prefix: String,
+}
+
+impl<V: KeyVault> DatabaseVault<V> {
+    /// Secrets of the database at `db_path` (made absolute when it is not) kept in `inner`.
+    pub fn new(inner: V, db_path: &Path) -> Self {
+        let abs = std::path::absolute(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+        DatabaseVault { inner, prefix: format!("{}|", abs.display()) }
+    }
+
+    fn scoped(&self, account: &str) -> String {
+        format!("{}{account}", self.prefix)
+    }
+}
+
+impl<V: KeyVault> KeyVault for DatabaseVault<V> {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        self.inner.get(&self.scoped(account))
+    }
+    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+        self.inner.set(&self.scoped(account), secret)
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        self.inner.delete(&self.scoped(account))
+    }
+}
+
 /// The keychain account name for a database file: `database-key:<absolute path>`.
 pub fn account_for(db_path: &Path) -> String {
     let abs = std::path::absolute(db_path).unwrap_or_else(|_| db_path.to_path_buf());
@@ -261,5 +295,31 @@ pub(crate) mod tests {
         std::fs::write(&db, b"not empty").unwrap();
         let err = resolve_key(&db, None, &MemVault::default()).unwrap_err();
         assert!(matches!(err, KeyError::MissingForExisting { .. }));
+    }
+
+    #[test]
+    fn database_vaults_keep_their_secrets_apart() {
+        let shared = std::rc::Rc::new(MemVault::default());
+        struct Shared(std::rc::Rc<MemVault>);
+        impl KeyVault for Shared {
+            fn get(&self, a: &str) -> Result<Option<String>, String> {
+                self.0.get(a)
+            }
+            fn set(&self, a: &str, s: &str) -> Result<(), String> {
+                self.0.set(a, s)
+            }
+            fn delete(&self, a: &str) -> Result<(), String> {
+                self.0.delete(a)
+            }
+        }
+        let a = DatabaseVault::new(Shared(shared.clone()), Path::new("/data/a.db"));
+        let b = DatabaseVault::new(Shared(shared.clone()), Path::new("/data/b.db"));
+        a.set("integration:Epic:private-key", "key-a").unwrap();
+        b.set("integration:Epic:private-key", "key-b").unwrap();
+        assert_eq!(a.get("integration:Epic:private-key").unwrap().as_deref(), Some("key-a"));
+        b.delete("integration:Epic:private-key").unwrap();
+        assert_eq!(a.get("integration:Epic:private-key").unwrap().as_deref(), Some("key-a"));
+        assert_eq!(b.get("integration:Epic:private-key").unwrap(), None);
+        assert!(shared.map.borrow().contains_key("/data/a.db|integration:Epic:private-key"));
     }
 }

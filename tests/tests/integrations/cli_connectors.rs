@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use medharmony::auth::Secrets;
-use medharmony::store::key::OsKeychain;
+use medharmony::store::key::{DatabaseVault, OsKeychain};
 use medharmony_e2e::{fixture, Db, Run};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
@@ -309,7 +309,7 @@ fn a_failed_sync_exits_1_with_the_reason_in_plain_words() {
     assert_eq!(err500.code, 1);
     assert_eq!(
         err500.stderr.trim(),
-        "Clinic FHIR: Clinic FHIR answered with an error (HTTP 500): The scheduling service is offline",
+        "Clinic FHIR answered with an error (HTTP 500): The scheduling service is offline",
         "stdout: {}",
         err500.stdout
     );
@@ -320,7 +320,7 @@ fn a_failed_sync_exits_1_with_the_reason_in_plain_words() {
     fake.mount(Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)));
     let err401 = sync(&db, &[]);
     assert_eq!(err401.code, 1);
-    assert!(err401.stderr.starts_with("Clinic FHIR: Clinic FHIR did not accept MedHarmony Desk's sign-in: "), "{}", err401.stderr);
+    assert!(err401.stderr.starts_with("Clinic FHIR did not accept MedHarmony Desk's sign-in: "), "{}", err401.stderr);
     assert!(err401.stderr.trim_end().ends_with("Reconnect it on the Integrations page."), "{}", err401.stderr);
     assert_eq!(fake.requests().len(), 2);
 
@@ -611,15 +611,18 @@ fn backend_services_sign_in_keeps_the_key_in_the_keychain_only_and_remove_delete
         "America/New_York",
     ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
-    let secrets = Secrets::new(&OsKeychain);
+    let vault = DatabaseVault::new(OsKeychain, &db.path);
+    let secrets = Secrets::new(&vault);
     // From here on, the keychain entry is removed even when an assertion fails.
-    struct Forget(String);
+    struct Forget(String, std::path::PathBuf);
     impl Drop for Forget {
         fn drop(&mut self) {
-            let _ = Secrets::new(&OsKeychain).forget_integration(&self.0);
+            let _ = Secrets::new(&DatabaseVault::new(OsKeychain, &self.1)).forget_integration(&self.0);
         }
     }
-    let _forget = Forget(name.clone());
+    let _forget = Forget(name.clone(), db.path.clone());
+    // Keyed by the database: the same integration name in another database has no key.
+    assert_eq!(Secrets::new(&OsKeychain).load_private_key(&name).unwrap(), None);
     assert_eq!(secrets.load_private_key(&name).unwrap().as_deref(), Some(pem.as_str()), "the key is in the OS keychain");
 
     let s = sync(&db, &["--integration", &name]);
@@ -697,7 +700,7 @@ fn a_missing_keychain_entry_fails_the_sync_with_reconnect_advice() {
     ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
     // The keychain loses the key (another user account, a wiped keyring, …).
-    Secrets::new(&OsKeychain).forget_integration(&name).unwrap();
+    Secrets::new(&DatabaseVault::new(OsKeychain, &db.path)).forget_integration(&name).unwrap();
     let s = sync(&db, &[]);
     assert_eq!(s.code, 1);
     let problem = s.json()[0]["problem"].as_str().unwrap().to_string();
