@@ -232,7 +232,7 @@ fn demo_week_renders_and_cli_imports_appear_without_reload() {
     assert_eq!(wd.script("return window.__noReloadMarker || null;"), json!("still here"), "the page was reloaded");
 
     // 3. Connect a real FHIR server on the Integrations page: its open slots appear in the week, with their source.
-    connect_a_fhir_server_on_the_integrations_page(&wd);
+    connect_a_fhir_server_on_the_integrations_page(&wd, &db);
     assert_eq!(wd.script("return window.__noReloadMarker || null;"), json!("still here"), "the page was reloaded");
 
     let _ = ureq::delete(&format!("{}/session/{}", wd.base, wd.session)).call();
@@ -272,15 +272,24 @@ fn seed_park(fhir: &RealFhirServer) {
     }
 }
 
-fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver) {
+fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver, db: &Db) {
     let fhir = RealFhirServer::start();
     seed_park(&fhir);
+    // A system connected earlier with the CLI whose server is gone: its card says so in plain words.
+    let gone = format!("http://127.0.0.1:{}/fhir/R4", free_port());
+    let added = db.run(&["--now", NOW, "integrations", "add", "fhir", "--name", "Old EHR", "--base-url", &gone, "--auth", "none", "--tz", "America/Chicago"]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(db.run(&["--now", NOW, "sync", "--integration", "Old EHR"]).code, 1, "the sync fails");
 
     wd.click("#tab-integrations");
     let short = Duration::from_secs(10);
-    wd.wait_for("the Integrations page", short, "const e = document.querySelector('#integration-cards'); return e ? e.textContent : null;", |v| {
-        v.as_str().is_some_and(|t| t.contains("No system is connected yet"))
-    });
+    let (problem, _) = wd.wait_for(
+        "the Integrations page",
+        short,
+        "const c = document.querySelector(\"article[data-integration='Old EHR'][data-status='problem'] .card-problem\"); return c ? c.textContent : null;",
+        |v| v.is_string(),
+    );
+    assert_eq!(problem, json!("Could not reach Old EHR: the connection was refused or timed out."));
     assert_eq!(wd.script("return document.querySelector('#main').hidden;"), json!(true), "the week view is hidden");
 
     // The Connect form for "Other FHIR server": no sign-in, the desk's zone replaced by New York.

@@ -610,3 +610,23 @@ fn practitioners_without_a_display_are_named_from_their_resource() {
     assert_eq!(read.slots[0].provider, "Dr. Sam Okafor");
     assert_eq!(read.slots[0].provider_ref.as_deref(), Some("Practitioner/p2"));
 }
+
+#[test]
+fn the_page_cap_follows_the_servers_total() {
+    // The server says 3 slots at 1 per page, then keeps handing out new next links.
+    struct Endless(String);
+    impl Respond for Endless {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            let n: u32 = req.url.query_pairs().find(|(k, _)| k == "page").map(|(_, v)| v.parse().unwrap()).unwrap_or(1);
+            let base = &self.0;
+            let s = slot(&format!("e{n}"), "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1");
+            fhir_json(bundle(vec![s], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], Some(format!("{base}/Slot?page={}", n + 1)), Some(3)))
+        }
+    }
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).respond_with(Endless(fake.base())));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("the server sent more than 13 pages; stopped reading"));
+    assert_eq!(fake.requests().len(), 13, "3 pages for the total, plus 10 to spare");
+}

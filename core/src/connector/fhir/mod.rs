@@ -27,8 +27,12 @@ use crate::model::SlotStatus;
 use crate::time::Interval;
 use map::{AppointmentStyle, ScheduleInfo};
 
-/// Most pages read for one window before it is declared incomplete.
-pub const PAGE_CAP: usize = 500;
+/// Most pages read for one window before it is declared incomplete. When the
+/// server gives `Bundle.total`, the cap is tightened to the pages that total
+/// needs (at the first page's size) plus 10, so a looping server is stopped
+/// early while a large practice's window (2,000 pages of 100 = 200,000 slots)
+/// can still be read completely.
+pub const PAGE_CAP: usize = 2000;
 
 /// Most Schedules fetched one by one when a server ignored `_include`.
 const SCHEDULE_FETCH_CAP: usize = 50;
@@ -113,10 +117,11 @@ impl FhirConnector {
         let mut quarantined_ids: HashSet<String> = HashSet::new();
         let mut page_no = 0usize;
         let mut delivered = 0u64;
+        let mut cap = self.page_cap;
         loop {
             page_no += 1;
-            if page_no > self.page_cap {
-                pages.incomplete = Some(format!("the server sent more than {} pages; stopped reading", self.page_cap));
+            if page_no > cap {
+                pages.incomplete = Some(format!("the server sent more than {cap} pages; stopped reading"));
                 break;
             }
             seen_urls.insert(url.clone());
@@ -138,6 +143,9 @@ impl FhirConnector {
             };
             if page_no == 1 {
                 total = page.total;
+                if let (Some(t), per_page @ 1..) = (total, page.matches) {
+                    cap = cap.min((t as usize).div_ceil(per_page) + 10);
+                }
             }
             delivered += page.matches as u64;
             pages.warnings.extend(page.warnings);
