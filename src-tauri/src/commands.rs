@@ -9,9 +9,12 @@ use chrono::{Duration, Local};
 use medharmony::import::csv::{parse_csv, CsvError, CsvOptions, DateOrder};
 use medharmony::import::file::{import_path, starts_like_calendar, ImportRequest};
 use medharmony::time::{parse_iana, resolve_tzid, Interval};
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
 
-use crate::dto::{AppStatus, DateQuestion, DemoResult, FileCheck, FileKind, ImportArgs, ImportReport, Week, WeekQuery};
+use crate::dto::{
+    AppStatus, ConnectForm, ConnectResult, DateQuestion, DemoResult, DisconnectResult, FileCheck, FileKind, ImportArgs, ImportReport,
+    IntegrationsView, SyncResult, Week, WeekQuery,
+};
 use crate::error::DeskError;
 use crate::state::DeskState;
 
@@ -248,6 +251,59 @@ pub fn time_zones() -> Vec<String> {
     zones.sort();
     zones.push("UTC".into());
     zones
+}
+
+/// Runs `work` on a blocking worker thread (never the UI thread, never an
+/// async runtime worker): connecting and syncing wait on the network, a
+/// browser sign-in up to 5 minutes.
+async fn off_ui<R: Runtime, T: Send + 'static>(
+    app: AppHandle<R>,
+    work: impl FnOnce(&AppHandle<R>) -> Result<T, DeskError> + Send + 'static,
+) -> Result<T, DeskError> {
+    tauri::async_runtime::spawn_blocking(move || work(&app)).await.map_err(|_| DeskError::Poisoned)?
+}
+
+/// The Integrations page: one card per connected system.
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn integrations(state: State<'_, DeskState>) -> Result<IntegrationsView, DeskError> {
+    crate::integrations::list(&state)
+}
+
+/// Connects a system from the Connect form (a staff sign-in opens the web
+/// browser), then syncs it at once.
+///
+/// # Errors
+/// See [`crate::integrations::connect`].
+#[tauri::command]
+pub async fn connect_integration<R: Runtime>(app: AppHandle<R>, form: ConnectForm) -> Result<ConnectResult, DeskError> {
+    off_ui(app, move |app| crate::integrations::connect(app, form)).await
+}
+
+/// Cancels the browser sign-in a connection is waiting for. Returns false when none is waiting.
+#[tauri::command]
+pub fn cancel_sign_in(state: State<'_, DeskState>) -> bool {
+    state.cancel_sign_in()
+}
+
+/// Syncs the connected system `name` now.
+///
+/// # Errors
+/// See [`crate::integrations::sync_now`].
+#[tauri::command]
+pub async fn sync_now<R: Runtime>(app: AppHandle<R>, name: String) -> Result<SyncResult, DeskError> {
+    off_ui(app, move |app| crate::integrations::sync_now(&app.state::<DeskState>(), &name)).await
+}
+
+/// Disconnects the system `name`: its open times are removed, and its sign-in from the keychain.
+///
+/// # Errors
+/// See [`crate::integrations::disconnect`].
+#[tauri::command]
+pub async fn disconnect_integration<R: Runtime>(app: AppHandle<R>, name: String) -> Result<DisconnectResult, DeskError> {
+    off_ui(app, move |app| crate::integrations::disconnect(&app.state::<DeskState>(), &name)).await
 }
 
 #[cfg(test)]

@@ -187,8 +187,12 @@ pub struct SourceView {
     pub id: i64,
     /// Source name (a calendar's file name without extension, by default).
     pub name: String,
-    /// `ics` (a calendar) or `csv` (a schedule spreadsheet).
+    /// `ics` (a calendar), `csv` (a schedule spreadsheet) or `integration`
+    /// (a connected system whose open times are synced).
     pub kind: String,
+    /// For a connected system: what it is, as staff call it (`Epic`,
+    /// `Oracle Health`, `FHIR server`); `null` for files.
+    pub system: Option<String>,
     /// The provider of a calendar feed.
     pub provider: Option<String>,
     /// Last import or sync (UTC).
@@ -427,13 +431,248 @@ pub struct DemoResult {
     pub providers: usize,
 }
 
+/// How a connected system is doing, for the badge on its card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegrationStatus {
+    /// The last sync read everything and is recent.
+    Ok,
+    /// The last sync failed or could not read everything (see `problem`).
+    Problem,
+    /// The last complete sync is older than twice the sync interval.
+    Stale,
+    /// Never synced completely yet.
+    Never,
+    /// A sync is running now.
+    Syncing,
+}
+
+/// A row a connected system sent that could not be read safely, set aside
+/// instead of guessed (never shown as an open time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SetAside {
+    /// The record, e.g. `Slot/123`.
+    pub resource: String,
+    /// Why, in plain words, e.g. `has no end time`.
+    pub reason: String,
+}
+
+/// What one sync of a connected system did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SyncResult {
+    /// The connection's name.
+    pub integration: String,
+    /// Open times added to MedHarmony Desk.
+    #[ts(type = "number")]
+    pub added: usize,
+    /// Open times whose time, status, provider or location changed.
+    #[ts(type = "number")]
+    pub changed: usize,
+    /// Open times removed because the system no longer lists them.
+    #[ts(type = "number")]
+    pub removed: usize,
+    /// Open times already up to date.
+    #[ts(type = "number")]
+    pub unchanged: usize,
+    /// Records set aside as unreadable (listed in `set_aside`).
+    #[ts(type = "number")]
+    pub quarantined: usize,
+    /// True when every open time of the period was read (only then are any removed).
+    pub complete: bool,
+    /// True when nothing could be read at all.
+    pub failed: bool,
+    /// Start of the period read (UTC).
+    pub from: String,
+    /// End of the period read (UTC, exclusive).
+    pub to: String,
+    /// Why the sync failed or was incomplete, in plain words.
+    pub problem: Option<String>,
+    /// The records set aside, with their reasons.
+    pub set_aside: Vec<SetAside>,
+    /// One sentence for staff, e.g. `Clinic FHIR: 4 open times added, 1 removed.`
+    pub summary: String,
+}
+
+/// One connected system, as a card on the Integrations page. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct IntegrationCard {
+    /// The name staff gave the connection (also the source name on its open times).
+    pub name: String,
+    /// What kind of system.
+    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\"")]
+    pub kind: String,
+    /// The kind as staff call it: `Epic`, `Oracle Health`, `FHIR server`.
+    pub kind_label: String,
+    /// The FHIR base address.
+    pub base_url: String,
+    /// How MedHarmony Desk signs in.
+    #[ts(type = "\"none\" | \"backend-key\" | \"client-secret\" | \"standalone\"")]
+    pub auth: String,
+    /// The sign-in method in plain words, e.g. `Server-to-server key (SMART Backend Services)`.
+    pub auth_words: String,
+    /// The client ID the EHR assigned (not a secret), when the method has one.
+    pub client_id: Option<String>,
+    /// IANA zone given to providers and locations this connection adds.
+    pub tz: String,
+    /// How often it is meant to sync, in minutes.
+    pub sync_minutes: u32,
+    /// False when paused.
+    pub active: bool,
+    /// The badge.
+    pub status: IntegrationStatus,
+    /// The last sync that read everything (UTC), for "Last synced 5 min ago".
+    pub last_sync_at: Option<String>,
+    /// True when the last complete sync is older than twice `sync_minutes`.
+    pub stale: bool,
+    /// What the last sync did (also a failed or incomplete one).
+    pub last_sync: Option<SyncResult>,
+    /// The last sync's problem in plain words (`null` after a complete sync).
+    pub problem: Option<String>,
+}
+
+/// The Integrations page.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct IntegrationsView {
+    /// The connected systems, by name.
+    pub cards: Vec<IntegrationCard>,
+    /// The connection being made now (a browser sign-in can take minutes), if any.
+    pub connecting: Option<String>,
+    /// The current instant (UTC), for "Last synced 3 min ago".
+    pub now: String,
+}
+
+/// How a new connection signs in, with what staff typed or picked. Secrets
+/// (the private key, the client secret) go to this computer's keychain and
+/// are never sent back to the window.
+#[derive(Clone, PartialEq, Deserialize, TS)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum AuthForm {
+    /// No sign-in (open test servers).
+    None,
+    /// SMART Backend Services: the client ID and a private key, pasted (PEM
+    /// text) or picked as a file (its path).
+    BackendKey {
+        /// The client ID the EHR assigned when MedHarmony Desk was registered.
+        client_id: String,
+        /// The private key as PEM text, when pasted.
+        #[serde(default)]
+        private_key_pem: Option<String>,
+        /// The private key file, when picked.
+        #[serde(default)]
+        private_key_path: Option<String>,
+        /// The key ID registered with the EHR; `null`: the key's thumbprint.
+        #[serde(default)]
+        kid: Option<String>,
+    },
+    /// A system account's client ID and secret (Oracle Health).
+    ClientSecret {
+        /// The system account's client ID.
+        client_id: String,
+        /// The secret.
+        client_secret: String,
+    },
+    /// A staff member signs in once in the web browser (SMART standalone launch).
+    Standalone {
+        /// The app's client ID.
+        client_id: String,
+    },
+}
+
+impl std::fmt::Debug for AuthForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a key or a secret.
+        f.write_str(match self {
+            AuthForm::None => "AuthForm::None",
+            AuthForm::BackendKey { .. } => "AuthForm::BackendKey(<redacted>)",
+            AuthForm::ClientSecret { .. } => "AuthForm::ClientSecret(<redacted>)",
+            AuthForm::Standalone { .. } => "AuthForm::Standalone",
+        })
+    }
+}
+
+/// Arguments of `connect_integration`.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+pub struct ConnectForm {
+    /// What kind of system.
+    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\"")]
+    pub kind: String,
+    /// The name staff give the connection (unique), e.g. `Main St Epic`.
+    pub name: String,
+    /// The FHIR R4 base address, e.g. `https://fhir.example.org/r4`.
+    pub base_url: String,
+    /// How MedHarmony Desk signs in.
+    pub auth: AuthForm,
+    /// IANA zone for the providers and locations this connection adds (the
+    /// window offers the front desk's zone).
+    pub tz: Option<String>,
+    /// Visit types (`service-type` codes, `system|code` or `code`) to read; Oracle Health needs one.
+    #[serde(default)]
+    pub service_types: Vec<String>,
+    /// Practitioners to read (`Practitioner/123`); empty: all.
+    #[serde(default)]
+    pub practitioners: Vec<String>,
+    /// Locations to read (`Location/456`); empty: all.
+    #[serde(default)]
+    pub locations: Vec<String>,
+    /// The token address when the server does not publish it; `null`: discovered.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Epic only: the STU3 base address; `null`: the R4 address with `/STU3`.
+    #[serde(default)]
+    pub stu3_base_url: Option<String>,
+}
+
+/// The result of `connect_integration`: the new card and its first sync.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct ConnectResult {
+    /// The connection as now stored.
+    pub card: IntegrationCard,
+    /// The first sync, run at once.
+    pub first_sync: SyncResult,
+}
+
+/// The result of `disconnect_integration`.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DisconnectResult {
+    /// The connection removed.
+    pub name: String,
+    /// Something staff should know although it was removed (e.g. its sign-in
+    /// could not be deleted from the keychain).
+    pub warning: Option<String>,
+}
+
+/// The `sign-in` event: a connection's browser sign-in has started.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SignInStarted {
+    /// The connection being made.
+    pub name: String,
+    /// True when the web browser was opened on the sign-in page.
+    pub browser_opened: bool,
+}
+
 /// Names of the app's commands and events, generated into
 /// `ui/src/bindings/names.ts` so the UI cannot call a command that does not exist.
 pub mod names {
     /// Every command the shell registers, in `generate_handler!` order.
-    pub const COMMANDS: [&str; 8] = ["app_status", "week", "check_file", "import_file", "remove_demo", "load_demo", "time_zones", "ui_ready"];
+    pub const COMMANDS: [&str; 13] = [
+        "app_status",
+        "week",
+        "check_file",
+        "import_file",
+        "remove_demo",
+        "load_demo",
+        "time_zones",
+        "ui_ready",
+        "integrations",
+        "connect_integration",
+        "cancel_sign_in",
+        "sync_now",
+        "disconnect_integration",
+    ];
     /// The event emitted for every committed change of the database.
     pub const STORE_CHANGED: &str = "store-changed";
+    /// The event emitted when a connection's browser sign-in starts ([`super::SignInStarted`]).
+    pub const SIGN_IN: &str = "sign-in";
 }
 
 /// The ts-rs configuration of our bindings: 64-bit integers are JSON numbers.
@@ -459,7 +698,8 @@ pub fn generated_bindings() -> Vec<(String, String)> {
     }
     add!(
         AppStatus, ProblemKind, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind,
-        FileCheck, DateQuestion, ImportArgs, SkippedLine, ImportReport, DemoResult,
+        FileCheck, DateQuestion, ImportArgs, SkippedLine, ImportReport, DemoResult, IntegrationStatus, SetAside, SyncResult, IntegrationCard,
+        IntegrationsView, AuthForm, ConnectForm, ConnectResult, DisconnectResult, SignInStarted,
     );
     let header = "// Generated by src-tauri (dto::generated_bindings). Do not edit by hand:\n// run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.\n\n";
     let mut names_ts = String::from(header);
@@ -469,13 +709,17 @@ pub fn generated_bindings() -> Vec<(String, String)> {
     }
     names_ts.push_str("] as const;\n\n/** A command name. */\nexport type CommandName = (typeof COMMANDS)[number];\n\n");
     names_ts.push_str(&format!("/** Emitted for every committed change of the database. */\nexport const STORE_CHANGED = \"{}\";\n", names::STORE_CHANGED));
+    names_ts.push_str(&format!(
+        "\n/** Emitted when a connection's browser sign-in starts. */\nexport const SIGN_IN = \"{}\";\n",
+        names::SIGN_IN
+    ));
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut index = String::from(header);
     for (file, _) in &files {
         let stem = file.trim_end_matches(".ts");
         index.push_str(&format!("export type {{ {stem} }} from \"./{stem}\";\n"));
     }
-    index.push_str("export { COMMANDS, STORE_CHANGED } from \"./names\";\nexport type { CommandName } from \"./names\";\n");
+    index.push_str("export { COMMANDS, SIGN_IN, STORE_CHANGED } from \"./names\";\nexport type { CommandName } from \"./names\";\n");
     files.push(("names.ts".into(), names_ts));
     files.push(("index.ts".into(), index));
     files

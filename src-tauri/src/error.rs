@@ -50,6 +50,18 @@ pub enum DeskError {
     /// Loading the demo practice failed.
     #[error(transparent)]
     Demo(Box<DemoError>),
+    /// A Connect form that cannot be used as filled in; nothing was changed.
+    #[error("{0}")]
+    Form(String),
+    /// Connecting a system failed (sign-in, keychain, server); nothing was stored.
+    #[error("{0}")]
+    Connect(String),
+    /// No connected system has this name.
+    #[error("There is no connection named '{0}'. It may have been disconnected; the list is now up to date.")]
+    NoSuchIntegration(String),
+    /// The same work is already under way (a sync of this system, a sign-in).
+    #[error("{0}")]
+    Busy(String),
     /// Another command panicked while holding the database (a defect).
     #[error("MedHarmony Desk hit an internal error; please restart it")]
     Poisoned,
@@ -67,6 +79,10 @@ impl DeskError {
             DeskError::Import(_) => "import-refused",
             DeskError::Store(_) => "store",
             DeskError::Demo(_) => "demo",
+            DeskError::Form(_) => "form",
+            DeskError::Connect(_) => "connect",
+            DeskError::NoSuchIntegration(_) => "no-such-integration",
+            DeskError::Busy(_) => "busy",
             DeskError::Poisoned => "poisoned",
         }
     }
@@ -75,6 +91,21 @@ impl DeskError {
 impl From<StoreError> for DeskError {
     fn from(e: StoreError) -> Self {
         DeskError::Store(Box::new(e))
+    }
+}
+
+impl From<medharmony::connect::ConnectError> for DeskError {
+    /// Connecting failed: the engine's words are already for staff (sign-in,
+    /// keychain, server), except a name that is taken.
+    fn from(e: medharmony::connect::ConnectError) -> Self {
+        use medharmony::connect::ConnectError;
+        match e {
+            ConnectError::Store(StoreError::IntegrationExists(name)) => {
+                DeskError::Form(format!("There is already a connection named '{name}'. Choose another name."))
+            }
+            ConnectError::Store(other) => DeskError::from(other),
+            other => DeskError::Connect(crate::words::sentence(&other.to_string())),
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //!   processes' (a polling follower).
 //! * [`week`] assembles the providers × days view.
 //! * [`words`] says the engine's messages in front-desk words.
+//! * [`integrations`] connects, syncs and disconnects EHRs (the engine's
+//!   `connect` and `sync`) on worker connections, off the UI thread.
 //!
 //! The UI lives in `ui/` (TypeScript + Vite) and is embedded from `ui/dist`.
 
@@ -17,6 +19,7 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod integrations;
 pub mod live;
 pub mod state;
 pub mod week;
@@ -83,6 +86,11 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::load_demo,
         commands::time_zones,
         commands::ui_ready,
+        commands::integrations,
+        commands::connect_integration,
+        commands::cancel_sign_in,
+        commands::sync_now,
+        commands::disconnect_integration,
     ]
 }
 
@@ -102,10 +110,7 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
     }
     let last = state.with_store(|s| Ok(s.last_change_seq()?)).unwrap_or(0);
     let emitter = ChangeEmitter::new(app.clone(), last);
-    let _ = state.with_store(|s| {
-        s.set_event_sink(Arc::new(emitter.clone()));
-        Ok(())
-    });
+    state.set_event_sink(Arc::new(emitter.clone()));
     let follower = match state.open_reader() {
         Some(Ok(reader)) => Some(Follower::spawn(reader, emitter, POLL_INTERVAL)),
         Some(Err(e)) => {

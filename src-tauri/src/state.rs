@@ -15,12 +15,15 @@
 //! same database in a second window. The `medharmony` command does not take
 //! the lock: it writes next to the app by design.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, Duration, Local, NaiveDate, Utc};
-use medharmony::store::key::{account_for, resolve_key, DbKey, KeyError, OsKeychain, KEYCHAIN_SERVICE, KEY_ENV};
+use medharmony::events::EventSink;
+use medharmony::store::key::{account_for, resolve_key, DatabaseVault, DbKey, KeyError, KeyVault, OsKeychain, KEYCHAIN_SERVICE, KEY_ENV};
 use medharmony::store::{default_db_path, Store, StoreError};
 
 use crate::dto::{AppStatus, ProblemKind};
@@ -212,6 +215,58 @@ pub struct DeskState {
     store: Result<Mutex<Store>, Problem>,
     db_existed: bool,
     _lock: Option<File>,
+    work: WorkState,
+}
+
+/// What the connected-systems work shares: the keychain, the event sink for
+/// writes made on worker connections, the pending sign-in and running syncs.
+struct WorkState {
+    vault: Arc<dyn KeyVault + Send + Sync>,
+    sink: Mutex<Option<Arc<dyn EventSink>>>,
+    connecting: Mutex<Option<String>>,
+    cancel_sign_in: AtomicBool,
+    syncing: Mutex<HashSet<String>>,
+}
+
+impl WorkState {
+    /// The OS keychain, with accounts scoped to the database at `db_path`
+    /// (as the `medharmony` command keeps them, so both see the same secrets).
+    fn new(db_path: &Path) -> Self {
+        WorkState {
+            vault: Arc::new(DatabaseVault::new(OsKeychain, db_path)),
+            sink: Mutex::new(None),
+            connecting: Mutex::new(None),
+            cancel_sign_in: AtomicBool::new(false),
+            syncing: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// Held while a connection is being made (see [`DeskState::begin_connect`]); ends it when dropped.
+pub struct ConnectGuard<'a> {
+    state: &'a DeskState,
+}
+
+impl Drop for ConnectGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.state.work.connecting.lock() {
+            *c = None;
+        }
+    }
+}
+
+/// Held while a system syncs (see [`DeskState::begin_sync`]); ends it when dropped.
+pub struct SyncGuard<'a> {
+    state: &'a DeskState,
+    key: String,
+}
+
+impl Drop for SyncGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.state.work.syncing.lock() {
+            s.remove(&self.key);
+        }
+    }
 }
 
 impl DeskState {
@@ -266,7 +321,15 @@ impl DeskState {
             }
         };
         match Store::open(&db_path, &key) {
-            Ok(store) => DeskState { db_path, clock, key: Some(key), store: Ok(Mutex::new(store)), db_existed: existed, _lock: None },
+            Ok(store) => DeskState {
+                work: WorkState::new(&db_path),
+                db_path,
+                clock,
+                key: Some(key),
+                store: Ok(Mutex::new(store)),
+                db_existed: existed,
+                _lock: None,
+            },
             Err(e) => {
                 let problem = Problem::from_store(&e, existed);
                 let mut st = DeskState::unavailable(db_path, problem, clock);
@@ -278,7 +341,8 @@ impl DeskState {
 
     /// A state without a database, holding why.
     pub fn unavailable(db_path: PathBuf, problem: Problem, clock: Clock) -> DeskState {
-        DeskState { db_path, clock, key: None, store: Err(problem), db_existed: false, _lock: None }
+        let work = WorkState::new(&db_path);
+        DeskState { db_path, clock, key: None, store: Err(problem), db_existed: false, _lock: None, work }
     }
 
     /// The clock.
@@ -320,6 +384,102 @@ impl DeskState {
         let key = self.key.as_ref()?;
         self.store.as_ref().ok()?;
         Some(Store::open(&self.db_path, key).map_err(DeskError::from))
+    }
+
+    /// The keychain holding connected systems' secrets: the OS keychain
+    /// (unless replaced with [`DeskState::with_keychain`]), its accounts scoped
+    /// to this database ([`DatabaseVault`]), as the `medharmony` command keeps them.
+    pub fn vault(&self) -> Arc<dyn KeyVault + Send + Sync> {
+        Arc::clone(&self.work.vault)
+    }
+
+    /// The same state with another keychain in place of the OS one (tests use
+    /// an in-memory one); its accounts are scoped to this database too.
+    #[must_use]
+    pub fn with_keychain<V: KeyVault + Send + Sync + 'static>(mut self, keychain: V) -> Self {
+        self.work.vault = Arc::new(DatabaseVault::new(keychain, &self.db_path));
+        self
+    }
+
+    /// Makes `sink` receive every change this app commits, on the main
+    /// connection and on the worker connections of [`DeskState::open_worker`].
+    pub fn set_event_sink(&self, sink: Arc<dyn EventSink>) {
+        if let Ok(mut s) = self.work.sink.lock() {
+            *s = Some(Arc::clone(&sink));
+        }
+        let _ = self.with_store(|store| {
+            store.set_event_sink(sink);
+            Ok(())
+        });
+    }
+
+    /// A connection of its own for long work (a sync, connecting a system,
+    /// which wait on the network): the main connection stays free for the
+    /// week view meanwhile. Its writes reach the event sink like the main one's.
+    ///
+    /// # Errors
+    /// [`DeskError::Unavailable`] when the database is not open, or the store's error.
+    pub fn open_worker(&self) -> Result<Store, DeskError> {
+        let mut store = match self.open_reader() {
+            Some(r) => r?,
+            None => return Err(DeskError::Unavailable(self.problem().unwrap_or("The schedule database is not open.").to_string())),
+        };
+        if let Some(sink) = self.work.sink.lock().ok().and_then(|s| s.clone()) {
+            store.set_event_sink(sink);
+        }
+        Ok(store)
+    }
+
+    /// Starts connecting `name`: one connection at a time (a browser sign-in
+    /// can wait minutes). Clears an earlier cancel request.
+    ///
+    /// # Errors
+    /// [`DeskError::Busy`] while another connection is being made.
+    pub fn begin_connect(&self, name: &str) -> Result<ConnectGuard<'_>, DeskError> {
+        let mut c = self.work.connecting.lock().map_err(|_| DeskError::Poisoned)?;
+        if let Some(other) = c.as_deref() {
+            return Err(DeskError::Busy(format!("MedHarmony Desk is still connecting {other}. Finish or cancel that sign-in first.")));
+        }
+        *c = Some(name.to_string());
+        self.work.cancel_sign_in.store(false, Ordering::SeqCst);
+        Ok(ConnectGuard { state: self })
+    }
+
+    /// The connection being made, if any.
+    pub fn connecting(&self) -> Option<String> {
+        self.work.connecting.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The flag a waiting browser sign-in watches.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.work.cancel_sign_in
+    }
+
+    /// Asks the waiting browser sign-in to stop. Returns false when none is waiting.
+    pub fn cancel_sign_in(&self) -> bool {
+        let waiting = self.connecting().is_some();
+        if waiting {
+            self.work.cancel_sign_in.store(true, Ordering::SeqCst);
+        }
+        waiting
+    }
+
+    /// Starts a sync of `name`: one at a time per system.
+    ///
+    /// # Errors
+    /// [`DeskError::Busy`] while that system is already syncing.
+    pub fn begin_sync(&self, name: &str) -> Result<SyncGuard<'_>, DeskError> {
+        let key = name.trim().to_lowercase();
+        let mut s = self.work.syncing.lock().map_err(|_| DeskError::Poisoned)?;
+        if !s.insert(key.clone()) {
+            return Err(DeskError::Busy(format!("{} is already syncing; its result appears in a moment.", name.trim())));
+        }
+        Ok(SyncGuard { state: self, key })
+    }
+
+    /// True while `name` syncs.
+    pub fn is_syncing(&self, name: &str) -> bool {
+        self.work.syncing.lock().map(|s| s.contains(&name.trim().to_lowercase())).unwrap_or(false)
     }
 
     /// First run: seeds the demo practice when the database has never been

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use medharmony::availability;
 use medharmony::time::fmt_instant;
-use medharmony::model::{Provider, SlotStatus};
+use medharmony::model::{Provider, SlotStatus, SourceKind};
 use medharmony::store::Store;
 use medharmony::time::{Interval, Zone};
 
@@ -189,11 +189,15 @@ pub fn build_week(store: &Store, query: &WeekQuery, today: NaiveDate, now: DateT
     busy.sort_by(|a, b| (&a.start, a.provider_id, &a.id).cmp(&(&b.start, b.provider_id, &b.id)));
 
     let demo_names: HashSet<&str> = all.iter().filter(|p| p.demo).map(|p| p.name.as_str()).collect();
+    // A connected system's source carries the integration's name.
+    let systems: HashMap<String, &'static str> =
+        store.integrations()?.into_iter().map(|i| (i.name.to_lowercase(), i.kind.label())).collect();
     let sources = source_infos
         .into_iter()
         .map(|s| SourceView {
             id: s.id,
             demo: s.provider.as_deref().is_some_and(|p| demo_names.contains(p)),
+            system: (s.kind == SourceKind::Integration).then(|| systems.get(&s.name.to_lowercase()).map(|l| l.to_string())).flatten(),
             name: s.name,
             kind: s.kind.as_str().to_string(),
             provider: s.provider,

@@ -232,6 +232,81 @@ pub fn import_summary(p: &SummaryParts<'_>) -> String {
     s
 }
 
+/// `text` as a sentence: first letter upper-case, ending in a full stop
+/// (unless it already ends in `.`, `!` or `?`).
+pub fn sentence(text: &str) -> String {
+    let t = text.trim();
+    let mut chars = t.chars();
+    let mut s: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !s.ends_with(['.', '!', '?']) {
+        s.push('.');
+    }
+    s
+}
+
+/// How a connection signs in: its code for the window (`none`,
+/// `backend-key`, `client-secret`, `standalone`) and plain words.
+pub fn auth_words(cfg: &medharmony::auth::AuthConfig) -> (&'static str, &'static str) {
+    use medharmony::auth::AuthConfig;
+    match cfg {
+        AuthConfig::None => ("none", "No sign-in (an open server)"),
+        AuthConfig::Backend { .. } => ("backend-key", "Server-to-server key (SMART Backend Services)"),
+        AuthConfig::ClientSecret { .. } => ("client-secret", "System account with a client secret"),
+        AuthConfig::Standalone { .. } => ("standalone", "A staff member signed in with the web browser"),
+    }
+}
+
+/// One sentence about a sync for staff, e.g.
+/// `Clinic FHIR: 4 open times added, 1 removed, 2 set aside as unreadable.`,
+/// `Clinic FHIR: no changes (12 open times up to date).`, or the problem of a
+/// failed or incomplete sync.
+pub fn sync_summary(r: &medharmony::sync::SyncReport) -> String {
+    let name = &r.integration;
+    if r.failed {
+        return format!("{name}: the sync failed. {}", sentence(r.problem.as_deref().unwrap_or("the reason is not known")));
+    }
+    if !r.complete {
+        let why = r.problem.as_deref().unwrap_or("not every open time could be read; what was shown before is kept");
+        let mut s = format!("{name}: {}", sentence(why));
+        if r.quarantined > 0 {
+            s.push_str(&format!(" {} set aside as unreadable.", count(r.quarantined, "record was", "records were")));
+        }
+        return s;
+    }
+    let mut parts = Vec::new();
+    if r.added > 0 {
+        parts.push(format!("{} added", count(r.added, "open time", "open times")));
+    }
+    if r.changed > 0 {
+        parts.push(format!(
+            "{} changed",
+            if parts.is_empty() { count(r.changed, "open time", "open times") } else { r.changed.to_string() }
+        ));
+    }
+    if r.removed > 0 {
+        parts.push(format!(
+            "{} removed",
+            if parts.is_empty() { count(r.removed, "open time", "open times") } else { r.removed.to_string() }
+        ));
+    }
+    let mut s = if parts.is_empty() {
+        match r.unchanged {
+            0 => format!("{name}: no open times in this period"),
+            n => format!("{name}: no changes ({} up to date)", count(n, "open time", "open times")),
+        }
+    } else {
+        format!("{name}: {}", parts.join(", "))
+    };
+    if r.quarantined > 0 {
+        s.push_str(&format!(", {} set aside as unreadable", count(r.quarantined, "record", "records")));
+    }
+    s.push('.');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +411,56 @@ mod tests {
             "s.csv: 2 rows read, but none falls between 25 Feb and 2 Jun 2026, so nothing was added to the schedule"
         );
         assert_eq!(period(d("2025-12-28"), d("2026-03-28")), "28 Dec 2025 and 28 Mar 2026");
+    }
+
+    fn report(added: usize, changed: usize, removed: usize, unchanged: usize, quarantined: usize) -> medharmony::sync::SyncReport {
+        let t = "2026-03-01T00:00:00Z".parse().unwrap();
+        medharmony::sync::SyncReport {
+            integration: "Clinic FHIR".into(),
+            kind: medharmony::connector::IntegrationKind::Fhir,
+            added,
+            changed,
+            removed,
+            unchanged,
+            quarantined,
+            complete: true,
+            from: t,
+            to: t,
+            warnings: vec![],
+            problem: None,
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn sync_summaries_in_plain_words() {
+        assert_eq!(sync_summary(&report(4, 0, 1, 0, 0)), "Clinic FHIR: 4 open times added, 1 removed.");
+        assert_eq!(sync_summary(&report(1, 2, 0, 3, 2)), "Clinic FHIR: 1 open time added, 2 changed, 2 records set aside as unreadable.");
+        assert_eq!(sync_summary(&report(0, 0, 3, 1, 0)), "Clinic FHIR: 3 open times removed.");
+        assert_eq!(sync_summary(&report(0, 0, 0, 12, 0)), "Clinic FHIR: no changes (12 open times up to date).");
+        assert_eq!(sync_summary(&report(0, 0, 0, 0, 1)), "Clinic FHIR: no open times in this period, 1 record set aside as unreadable.");
+        let failed = medharmony::sync::SyncReport {
+            failed: true,
+            complete: false,
+            problem: Some("could not reach Clinic FHIR: the connection was refused or timed out".into()),
+            ..report(0, 0, 0, 0, 0)
+        };
+        assert_eq!(
+            sync_summary(&failed),
+            "Clinic FHIR: the sync failed. Could not reach Clinic FHIR: the connection was refused or timed out."
+        );
+        let partial = medharmony::sync::SyncReport {
+            complete: false,
+            quarantined: 1,
+            problem: Some("Not every open time could be read (page 2 failed); what was cached before is kept.".into()),
+            ..report(0, 0, 0, 0, 1)
+        };
+        assert_eq!(
+            sync_summary(&partial),
+            "Clinic FHIR: Not every open time could be read (page 2 failed); what was cached before is kept. 1 record was set aside as unreadable."
+        );
+        assert_eq!(sentence("  it works "), "It works.");
+        assert_eq!(sentence("Done!"), "Done!");
+        assert_eq!(sentence(""), "");
     }
 }

@@ -2,12 +2,14 @@
 //! command is invoked over IPC exactly as the UI calls it, on a temporary
 //! database opened with a `MEDHARMONY_DB_KEY`-style passphrase.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use medharmony::store::key::{DbKey, KeyError};
+use medharmony::store::key::{DbKey, KeyError, KeyVault};
 use medharmony::store::Store;
 use medharmony_desk::dto::names::{COMMANDS, STORE_CHANGED};
 use medharmony_desk::state::{Clock, DeskState};
@@ -28,12 +30,31 @@ fn key() -> DbKey {
     DbKey::from_env_value("medharmony-desk-test").unwrap()
 }
 
+/// An in-memory keychain, so no test touches the computer's own (clones share it).
+#[derive(Default, Clone)]
+struct MemVault(Arc<Mutex<HashMap<String, String>>>);
+
+impl KeyVault for MemVault {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        Ok(self.0.lock().unwrap().get(account).cloned())
+    }
+    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+        self.0.lock().unwrap().insert(account.into(), secret.into());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        self.0.lock().unwrap().remove(account);
+        Ok(())
+    }
+}
+
 struct Desk {
     _dir: Option<tempfile::TempDir>,
     db: PathBuf,
     app: App<MockRuntime>,
     webview: WebviewWindow<MockRuntime>,
     events: Receiver<Value>,
+    vault: MemVault,
 }
 
 impl Desk {
@@ -54,9 +75,10 @@ impl Desk {
             let _ = tx.send(serde_json::from_str::<Value>(e.payload()).unwrap());
         });
         let now: DateTime<Utc> = NOW.parse().unwrap();
-        medharmony_desk::attach(app.handle(), DeskState::open(db.to_path_buf(), key, Clock::Fixed(now)));
+        let vault = MemVault::default();
+        medharmony_desk::attach(app.handle(), DeskState::open(db.to_path_buf(), key, Clock::Fixed(now)).with_keychain(vault.clone()));
         let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-        Desk { _dir: None, db: db.to_path_buf(), app, webview, events }
+        Desk { _dir: None, db: db.to_path_buf(), app, webview, events, vault }
     }
 
     /// Invokes `cmd` with `args` over IPC; the error is the plain message.
@@ -521,4 +543,263 @@ fn every_listed_command_is_registered() {
     assert!(desk.call("no_such_command", json!({})).is_err());
     let zones = desk.call("time_zones", json!({})).unwrap();
     assert!(zones.as_array().unwrap().iter().any(|z| z == "America/Chicago"));
+}
+
+/// A FHIR address nothing listens on (a port just freed), so a sync fails at once.
+fn closed_fhir_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}/fhir/R4")
+}
+
+fn connect_form(name: &str, base_url: &str, auth: Value) -> Value {
+    json!({"form": {
+        "kind": "fhir", "name": name, "base_url": base_url, "auth": auth, "tz": "America/New_York",
+        "service_types": [], "practitioners": [], "locations": [], "token_url": null, "stu3_base_url": null
+    }})
+}
+
+#[test]
+fn connecting_an_open_server_stores_it_and_syncs_at_once() {
+    let desk = Desk::new();
+    desk.drain();
+    let url = closed_fhir_address();
+    let result = desk.call("connect_integration", connect_form(" Clinic FHIR ", &url, json!({"method": "none"}))).unwrap();
+    let card = &result["card"];
+    assert_eq!(card["name"], "Clinic FHIR");
+    assert_eq!((card["kind"].as_str(), card["kind_label"].as_str()), (Some("fhir"), Some("FHIR server")));
+    assert_eq!(card["base_url"], url.as_str());
+    assert_eq!((card["auth"].as_str(), card["auth_words"].as_str()), (Some("none"), Some("No sign-in (an open server)")));
+    assert_eq!(card["tz"], "America/New_York");
+    // The first sync ran at once: nothing listens there, which staff read in plain words.
+    let first = &result["first_sync"];
+    assert_eq!((first["failed"].as_bool(), first["complete"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(first["problem"], "Could not reach Clinic FHIR: the connection was refused or timed out.");
+    assert_eq!(first["summary"], "Clinic FHIR: the sync failed. Could not reach Clinic FHIR: the connection was refused or timed out.");
+    // The default window: 7 days before now to 90 after.
+    assert_eq!((first["from"].as_str(), first["to"].as_str()), (Some("2026-02-25T15:00:00Z"), Some("2026-06-02T15:00:00Z")));
+    assert_eq!(card["status"], "problem");
+    assert_eq!(card["problem"], first["problem"]);
+    assert!(card["last_sync_at"].is_null(), "never synced completely");
+    // The window heard of it (connect and sync were written on a worker connection).
+    let events = desk.drain();
+    assert!(events.iter().any(|e| e["entity"] == "integration" && e["op"] == "add"), "{events:?}");
+    assert!(events.iter().any(|e| e["entity"] == "integration" && e["op"] == "sync"), "{events:?}");
+    // The page lists it.
+    let page = desk.call("integrations", json!({})).unwrap();
+    assert_eq!(page["now"], NOW);
+    assert!(page["connecting"].is_null());
+    assert_eq!(page["cards"].as_array().unwrap().len(), 1);
+    assert_eq!(page["cards"][0], *card);
+    // A second connection of the same name is refused and changes nothing.
+    let err = desk.call("connect_integration", connect_form("clinic fhir", &url, json!({"method": "none"}))).unwrap_err();
+    assert_eq!(err, "There is already a connection named 'clinic fhir'. Choose another name.");
+    assert_eq!(desk.call("integrations", json!({})).unwrap()["cards"].as_array().unwrap().len(), 1);
+    // Sync now: the same failure, recorded again.
+    let again = desk.call("sync_now", json!({"name": "Clinic FHIR"})).unwrap();
+    assert_eq!(again["failed"], true);
+    assert_eq!(
+        desk.call("sync_now", json!({"name": "Nobody"})).unwrap_err(),
+        "There is no connection named 'Nobody'. It may have been disconnected; the list is now up to date."
+    );
+    // Nothing is waiting for a browser sign-in.
+    assert_eq!(desk.call("cancel_sign_in", json!({})).unwrap(), false);
+}
+
+#[test]
+fn secrets_go_to_the_keychain_and_never_come_back() {
+    let desk = Desk::new();
+    let secret = "s3cret-never-shown-0123456789";
+    let mut form = connect_form(
+        "Oracle Test",
+        &closed_fhir_address(),
+        json!({"method": "client-secret", "client_id": "system-account-1", "client_secret": secret}),
+    );
+    form["form"]["kind"] = json!("oracle-health");
+    form["form"]["service_types"] = json!(["", " 408443003 "]);
+    // A token address given: no discovery, so connecting needs no server; the first sync's sign-in fails.
+    form["form"]["token_url"] = json!(closed_fhir_address().replace("/fhir/R4", "/token"));
+    let result = desk.call("connect_integration", form).unwrap();
+    assert!(!result.to_string().contains(secret), "a secret came back: {result}");
+    assert_eq!(result["card"]["auth"], "client-secret");
+    assert_eq!(result["card"]["client_id"], "system-account-1");
+    assert_eq!(result["first_sync"]["failed"], true);
+    let problem = result["first_sync"]["problem"].as_str().unwrap();
+    assert!(problem.starts_with("Could not reach Oracle Test to sign in"), "{problem}");
+    // The secret is in the keychain, not in the database or the page, under this database's account
+    // (as the `medharmony` command keeps it).
+    let stored: Vec<(String, String)> = desk.vault.0.lock().unwrap().clone().into_iter().collect();
+    let account = format!("{}|integration:Oracle Test:client-secret", std::path::absolute(&desk.db).unwrap().display());
+    assert_eq!(stored, [(account, secret.to_string())]);
+    let page = desk.call("integrations", json!({})).unwrap();
+    assert!(!page.to_string().contains(secret));
+    let cli = Store::open(&desk.db, &key()).unwrap();
+    let integ = cli.integration("Oracle Test").unwrap().unwrap();
+    assert!(!serde_json::to_string(&integ).unwrap().contains(secret));
+    assert_eq!(integ.settings.service_types, ["408443003"]);
+    // Disconnect: gone from the page and from the keychain.
+    desk.drain();
+    let gone = desk.call("disconnect_integration", json!({"name": "oracle test"})).unwrap();
+    assert_eq!(gone, json!({"name": "Oracle Test", "warning": null}));
+    assert!(desk.vault.0.lock().unwrap().is_empty());
+    assert!(desk.call("integrations", json!({})).unwrap()["cards"].as_array().unwrap().is_empty());
+    assert!(desk.drain().iter().any(|e| e["entity"] == "integration" && e["op"] == "remove"));
+    assert!(cli.integration("Oracle Test").unwrap().is_none());
+    let err = desk.call("disconnect_integration", json!({"name": "Oracle Test"})).unwrap_err();
+    assert!(err.starts_with("There is no connection named 'Oracle Test'."), "{err}");
+}
+
+#[test]
+fn the_connect_form_is_checked_in_plain_words_and_a_refusal_changes_nothing() {
+    let desk = Desk::new();
+    desk.drain();
+    let url = "https://fhir.example.org/r4";
+    let refuse = |form: Value| desk.call("connect_integration", form).unwrap_err();
+    assert!(refuse(connect_form("  ", url, json!({"method": "none"}))).starts_with("Give the connection a name your team will recognise"));
+    assert_eq!(
+        refuse(connect_form("X", "fhir.example.org", json!({"method": "none"}))),
+        "“fhir.example.org” is not a web address. Enter the FHIR address starting with https://, e.g. https://fhir.example.org/r4"
+    );
+    assert_eq!(
+        refuse(connect_form("X", url, json!({"method": "standalone", "client_id": ""}))),
+        "Enter the client ID. Your EHR administrator gives it to you when they register MedHarmony Desk."
+    );
+    assert!(refuse(connect_form("X", url, json!({"method": "backend-key", "client_id": "c"})))
+        .starts_with("Choose the private key file (or paste the key)."));
+    let secret = "pasted-not-a-key-secret";
+    let err = refuse(connect_form("X", url, json!({"method": "backend-key", "client_id": "c", "private_key_pem": secret})));
+    assert!(err.starts_with("What was pasted is not a private key.") && !err.contains(secret), "{err}");
+    let mut oracle = connect_form("X", url, json!({"method": "none"}));
+    oracle["form"]["kind"] = json!("oracle-health");
+    assert!(refuse(oracle).starts_with("Oracle Health lists open times only for a visit type"));
+    let mut zone = connect_form("X", url, json!({"method": "none"}));
+    zone["form"]["tz"] = json!("Mars/Olympus");
+    assert_eq!(refuse(zone), "'Mars/Olympus' is not a time zone MedHarmony knows; choose one from the list");
+    // A key that is not a real key: the engine refuses it before anything is stored.
+    let err = refuse(connect_form(
+        "X",
+        url,
+        json!({"method": "backend-key", "client_id": "c", "private_key_pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}),
+    ));
+    assert!(err.starts_with("The private key cannot be used"), "{err}");
+    assert!(!err.contains("AAAA") && !err.contains("Error") && !err.contains("{"), "{err}");
+    assert!(desk.call("integrations", json!({})).unwrap()["cards"].as_array().unwrap().is_empty());
+    assert!(desk.vault.0.lock().unwrap().is_empty());
+    assert!(desk.drain().is_empty(), "a refused form changes nothing");
+}
+
+fn remote_slot(id: &str, start: &str, end: &str) -> medharmony::connector::RemoteSlot {
+    medharmony::connector::RemoteSlot {
+        external_id: id.into(),
+        span: medharmony::time::Interval::new(start.parse().unwrap(), end.parse().unwrap()).unwrap(),
+        status: medharmony::model::SlotStatus::Free,
+        provider: "Dr. Lena Park".into(),
+        provider_ref: Some("Practitioner/p1".into()),
+        location: Some("Main Street Clinic".into()),
+        location_ref: Some("Location/l1".into()),
+        service_type: Some("General Practice".into()),
+        schedule_ref: Some("Schedule/s1".into()),
+        booking: json!({}),
+    }
+}
+
+#[test]
+fn synced_open_times_appear_live_with_their_source_and_cards_show_the_last_sync() {
+    let desk = Desk::new();
+    desk.drain();
+    // Another process (the CLI's `integrations add` and `sync`) writes on its own connection.
+    let mut cli = Store::open(&desk.db, &key()).unwrap();
+    let settings = medharmony::connector::IntegrationSettings {
+        base_url: "https://fhir.example.org/r4".into(),
+        stu3_base_url: None,
+        tz: "America/New_York".into(),
+        auth: medharmony::auth::AuthConfig::Backend {
+            client_id: "desk-app".into(),
+            token_url: "https://fhir.example.org/token".into(),
+            scope: "system/Slot.read".into(),
+            kid: None,
+        },
+        service_types: vec![],
+        practitioners: vec![],
+        locations: vec![],
+        page_size: 100,
+    };
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let synced_at = now - chrono::Duration::minutes(5);
+    let integ = cli.add_integration(medharmony::connector::IntegrationKind::Fhir, "Clinic FHIR", &settings, synced_at).unwrap();
+    let window = medharmony::sync::default_window(now);
+    let read = medharmony::connector::WindowRead {
+        slots: vec![
+            remote_slot("s1", "2026-03-05T14:00:00Z", "2026-03-05T14:30:00Z"),
+            remote_slot("s2", "2026-03-05T14:30:00Z", "2026-03-05T15:00:00Z"),
+        ],
+        quarantined: vec![medharmony::connector::Quarantined { resource: "Slot/s9".into(), reason: "has no end time".into() }],
+        complete: true,
+        incomplete_reason: None,
+    };
+    let mut connector = Replay(Some(read));
+    let report = medharmony::sync::sync_integration(&mut cli, &integ, &mut connector, window, synced_at).unwrap();
+    assert_eq!((report.added, report.quarantined), (2, 1));
+    // The window hears of it and the week shows the slots with their source.
+    desk.wait_for(Duration::from_secs(3), |e| e["entity"] == "slots" && e["op"] == "sync").expect("a store-changed event for the sync");
+    let week = desk.week("2026-03-05");
+    let park = provider_id(&week, "Dr. Lena Park");
+    assert_eq!(free_count(&week, park, "2026-03-05"), 2);
+    let slot = week["slots"].as_array().unwrap().iter().find(|s| s["provider_id"] == park).unwrap();
+    assert_eq!((slot["source"].as_str(), slot["location"].as_str()), (Some("Clinic FHIR"), Some("Main Street Clinic")));
+    assert_eq!(slot["start"], "2026-03-05T14:00:00Z");
+    let source = week["sources"].as_array().unwrap().iter().find(|s| s["name"] == "Clinic FHIR").unwrap();
+    assert_eq!((source["kind"].as_str(), source["system"].as_str()), (Some("integration"), Some("FHIR server")));
+    assert!(week["sources"].as_array().unwrap().iter().filter(|s| s["kind"] != "integration").all(|s| s["system"].is_null()));
+    // The card: synced 5 minutes ago, what it did, the record set aside and why.
+    let card = desk.call("integrations", json!({})).unwrap()["cards"][0].clone();
+    assert_eq!(card["status"], "ok");
+    assert_eq!(card["stale"], false);
+    assert_eq!(card["last_sync_at"], "2026-03-04T14:55:00Z");
+    assert_eq!(card["auth_words"], "Server-to-server key (SMART Backend Services)");
+    assert_eq!(card["client_id"], "desk-app");
+    let last = &card["last_sync"];
+    assert_eq!((last["added"].as_u64(), last["quarantined"].as_u64(), last["complete"].as_bool()), (Some(2), Some(1), Some(true)));
+    assert_eq!(last["set_aside"], json!([{"resource": "Slot/s9", "reason": "has no end time"}]));
+    assert_eq!(last["summary"], "Clinic FHIR: 2 open times added, 1 record set aside as unreadable.");
+    assert!(card["problem"].is_null());
+    // Long ago: stale (older than twice the 15-minute interval).
+    cli.record_sync(integ.id, &serde_json::to_value(&report).unwrap(), None, true, None, now - chrono::Duration::minutes(31)).unwrap();
+    let card = desk.call("integrations", json!({})).unwrap()["cards"][0].clone();
+    assert_eq!((card["status"].as_str(), card["stale"].as_bool()), (Some("stale"), Some(true)));
+    // Disconnecting removes its open times from the week.
+    desk.call("disconnect_integration", json!({"name": "Clinic FHIR"})).unwrap();
+    let week = desk.week("2026-03-05");
+    assert!(week["slots"].as_array().unwrap().iter().all(|s| s["source"] != "Clinic FHIR"));
+}
+
+/// A connector that hands back one prepared window read.
+struct Replay(Option<medharmony::connector::WindowRead>);
+
+impl medharmony::connector::Connector for Replay {
+    fn kind(&self) -> medharmony::connector::IntegrationKind {
+        medharmony::connector::IntegrationKind::Fhir
+    }
+    fn availability(
+        &mut self,
+        _window: medharmony::time::Interval,
+    ) -> Result<medharmony::connector::WindowRead, medharmony::connector::ConnectorError> {
+        Ok(self.0.take().unwrap_or_default())
+    }
+    fn changes_since(
+        &mut self,
+        _cursor: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<medharmony::connector::ChangeBatch>, medharmony::connector::ConnectorError> {
+        Ok(None)
+    }
+    fn book(
+        &mut self,
+        _slot: &medharmony::connector::SlotToBook,
+        _patient_id: &str,
+    ) -> Result<medharmony::connector::Booked, medharmony::connector::ConnectorError> {
+        Err(medharmony::connector::ConnectorError::Unsupported("not in this test".into()))
+    }
+    fn cancel(&mut self, _appointment_id: &str) -> Result<(), medharmony::connector::ConnectorError> {
+        Ok(())
+    }
 }

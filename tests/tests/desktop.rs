@@ -8,7 +8,8 @@
 //! server connected on the Integrations page (a real one on loopback, see
 //! [`RealFhirServer`]) brings its open slots into the week view, marked with
 //! their source. Screenshots are saved to `target/e2e-artifacts/`
-//! (`desktop-week.png`, `desktop-connect.png`, `desktop-integrations.png`).
+//! (`desktop-week.png`, `desktop-connect.png`, `desktop-integrations.png`,
+//! `desktop-week-synced.png`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -113,7 +114,12 @@ impl WebDriver {
     /// The WebDriver id of the first element matching `css`.
     fn element(&self, css: &str) -> String {
         let found = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
-        found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
     }
 
     /// Clicks `css` as a user would.
@@ -131,6 +137,8 @@ impl WebDriver {
 
     /// Saves a screenshot of the window to `target/e2e-artifacts/<name>`.
     fn screenshot(&self, name: &str) {
+        // Two animation frames: what the DOM holds now is painted.
+        self.script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))));");
         let shot = self.call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().expect("screenshot")).expect("screenshot is base64");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -277,7 +285,21 @@ fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver, db: &Db) {
     seed_park(&fhir);
     // A system connected earlier with the CLI whose server is gone: its card says so in plain words.
     let gone = format!("http://127.0.0.1:{}/fhir/R4", free_port());
-    let added = db.run(&["--now", NOW, "integrations", "add", "fhir", "--name", "Old EHR", "--base-url", &gone, "--auth", "none", "--tz", "America/Chicago"]);
+    let added = db.run(&[
+        "--now",
+        NOW,
+        "integrations",
+        "add",
+        "fhir",
+        "--name",
+        "Old EHR",
+        "--base-url",
+        &gone,
+        "--auth",
+        "none",
+        "--tz",
+        "America/Chicago",
+    ]);
     assert_eq!(added.code, 0, "{}", added.stderr);
     assert_eq!(db.run(&["--now", NOW, "sync", "--integration", "Old EHR"]).code, 1, "the sync fails");
 
@@ -331,9 +353,16 @@ fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver, db: &Db) {
     let (count, _) = wd.wait_for("the synced slots in the week", short, &js, |v| *v == json!("3"));
     assert_eq!(count, json!("3"));
     assert_eq!(wd.script(&free_count_js(PARK, "2026-03-06")), json!("1"));
+    wd.script(&format!("document.querySelector(\"[data-provider='{PARK}']\").scrollIntoView({{block: 'center'}}); return true;"));
+    wd.screenshot("desktop-week-synced.png");
     // A slot's details name its source, and the footer lists it as a connected system.
     wd.click(&format!("[data-provider='{PARK}'][data-day='2026-03-05'] [data-slot-id]"));
-    let (details, _) = wd.wait_for("the slot's details", short, "const d = document.querySelector('dialog.details[open]'); return d ? d.innerText : null;", |v| v.is_string());
+    let (details, _) = wd.wait_for(
+        "the slot's details",
+        short,
+        "const d = document.querySelector('dialog.details[open]'); return d ? d.innerText : null;",
+        |v| v.is_string(),
+    );
     let details = details.as_str().unwrap_or_default();
     assert!(details.contains(&format!("{HARBOR} · synced from FHIR server")), "{details}");
     assert!(details.contains("Harbor Clinic") && details.contains("9:00"), "{details}");

@@ -5,15 +5,21 @@
 import type {
   AppStatus,
   CommandName,
+  ConnectForm,
+  ConnectResult,
   DemoResult,
+  DisconnectResult,
   FileCheck,
   ImportArgs,
   ImportReport,
+  IntegrationsView,
+  SignInStarted,
   StoreChanged,
+  SyncResult,
   Week,
   WeekQuery,
 } from "./bindings";
-import { STORE_CHANGED } from "./bindings";
+import { SIGN_IN, STORE_CHANGED } from "./bindings";
 
 /** Calls one command; the real one is Tauri's `invoke`, tests pass a mock. */
 export type Invoke = <T>(cmd: CommandName, args?: Record<string, unknown>) => Promise<T>;
@@ -29,6 +35,16 @@ export interface Api {
   timeZones(): Promise<string[]>;
   /** Tells the shell the first week is on screen (it logs the start-up time). */
   uiReady(): Promise<void>;
+  /** The Integrations page: one card per connected system. */
+  integrations(): Promise<IntegrationsView>;
+  /** Connects a system (a staff sign-in opens the browser), then syncs it once. */
+  connectIntegration(form: ConnectForm): Promise<ConnectResult>;
+  /** Stops a waiting browser sign-in; false when none was waiting. */
+  cancelSignIn(): Promise<boolean>;
+  /** Syncs one connected system now. */
+  syncNow(name: string): Promise<SyncResult>;
+  /** Disconnects a system: its open times are removed, and its sign-in from the keychain. */
+  disconnectIntegration(name: string): Promise<DisconnectResult>;
 }
 
 /** Builds the typed API over an `invoke` function. */
@@ -42,6 +58,11 @@ export function makeApi(invoke: Invoke): Api {
     loadDemo: () => invoke<DemoResult>("load_demo"),
     timeZones: () => invoke<string[]>("time_zones"),
     uiReady: () => invoke<void>("ui_ready"),
+    integrations: () => invoke<IntegrationsView>("integrations"),
+    connectIntegration: (form) => invoke<ConnectResult>("connect_integration", { form }),
+    cancelSignIn: () => invoke<boolean>("cancel_sign_in"),
+    syncNow: (name) => invoke<SyncResult>("sync_now", { name }),
+    disconnectIntegration: (name) => invoke<DisconnectResult>("disconnect_integration", { name }),
   };
 }
 
@@ -55,11 +76,15 @@ export function errorText(e: unknown): string {
 /** Subscribes to `store-changed`; returns the unsubscribe function. */
 export type ListenStoreChanged = (handler: (change: StoreChanged) => void) => Promise<() => void>;
 
-/** The real API and event subscription, over Tauri. */
-export async function tauriBackend(): Promise<{ api: Api; onStoreChanged: ListenStoreChanged }> {
+/** Subscribes to `sign-in` (a connection's browser sign-in started); returns the unsubscribe function. */
+export type ListenSignIn = (handler: (started: SignInStarted) => void) => Promise<() => void>;
+
+/** The real API and event subscriptions, over Tauri. */
+export async function tauriBackend(): Promise<{ api: Api; onStoreChanged: ListenStoreChanged; onSignIn: ListenSignIn }> {
   const core = await import("@tauri-apps/api/core");
   const event = await import("@tauri-apps/api/event");
   const api = makeApi((cmd, args) => core.invoke(cmd, args));
   const onStoreChanged: ListenStoreChanged = (handler) => event.listen<StoreChanged>(STORE_CHANGED, (e) => handler(e.payload));
-  return { api, onStoreChanged };
+  const onSignIn: ListenSignIn = (handler) => event.listen<SignInStarted>(SIGN_IN, (e) => handler(e.payload));
+  return { api, onStoreChanged, onSignIn };
 }

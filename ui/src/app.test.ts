@@ -1,10 +1,10 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "./api";
-import type { AppStatus, ImportReport, ProviderView, StoreChanged, Week, WeekQuery } from "./bindings";
+import type { AppStatus, ImportReport, ProviderView, SourceView, StoreChanged, Week, WeekQuery } from "./bindings";
 import type { Backend, ShowLogsResult } from "./app";
 import { loadFilters, renderProblem, startApp } from "./app";
-import { importReport, providerView } from "./test-fixtures";
+import { importReport, integrationCard, providerView } from "./test-fixtures";
 import { addDays } from "./time";
 
 const STATUS: AppStatus = {
@@ -28,6 +28,7 @@ function provider(id: number, name: string): ProviderView {
 /** A fake shell over an in-memory practice; `providers` can change like the database would. */
 function fakeBackend() {
   const providers = [provider(1, "Dr. Rivera"), provider(2, "Dr. Chen"), provider(3, "Dr. Okafor")];
+  const sources: SourceView[] = [];
   const queries: WeekQuery[] = [];
   let changed: ((c: StoreChanged) => void) | null = null;
   const weekOf = (q: WeekQuery): Week => {
@@ -51,7 +52,7 @@ function fakeBackend() {
         location: null,
       })),
       busy: [],
-      sources: [],
+      sources: [...sources],
       has_demo: false,
       now: STATUS.now,
     };
@@ -71,6 +72,17 @@ function fakeBackend() {
     loadDemo: async () => ({ providers: 3 }),
     timeZones: async () => ["America/New_York"],
     uiReady: async () => undefined,
+    integrations: vi.fn(async () => ({ cards: [], connecting: null, now: STATUS.now })),
+    connectIntegration: async () => {
+      throw "not in this test";
+    },
+    cancelSignIn: async () => false,
+    syncNow: async () => {
+      throw "not in this test";
+    },
+    disconnectIntegration: async () => {
+      throw "not in this test";
+    },
   };
   const backend: Backend = {
     api,
@@ -85,6 +97,7 @@ function fakeBackend() {
     backend,
     api,
     providers,
+    sources,
     queries,
     pickFiles,
     pick: (paths: string[]) => resolvePick?.(paths),
@@ -256,5 +269,50 @@ describe("when the database cannot be opened", () => {
     await startApp(root, f.backend);
     expect(root.querySelector("h1")?.textContent).toBe("MedHarmony Desk is already open");
     expect(f.api.week).not.toHaveBeenCalled();
+  });
+});
+
+describe("the Integrations page", () => {
+  it("is a tab in the header; the week stays the default", async () => {
+    const f = fakeBackend();
+    (f.api.integrations as ReturnType<typeof vi.fn>).mockResolvedValue({ cards: [integrationCard()], connecting: null, now: STATUS.now });
+    await startApp(root, f.backend);
+    const weekTab = root.querySelector("#tab-week") as HTMLButtonElement;
+    const tab = root.querySelector("#tab-integrations") as HTMLButtonElement;
+    expect(weekTab.getAttribute("aria-current")).toBe("page");
+    expect(tab.hasAttribute("aria-current")).toBe(false);
+    expect((root.querySelector("#integrations") as HTMLElement).hidden).toBe(true);
+    expect(f.api.integrations).not.toHaveBeenCalled();
+    tab.click();
+    await tick();
+    expect(tab.getAttribute("aria-current")).toBe("page");
+    expect(weekTab.hasAttribute("aria-current")).toBe(false);
+    expect((root.querySelector("#main") as HTMLElement).hidden).toBe(true);
+    expect((root.querySelector(".weeknav") as HTMLElement).hidden).toBe(true);
+    expect((root.querySelector(".filters") as HTMLElement).hidden).toBe(true);
+    expect(root.querySelector('#integrations article[data-integration="Clinic FHIR"]')).not.toBeNull();
+    // The week keys do nothing here.
+    const before = f.queries.length;
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "PageDown", bubbles: true }));
+    await tick();
+    expect(f.queries.length).toBe(before);
+    // A change in the database refreshes the cards.
+    f.change();
+    await tick(250);
+    expect(f.api.integrations).toHaveBeenCalledTimes(2);
+    weekTab.click();
+    await tick();
+    expect((root.querySelector("#main") as HTMLElement).hidden).toBe(false);
+    expect((root.querySelector("#integrations") as HTMLElement).hidden).toBe(true);
+  });
+
+  it("names a connected system's kind in the sources footer", async () => {
+    const f = fakeBackend();
+    f.sources.push({ id: 7, name: "Clinic FHIR", kind: "integration", system: "FHIR server", provider: null, last_sync_at: "2026-03-04T14:55:00Z", demo: false });
+    f.sources.push({ id: 8, name: "slots", kind: "csv", system: null, provider: null, last_sync_at: "2026-03-04T14:00:00Z", demo: false });
+    await startApp(root, f.backend);
+    const footer = (root.querySelector("#sources")?.textContent ?? "").replace(/\s+/g, " ");
+    expect(footer).toContain("Clinic FHIR (FHIR server) — synced 5 min ago");
+    expect(footer).toContain("slots (spreadsheet) — synced 1 hour ago");
   });
 });

@@ -1,11 +1,12 @@
 // The app controller: loads the week, renders it, follows live changes,
 // handles filters, keyboard, the demo banner and imports.
 
-import type { Api, ListenStoreChanged } from "./api";
+import type { Api, ListenSignIn, ListenStoreChanged } from "./api";
 import { errorText } from "./api";
 import type { AppStatus, FileCheck, ProviderView, Week } from "./bindings";
 import type { DragDropPayload, FileOutcome, ImportDeps } from "./drop";
 import { handleDragDrop, importPaths, summarize } from "./drop";
+import { createIntegrationsPage } from "./integrations-page";
 import { addDays, deskZone, relativeTime, weekRangeLabel } from "./time";
 import { askDateOrder, confirmRemoveDemo, pickProvider, showDetails } from "./view/dialogs";
 import { h, replaceChildren } from "./view/dom";
@@ -20,7 +21,14 @@ export interface Backend {
   pickFiles(): Promise<string[]>;
   /** Opens the folder holding the log files, if the platform can; says where it is. */
   showLogs?(): Promise<ShowLogsResult>;
+  /** The file picker for a private key (Connect form); resolves with the path, null when cancelled. */
+  pickKeyFile?(): Promise<string | null>;
+  /** The `sign-in` event: a connection's browser sign-in started. */
+  onSignIn?: ListenSignIn;
 }
+
+/** The app's pages: the week view (the default) and the Integrations page. */
+export type Page = "week" | "integrations";
 
 /** What "Show log files" did: the folder, and whether a window could be opened on it. */
 export interface ShowLogsResult {
@@ -201,6 +209,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   /** The grid item (data-slot-id or data-busy-id) focused last: the grid's Tab stop. */
   let lastGridItem: { attr: "data-slot-id" | "data-busy-id"; id: string } | null = null;
   let focusGridAfterRender = false;
+  let page: Page = "week";
 
   // ---- skeleton -------------------------------------------------------
   const rangeLabel = h("h1", { class: "range", id: "week-range", "aria-live": "polite" });
@@ -210,6 +219,11 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   const providerMenu = h("details", { class: "menu", id: "provider-filter" });
   const locationSelect = h("select", { id: "location-filter", "aria-label": "Location" });
   const importBtn = h("button", { class: "btn primary", type: "button", id: "import-button" }, "Import…");
+  const weekTab = h("button", { class: "tab", type: "button", id: "tab-week", "aria-current": "page" }, "Week");
+  const integrationsTab = h("button", { class: "tab", type: "button", id: "tab-integrations" }, "Integrations");
+  const weekNav = h("nav", { class: "weeknav", "aria-label": "Week" }, prevBtn, todayBtn, nextBtn, rangeLabel);
+  const filtersBox = h("div", { class: "filters" }, providerMenu, locationSelect);
+  const integrationsMain = h("main", { class: "main page", id: "integrations", hidden: true });
   const demoBanner = h("div", { class: "banner demo", id: "demo-banner", hidden: true });
   const notice = h("div", { class: "notice-area", id: "notice", "aria-live": "polite" });
   const main = h("main", { class: "main", id: "main" });
@@ -228,14 +242,16 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       h(
         "header",
         { class: "topbar" },
-        h("div", { class: "brand" }, h("img", { src: "/logo.png", alt: "", class: "logo" }), h("span", {}, "MedHarmony Desk")),
-        h("nav", { class: "weeknav", "aria-label": "Week" }, prevBtn, todayBtn, nextBtn, rangeLabel),
-        h("div", { class: "filters" }, providerMenu, locationSelect),
+        h("div", { class: "brand", title: "MedHarmony Desk" }, h("img", { src: "/logo.png", alt: "", class: "logo" }), h("span", {}, "MedHarmony Desk")),
+        h("nav", { class: "tabs", "aria-label": "Pages" }, weekTab, integrationsTab),
+        weekNav,
+        filtersBox,
         importBtn,
       ),
       demoBanner,
       notice,
       main,
+      integrationsMain,
       footer,
     ),
     overlay,
@@ -294,7 +310,10 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
 
   function scheduleRefresh(): void {
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => void load(), REFRESH_DEBOUNCE_MS);
+    refreshTimer = setTimeout(() => {
+      void load();
+      if (page === "integrations") void integrations.load();
+    }, REFRESH_DEBOUNCE_MS);
   }
 
   function goToWeek(start: string): void {
@@ -316,7 +335,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   }
 
   function renderDemoBanner(w: Week): void {
-    demoBanner.hidden = !w.has_demo;
+    demoBanner.hidden = !w.has_demo || page !== "week";
     if (!w.has_demo) return;
     replaceChildren(
       demoBanner,
@@ -419,7 +438,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       return;
     }
     const hadGridFocus = !!(document.activeElement as HTMLElement | null)?.closest?.(".grid");
-    const grid = renderWeek(w, { onOpen: (sel) => void showDetails(sel), now: nowMs() });
+    const grid = renderWeek(w, { onOpen: (sel) => void showDetails(sel, undefined, w.sources), now: nowMs() });
     grid.addEventListener("focusin", (e) => {
       const t = e.target as HTMLElement;
       if (t.dataset.slotId) lastGridItem = { attr: "data-slot-id", id: t.dataset.slotId };
@@ -506,7 +525,9 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
         { class: "source", "data-source": s.name },
         h("span", { class: ["dot", s.last_sync_at ? "ok" : "never"], "aria-hidden": "true" }),
         h("span", { class: "source-name" }, s.name),
-        s.provider ? h("span", { class: "muted" }, ` (${s.demo ? s.provider.replace(/\s*\(Demo\)$/, "") : s.provider})`) : h("span", { class: "muted" }, " (spreadsheet)"),
+        s.provider
+          ? h("span", { class: "muted" }, ` (${s.demo ? s.provider.replace(/\s*\(Demo\)$/, "") : s.provider})`)
+          : h("span", { class: "muted" }, s.kind === "integration" ? ` (${s.system ?? "connected system"})` : " (spreadsheet)"),
         " — ",
         h("span", { class: "synced" }, s.last_sync_at ? `synced ${relativeTime(s.last_sync_at, now)}` : "never synced"),
       ),
@@ -621,7 +642,42 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     updateImportButtons();
   }
 
+  // ---- pages ----------------------------------------------------------
+  const integrations = createIntegrationsPage(integrationsMain, {
+    api,
+    nowFixed: status.now_fixed,
+    notify: (tone, headline, lines = []) => showNotice(tone, headline, lines, tone !== "error" && tone !== "warning"),
+    zones: async () => {
+      if (!zones) zones = await api.timeZones();
+      return zones;
+    },
+    deskZone,
+    pickKeyFile: backend.pickKeyFile ? () => (backend.pickKeyFile as () => Promise<string | null>)() : undefined,
+    onSignIn: backend.onSignIn,
+    importFiles: () => {
+      showPage("week");
+      void pickAndImport();
+    },
+  });
+
+  function showPage(next: Page): void {
+    page = next;
+    const onWeek = page === "week";
+    main.hidden = !onWeek;
+    integrationsMain.hidden = onWeek;
+    weekNav.hidden = !onWeek;
+    filtersBox.hidden = !onWeek;
+    weekTab.toggleAttribute("aria-current", onWeek);
+    if (onWeek) weekTab.setAttribute("aria-current", "page");
+    integrationsTab.toggleAttribute("aria-current", !onWeek);
+    if (!onWeek) integrationsTab.setAttribute("aria-current", "page");
+    if (week) renderDemoBanner(week);
+    if (!onWeek) void integrations.load();
+  }
+
   // ---- wiring ---------------------------------------------------------
+  weekTab.addEventListener("click", () => showPage("week"));
+  integrationsTab.addEventListener("click", () => showPage("integrations"));
   prevBtn.addEventListener("click", () => goToWeek(addDays(weekStart, -7)));
   nextBtn.addEventListener("click", () => goToWeek(addDays(weekStart, 7)));
   todayBtn.addEventListener("click", () => goToWeek(status.week_start));
@@ -643,7 +699,7 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       providerMenu.querySelector("summary")?.focus();
       return;
     }
-    if (t.closest?.("input, select, textarea, details")) return;
+    if (t.closest?.("input, select, textarea, details") || page !== "week") return;
     const plain = !e.altKey && !e.ctrlKey && !e.metaKey && !e.shiftKey;
     if (e.key === "PageUp" || (e.altKey && e.key === "ArrowLeft") || (plain && e.key === "ArrowLeft")) {
       e.preventDefault();
@@ -665,7 +721,17 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       handleDragDrop(payload, importDeps);
     }
   });
+  // WebKitGTK keeps the grid's row heights from before a window resize (times
+  // then spill into the next provider's row): lay the week out again.
+  let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      if (week && page === "week" && !document.querySelector("dialog[open]")) renderMain(week);
+    }, 150);
+  });
   setInterval(() => {
+    if (page === "integrations") integrations.render();
     if (!week) return;
     renderSources(week);
     // Times that have just passed dim (the pretended clock of MEDHARMONY_NOW does not move).

@@ -9,12 +9,25 @@ import type { DragDropPayload } from "./drop";
 async function main(): Promise<void> {
   const root = document.getElementById("root");
   if (!root) return;
-  const { api, onStoreChanged } = await tauriBackend();
+  const { api, onStoreChanged, onSignIn } = await tauriBackend();
   const { getCurrentWebview } = await import("@tauri-apps/api/webview");
   const dialog = await import("@tauri-apps/plugin-dialog");
   const backend: Backend = {
     api,
     onStoreChanged,
+    onSignIn,
+    pickKeyFile: async () => {
+      const picked = await dialog.open({
+        multiple: false,
+        directory: false,
+        title: "Choose the private key file",
+        filters: [
+          { name: "Private keys (.pem, .key)", extensions: ["pem", "key"] },
+          { name: "All files", extensions: ["*"] },
+        ],
+      });
+      return typeof picked === "string" ? picked : null;
+    },
     onDragDrop: (handler) => getCurrentWebview().onDragDropEvent((e) => handler(e.payload as DragDropPayload)),
     pickFiles: async () => {
       const picked = await dialog.open({

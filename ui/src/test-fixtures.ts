@@ -1,6 +1,6 @@
 // Shared fixtures for the interface's unit tests: one place that knows the
 // shape of the generated bindings, so a new field is added once.
-import type { ImportReport, ProviderView } from "./bindings";
+import type { ImportReport, IntegrationCard, ProviderView, SyncResult } from "./bindings";
 
 /** A provider in New York with Mon–Fri 08:00–16:00 hours and a calendar covering Feb 25 – Jun 2, 2026. */
 export function providerView(over: Partial<ProviderView> = {}): ProviderView {
@@ -39,6 +39,48 @@ export function importReport(file: string, over: Partial<ImportReport> = {}): Im
     window_to: "2026-06-02",
     nothing_added: false,
     summary: `${file}: imported`,
+    ...over,
+  };
+}
+
+/** A complete sync of "Clinic FHIR" over the default window of 2026-03-04T15:00Z, nothing changed. */
+export function syncResult(over: Partial<SyncResult> = {}): SyncResult {
+  return {
+    integration: "Clinic FHIR",
+    added: 0,
+    changed: 0,
+    removed: 0,
+    unchanged: 0,
+    quarantined: 0,
+    complete: true,
+    failed: false,
+    from: "2026-02-25T15:00:00Z",
+    to: "2026-06-02T15:00:00Z",
+    problem: null,
+    set_aside: [],
+    summary: "Clinic FHIR: no open times in this period.",
+    ...over,
+  };
+}
+
+/** "Clinic FHIR", an open FHIR server in New York time, synced at 14:55Z and working. */
+export function integrationCard(over: Partial<IntegrationCard> = {}): IntegrationCard {
+  return {
+    name: "Clinic FHIR",
+    kind: "fhir",
+    kind_label: "FHIR server",
+    base_url: "https://fhir.example.org/r4",
+    auth: "none",
+    auth_words: "No sign-in (an open server)",
+    client_id: null,
+    tz: "America/New_York",
+    sync_minutes: 15,
+    active: true,
+    status: "ok",
+    last_sync_at: "2026-03-04T14:55:00Z",
+    stale: false,
+    last_sync: syncResult(),
+    problem: null,
     ...over,
   };
 }

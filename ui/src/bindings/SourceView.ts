@@ -13,9 +13,15 @@ id: number,
  */
 name: string, 
 /**
- * `ics` (a calendar) or `csv` (a schedule spreadsheet).
+ * `ics` (a calendar), `csv` (a schedule spreadsheet) or `integration`
+ * (a connected system whose open times are synced).
  */
 kind: string, 
+/**
+ * For a connected system: what it is, as staff call it (`Epic`,
+ * `Oracle Health`, `FHIR server`); `null` for files.
+ */
+system: string | null, 
 /**
  * The provider of a calendar feed.
  */

@@ -2,22 +2,32 @@
 // run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.
 
 export type { AppStatus } from "./AppStatus";
+export type { AuthForm } from "./AuthForm";
 export type { BusyDto } from "./BusyDto";
+export type { ConnectForm } from "./ConnectForm";
+export type { ConnectResult } from "./ConnectResult";
 export type { DateQuestion } from "./DateQuestion";
 export type { DayView } from "./DayView";
 export type { DemoResult } from "./DemoResult";
+export type { DisconnectResult } from "./DisconnectResult";
 export type { FileCheck } from "./FileCheck";
 export type { FileKind } from "./FileKind";
 export type { ImportArgs } from "./ImportArgs";
 export type { ImportReport } from "./ImportReport";
+export type { IntegrationCard } from "./IntegrationCard";
+export type { IntegrationStatus } from "./IntegrationStatus";
+export type { IntegrationsView } from "./IntegrationsView";
 export type { LocationView } from "./LocationView";
 export type { ProblemKind } from "./ProblemKind";
 export type { ProviderView } from "./ProviderView";
+export type { SetAside } from "./SetAside";
+export type { SignInStarted } from "./SignInStarted";
 export type { SkippedLine } from "./SkippedLine";
 export type { SlotDto } from "./SlotDto";
 export type { SourceView } from "./SourceView";
 export type { StoreChanged } from "./StoreChanged";
+export type { SyncResult } from "./SyncResult";
 export type { Week } from "./Week";
 export type { WeekQuery } from "./WeekQuery";
-export { COMMANDS, STORE_CHANGED } from "./names";
+export { COMMANDS, SIGN_IN, STORE_CHANGED } from "./names";
 export type { CommandName } from "./names";

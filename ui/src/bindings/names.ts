@@ -11,6 +11,11 @@ export const COMMANDS = [
   "load_demo",
   "time_zones",
   "ui_ready",
+  "integrations",
+  "connect_integration",
+  "cancel_sign_in",
+  "sync_now",
+  "disconnect_integration",
 ] as const;
 
 /** A command name. */
@@ -18,3 +23,6 @@ export type CommandName = (typeof COMMANDS)[number];
 
 /** Emitted for every committed change of the database. */
 export const STORE_CHANGED = "store-changed";
+
+/** Emitted when a connection's browser sign-in starts. */
+export const SIGN_IN = "sign-in";

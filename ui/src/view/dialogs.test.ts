@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from "vitest";
-import type { FileCheck, ProviderView } from "../bindings";
+import type { FileCheck, ProviderView, SlotDto, SourceView } from "../bindings";
 import { providerView } from "../test-fixtures";
 import { askDateOrder, showDetails } from "./dialogs";
 
@@ -69,5 +69,24 @@ describe("dialogs", () => {
     expect(d.textContent).toContain("can no longer be booked");
     close(d, "close");
     await done;
+  });
+
+  it("names a synced time's source and the system it came from", async () => {
+    const park = providerView({ id: 9, name: "Dr. Lena Park", has_calendar: false, publishes_slots: true });
+    const slot: SlotDto = { id: "slot-41", provider_id: 9, day: "2026-03-05", start: "2026-03-05T14:00:00Z", end: "2026-03-05T14:30:00Z", status: "free", source: "Harbor FHIR", location: "Harbor Clinic" };
+    const sources: SourceView[] = [{ id: 3, name: "Harbor FHIR", kind: "integration", system: "FHIR server", provider: null, last_sync_at: "2026-03-04T15:00:00Z", demo: false }];
+    const done = showDetails({ kind: "slot", provider: park, slot }, "en-US", sources);
+    const d = openDialog();
+    const rows = Array.from(d.querySelectorAll(".kv")).map((r) => [r.querySelector("dt")?.textContent, r.querySelector("dd")?.textContent]);
+    expect(rows).toContainEqual(["Source", "Harbor FHIR · synced from FHIR server"]);
+    expect(rows).toContainEqual(["Location", "Harbor Clinic"]);
+    close(d, "close");
+    await done;
+    // Without the week's sources the name alone is shown.
+    const plain = showDetails({ kind: "slot", provider: park, slot }, "en-US");
+    const d2 = openDialog();
+    expect(Array.from(d2.querySelectorAll(".kv")).map((r) => r.querySelector("dd")?.textContent)).toContain("Harbor FHIR");
+    close(d2, "close");
+    await plain;
   });
 });

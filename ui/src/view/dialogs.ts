@@ -1,6 +1,6 @@
 // Modal dialogs: a slot's or busy block's details, and "whose file is this?".
 
-import type { DateQuestion, FileCheck, ProviderView } from "../bindings";
+import type { DateQuestion, FileCheck, IntegrationCard, ProviderView, SourceView } from "../bindings";
 import type { DateOrder, ProviderChoice } from "../drop";
 import { newProviderName, suggestProvider } from "../drop";
 import { deskZone, formatZonedRange, longDate, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "../time";
@@ -9,7 +9,7 @@ import type { Selection } from "./week";
 import { statusLabel } from "./week";
 
 /** Opens `dialog` modally; resolves with its return value when it closes, then removes it. */
-function openModal(dialog: HTMLDialogElement, focusAfter: HTMLElement | null): Promise<string> {
+export function openModal(dialog: HTMLDialogElement, focusAfter: HTMLElement | null): Promise<string> {
   document.body.append(dialog);
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
@@ -33,8 +33,17 @@ function localYmd(iso: string, tz: string): string {
   return `${n("year")}-${n("month")}-${n("day")}`;
 }
 
-/** Shows the details of a slot or busy block; resolves when closed. */
-export function showDetails(sel: Selection, locale?: string): Promise<string> {
+/** Where a slot came from, in words: a connected system says what it is. */
+function sourceValue(name: string, sources: SourceView[]): (Node | string)[] {
+  if (name === "working-hours") return ["Working hours minus the provider's calendar"];
+  const src = sources.find((s) => s.name === name);
+  if (src?.kind === "integration") return [h("strong", {}, name), h("span", { class: "muted" }, ` · synced from ${src.system ?? "a connected system"}`)];
+  if (src?.kind === "csv") return [name, h("span", { class: "muted" }, " · schedule spreadsheet")];
+  return [name];
+}
+
+/** Shows the details of a slot or busy block; resolves when closed. `sources`: the week's, to say what a source is. */
+export function showDetails(sel: Selection, locale?: string, sources: SourceView[] = []): Promise<string> {
   const p = sel.provider;
   const start = sel.kind === "slot" ? sel.slot.start : sel.busy.start;
   const end = sel.kind === "slot" ? sel.slot.end : sel.busy.end;
@@ -63,7 +72,7 @@ export function showDetails(sel: Selection, locale?: string): Promise<string> {
   if (past) rows.push(row("Note", "This time has already passed, so it can no longer be booked."));
   if (sel.kind === "slot") {
     rows.push(row("Status", `${statusLabel(sel.slot.status)} (${sel.slot.status})`));
-    rows.push(row("Source", sel.slot.source === "working-hours" ? "Working hours minus the provider's calendar" : sel.slot.source));
+    rows.push(row("Source", ...sourceValue(sel.slot.source, sources)));
     if (sel.slot.location) rows.push(row("Location", sel.slot.location));
     rows.push(row("Slot id", h("code", {}, sel.slot.id)));
   } else {
@@ -242,4 +251,26 @@ export function confirmRemoveDemo(): Promise<boolean> {
     ),
   );
   return openModal(dialog, document.activeElement as HTMLElement | null).then((v) => v === "remove");
+}
+
+/** Asks to confirm disconnecting a system. */
+export function confirmDisconnect(card: IntegrationCard): Promise<boolean> {
+  const dialog = h(
+    "dialog",
+    { class: "confirm", "aria-labelledby": "disconnect-title" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "disconnect-title" }, `Disconnect ${card.name}?`),
+      h("p", {}, `Its open times leave the week view, and its sign-in details are removed from this computer's keychain. Nothing changes in ${card.name} itself, and appointments already booked there stay booked.`),
+      h("p", { class: "muted" }, "You can connect it again later; you will need its sign-in details again."),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { class: "btn", value: "cancel", autofocus: true }, "Keep it"),
+        h("button", { class: "btn danger", value: "disconnect", id: "confirm-disconnect" }, "Disconnect"),
+      ),
+    ),
+  );
+  return openModal(dialog, document.activeElement as HTMLElement | null).then((v) => v === "disconnect");
 }
