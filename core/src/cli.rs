@@ -465,7 +465,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 }
                 for s in list {
                     let z = zones.get(&s.provider).copied().unwrap_or(chrono_tz::UTC);
-                    println!("{}\t{}\t{}\t{}\t{}", s.provider, local_span(z, s.start, s.end, false), s.status, s.location.unwrap_or_default(), s.source);
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        s.id,
+                        s.provider,
+                        local_span(z, s.start, s.end, false),
+                        s.status,
+                        s.location.unwrap_or_default(),
+                        s.source
+                    );
                 }
             }
             Ok(0)
@@ -520,7 +528,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 None => all.into_iter().filter(|i| i.active).collect(),
             };
             let d = default_window(now);
-            let win = window(a.from.or(Some(d.start)), a.to.or(Some(d.end)), now, Duration::zero())?;
+            // --from alone keeps the default window's length; --to alone its start.
+            let win = window(Some(a.from.unwrap_or(d.start)), a.to, now, d.end - d.start)?;
             let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
             let mut reports = Vec::new();
             for integ in &chosen {
@@ -660,8 +669,14 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
         IntegrationsCommand::Remove { name } => {
             let mut store = open_store(cli)?;
             let vault = DatabaseVault::new(OsKeychain, store.path());
-            if !disconnect(&mut store, &vault, name, now)? {
-                bail!("there is no integration named '{name}'; see `medharmony integrations list`");
+            match disconnect(&mut store, &vault, name, now) {
+                Ok(true) => {}
+                Ok(false) => bail!("there is no integration named '{name}'; see `medharmony integrations list`"),
+                // Disconnected, but the keychain refused: say so, the disconnection stands.
+                Err(crate::connect::ConnectError::Auth(e)) if store.integration(name)?.is_none() => {
+                    eprintln!("warning: {name} was disconnected, but its sign-in details could not be removed from this computer's keychain ({e})");
+                }
+                Err(e) => return Err(e.into()),
             }
             if cli.json {
                 print_json(&serde_json::json!({ "removed": name }))?;

@@ -140,13 +140,31 @@ pub fn connect(
     if name.is_empty() {
         return Err(ConnectError::Invalid("Give the connection a name, e.g. \"Main St Epic\".".into()));
     }
+    if name.chars().any(char::is_control) || name.chars().count() > 80 {
+        return Err(ConnectError::Invalid("Give the connection a shorter name on one line, e.g. \"Main St Epic\".".into()));
+    }
     if store.integration(&name)?.is_some() {
         return Err(StoreError::IntegrationExists(name).into());
     }
     let base_url = req.base_url.trim().trim_end_matches('/').to_string();
     match url::Url::parse(&base_url) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") => {}
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.has_host() => {
+            if !u.username().is_empty() || u.password().is_some() {
+                return Err(ConnectError::Invalid(
+                    "Leave the user name and password out of the address; they would be stored in plain sight. Use the sign-in options instead.".into(),
+                ));
+            }
+            if u.query().is_some() || u.fragment().is_some() {
+                return Err(ConnectError::Invalid(format!(
+                    "Enter the FHIR base address without anything after '?' or '#', e.g. {}",
+                    u[..url::Position::AfterPath].trim_end_matches('/')
+                )));
+            }
+        }
         _ => return Err(ConnectError::Invalid(format!("'{base_url}' is not a web address; enter the FHIR base address, e.g. https://fhir.example.org/r4"))),
+    }
+    if req.service_types.iter().any(|t| t.trim().is_empty()) {
+        return Err(ConnectError::Invalid("A visit type (service-type) is empty; give its code, e.g. 408443003".into()));
     }
     if crate::time::parse_iana(&req.tz).is_none() {
         return Err(ConnectError::Invalid(format!("'{}' is not a time zone; use a name such as America/New_York", req.tz)));
@@ -225,6 +243,8 @@ pub fn connect(
 pub fn disconnect(store: &mut Store, vault: &dyn KeyVault, name: &str, now: DateTime<Utc>) -> Result<bool, ConnectError> {
     let Some(integ) = store.integration(name)? else { return Ok(false) };
     store.remove_integration(&integ.name, now)?;
-    Secrets::new(vault).forget_integration(&integ.name)?;
+    if integ.settings.auth != AuthConfig::None {
+        Secrets::new(vault).forget_integration(&integ.name)?;
+    }
     Ok(true)
 }

@@ -171,9 +171,12 @@ pub enum BookError {
     /// No cached slot has this id.
     #[error("there is no slot {0}; list slots with `medharmony slots`")]
     NoSuchSlot(String),
-    /// The slot came from a file, not a connected system.
-    #[error("this time comes from an imported file ({0}), not a connected system; book it where that schedule is kept")]
+    /// The slot came from a file or a calendar's working hours, not a connected system.
+    #[error("this time comes from {0}, not a connected system; book it where that schedule is kept")]
     NotConnected(String),
+    /// The patient id is not an id the source system could have given.
+    #[error("'{0}' is not a patient id; give the patient's id as the source system shows it, e.g. 12724066")]
+    BadPatient(String),
     /// The cache or the desk says the slot is not free.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -206,10 +209,18 @@ pub fn book_slot(
     make_connector: impl FnOnce(&Integration) -> Result<Box<dyn Connector>, ConnectorError>,
     now: DateTime<Utc>,
 ) -> Result<Booked, BookError> {
+    if slot_id.trim().starts_with("grid-") {
+        return Err(BookError::NotConnected("a calendar and working hours".into()));
+    }
+    let patient_id = patient_id.trim();
+    let patient_id = patient_id.strip_prefix("Patient/").unwrap_or(patient_id);
+    if !crate::connector::fhir::map::is_fhir_id(patient_id) {
+        return Err(BookError::BadPatient(patient_id.to_string()));
+    }
     let id = parse_slot_id(slot_id).ok_or_else(|| BookError::NoSuchSlot(slot_id.to_string()))?;
     let slot = store.slot_for_booking(id)?.ok_or_else(|| BookError::NoSuchSlot(slot_id.to_string()))?;
     let (Some(integ), Some(to_book)) = (slot.integration.clone(), slot.to_book.clone()) else {
-        return Err(BookError::NotConnected(slot.slot.source.clone()));
+        return Err(BookError::NotConnected(format!("an imported file ({})", slot.slot.source)));
     };
     let claim = store.claim_booking(&slot, patient_id, now)?;
     let result = make_connector(&integ).and_then(|mut c| c.book(&to_book, patient_id));
@@ -218,8 +229,12 @@ pub fn book_slot(
             store.finish_booking(claim, &booked, now)?;
             Ok(booked)
         }
+        Err(e @ ConnectorError::BookingUnknown { .. }) => {
+            store.booking_unknown(claim, now)?;
+            Err(e.into())
+        }
         Err(e) => {
-            store.release_claim(claim, matches!(e, ConnectorError::SlotTaken { .. }), now)?;
+            store.release_claim(claim, matches!(e, ConnectorError::SlotTaken { .. } | ConnectorError::SlotChanged { .. }), now)?;
             Err(e.into())
         }
     }

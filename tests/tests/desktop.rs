@@ -94,6 +94,10 @@ struct WebDriver {
 
 impl WebDriver {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}/session/{}{}", self.base, self.session, path);
         let req = ureq::request(method, &url).timeout(Duration::from_secs(60));
         let resp = match body {
@@ -101,9 +105,24 @@ impl WebDriver {
             None => req.call(),
         };
         match resp {
-            Ok(r) => r.into_json::<Value>().expect("WebDriver JSON")["value"].clone(),
-            Err(ureq::Error::Status(code, r)) => panic!("WebDriver {method} {path}: HTTP {code}: {}", r.into_string().unwrap_or_default()),
-            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+            Ok(r) => Ok(r.into_json::<Value>().expect("WebDriver JSON")["value"].clone()),
+            Err(ureq::Error::Status(code, r)) => Err(format!("WebDriver {method} {path}: HTTP {code}: {}", r.into_string().unwrap_or_default())),
+            Err(e) => Err(format!("WebDriver {method} {path}: {e}")),
+        }
+    }
+
+    /// Finds `css` and does `act` on it. The live views re-render when the
+    /// database changes, which can replace the element between the find and
+    /// the action ("stale element reference"); a person's click lands on what
+    /// is shown at that instant, so the element is found again (at most 5 times).
+    fn on_element(&self, css: &str, act: impl Fn(&str) -> Result<Value, String>) {
+        for attempt in 1..=5 {
+            let id = self.element(css);
+            match act(&id) {
+                Ok(_) => return,
+                Err(e) if e.contains("stale element reference") && attempt < 5 => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => panic!("{e}"),
+            }
         }
     }
 
@@ -124,15 +143,15 @@ impl WebDriver {
 
     /// Clicks `css` as a user would.
     fn click(&self, css: &str) {
-        let id = self.element(css);
-        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        self.on_element(css, |id| self.try_call("POST", &format!("/element/{id}/click"), Some(json!({}))));
     }
 
     /// Types `text` into the field `css` (after clearing it), key by key.
     fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css);
-        self.call("POST", &format!("/element/{id}/clear"), Some(json!({})));
-        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+        self.on_element(css, |id| {
+            self.try_call("POST", &format!("/element/{id}/clear"), Some(json!({})))?;
+            self.try_call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })))
+        });
     }
 
     /// Saves a screenshot of the window to `target/e2e-artifacts/<name>`.

@@ -219,6 +219,21 @@ pub enum ConnectorError {
         /// The system's name.
         system: String,
     },
+    /// The slot's time was changed at the source since the last sync.
+    #[error("This time was changed in {system} since MedHarmony Desk last read it. Sync, then pick the time again.")]
+    SlotChanged {
+        /// The system's name.
+        system: String,
+    },
+    /// The booking request went out but its answer was lost or unreadable:
+    /// the source may or may not have booked the slot.
+    #[error("MedHarmony Desk could not confirm whether {system} booked this time ({detail}). Check in {system} before offering this time to anyone else.")]
+    BookingUnknown {
+        /// The system's name.
+        system: String,
+        /// What went wrong with the answer.
+        detail: String,
+    },
     /// The connector does not do this (e.g. cancel on a read-only source).
     #[error("{0}")]
     Unsupported(String),

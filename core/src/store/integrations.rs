@@ -10,7 +10,16 @@
 //!   exactly as it was. Only the sync report is recorded.
 //! * A slot is booked at most once from this desk: a pending claim is written
 //!   before the source is called, so a second booking of the same slot is
-//!   refused locally even while the first is in flight.
+//!   refused locally even while the first is in flight. A claim left
+//!   `pending` for [`CLAIM_TIMEOUT_MINUTES`] (the process died mid-booking)
+//!   counts as `unknown`: the source may have booked it.
+//! * Until the source itself reports a booked slot as taken, a sync keeps it
+//!   `busy` in the cache (some servers never update a Slot when an
+//!   Appointment is made for it); once the source reports it not free, the
+//!   source is the truth again and the desk's record is dropped, so a slot
+//!   freed later can be booked again. A slot whose booking is `unknown` stays
+//!   `busy-tentative` until the source reports it taken, or still free
+//!   [`UNKNOWN_EXPIRY_MINUTES`] after the attempt (then the booking did not land).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -71,6 +80,13 @@ pub struct BookingClaim {
     /// The slot's store id.
     pub slot_id: i64,
 }
+
+/// Minutes after which a claim still `pending` counts as `unknown` (5).
+pub const CLAIM_TIMEOUT_MINUTES: i64 = 5;
+
+/// Minutes after an unconfirmed booking after which a source that still lists
+/// the slot as free is believed: the booking did not land (15).
+pub const UNKNOWN_EXPIRY_MINUTES: i64 = 15;
 
 const INTEGRATION_COLUMNS: &str = "id, kind, name, settings, sync_minutes, active, last_sync_at, last_error, last_report, cursor";
 
@@ -186,7 +202,26 @@ impl Store {
         let mut providers = std::collections::HashMap::new();
         let mut locations = std::collections::HashMap::new();
         let mut rows = Vec::with_capacity(slots.len());
+        let bookings = desk_bookings(&tx, source_id)?;
+        let mut acknowledged: Vec<i64> = Vec::new();
         for s in slots {
+            let mut status = s.status;
+            if let Some(&(booking_id, ref state, at)) = bookings.get(&s.external_id) {
+                let age = to_secs(now) - at;
+                if s.status != SlotStatus::Free {
+                    acknowledged.push(booking_id); // the source has it now
+                } else if state == "booked" {
+                    status = SlotStatus::Busy;
+                } else if state == "unknown" || age >= CLAIM_TIMEOUT_MINUTES * 60 {
+                    if age >= UNKNOWN_EXPIRY_MINUTES * 60 {
+                        acknowledged.push(booking_id); // still free long after: it did not land
+                    } else {
+                        status = SlotStatus::BusyTentative;
+                    }
+                } else {
+                    status = SlotStatus::BusyTentative; // a booking is in flight
+                }
+            }
             let key = s.provider.to_lowercase();
             let provider_id = match providers.get(&key) {
                 Some(id) => *id,
@@ -217,11 +252,14 @@ impl Store {
                 data: RowData::Slot {
                     provider_id,
                     location_id,
-                    status: s.status,
+                    status,
                     service_type: s.service_type.clone(),
                     remote: Some(remote.to_string()),
                 },
             });
+        }
+        for id in acknowledged {
+            tx.execute("DELETE FROM bookings WHERE id = ?1", [id])?;
         }
         // The connectors search by start (`start=ge…&start=lt…`), so a window
         // speaks for the slots that start inside it.
@@ -321,13 +359,20 @@ impl Store {
         let tx = self.begin()?;
         let status: String = tx.query_row("SELECT status FROM slots WHERE id = ?1", [slot.slot.id], |r| r.get(0))?;
         let external_id: String = tx.query_row("SELECT external_id FROM slots WHERE id = ?1", [slot.slot.id], |r| r.get(0))?;
-        let taken: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM bookings WHERE source_id = ?1 AND slot_external_id = ?2)",
-            params![slot.source_id, external_id],
-            |r| r.get(0),
-        )?;
-        if status != SlotStatus::Free.code() || taken {
-            return Err(StoreError::SlotNotFree(slot.slot.id));
+        let existing: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT status, at FROM bookings WHERE source_id = ?1 AND slot_external_id = ?2",
+                params![slot.source_id, external_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match existing {
+            Some((state, at)) if state == "unknown" || (state == "pending" && to_secs(now) - at >= CLAIM_TIMEOUT_MINUTES * 60) => {
+                return Err(StoreError::BookingUnconfirmed(slot.slot.id));
+            }
+            Some(_) => return Err(StoreError::SlotNotFree(slot.slot.id)),
+            None if status != SlotStatus::Free.code() => return Err(StoreError::SlotNotFree(slot.slot.id)),
+            None => {}
         }
         tx.execute(
             "INSERT INTO bookings (source_id, slot_external_id, patient_ref, status, at) VALUES (?1, ?2, ?3, 'pending', ?4)",
@@ -363,6 +408,18 @@ impl Store {
         self.emit_after_commit(before)
     }
 
+    /// Records a booking whose answer was lost: the claim becomes `unknown`
+    /// and the cached slot `busy-tentative`, so it is not offered until the
+    /// source says what happened (see the module rules).
+    pub fn booking_unknown(&mut self, claim: BookingClaim, now: DateTime<Utc>) -> Result<()> {
+        let before = self.last_change_seq()?;
+        let tx = self.begin()?;
+        tx.execute("UPDATE bookings SET status = 'unknown', at = ?2 WHERE id = ?1", params![claim.id, to_secs(now)])?;
+        set_slot_status(&tx, claim.slot_id, SlotStatus::BusyTentative, "unconfirmed", now)?;
+        tx.commit()?;
+        self.emit_after_commit(before)
+    }
+
     /// Bookings made from this desk for the slot's source id and external id:
     /// `(patient_ref, appointment_id, status)`.
     pub fn bookings_of(&self, source_id: i64, slot_external_id: &str) -> Result<Vec<(String, Option<String>, String)>> {
@@ -372,6 +429,13 @@ impl Store {
         let rows = stmt.query_map(params![source_id, slot_external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
+}
+
+/// This desk's booking records of a source: external slot id → (id, status, at).
+fn desk_bookings(tx: &rusqlite::Transaction<'_>, source_id: i64) -> Result<std::collections::HashMap<String, (i64, String, i64)>> {
+    let mut stmt = tx.prepare_cached("SELECT slot_external_id, id, status, at FROM bookings WHERE source_id = ?1")?;
+    let rows = stmt.query_map([source_id], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 fn set_slot_status(tx: &rusqlite::Transaction<'_>, slot_id: i64, status: SlotStatus, op: &str, now: DateTime<Utc>) -> Result<()> {

@@ -101,7 +101,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: connectors. What booking needs about a synced slot (references, ETag
     // or Epic's proposed Appointment; never patient data), the integrations'
     // creation time, last sync report and change-feed cursor, and bookings
-    // made from the desk (one per slot: a second one is refused locally).
+    // made from the desk (one per slot: a second one is refused locally;
+    // `unknown` when the source's answer was lost).
     r#"
     ALTER TABLE slots ADD COLUMN remote TEXT;
     ALTER TABLE integrations ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
@@ -113,7 +114,7 @@ pub const MIGRATIONS: &[&str] = &[
         slot_external_id TEXT NOT NULL,
         patient_ref      TEXT NOT NULL,
         appointment_id   TEXT,
-        status           TEXT NOT NULL CHECK (status IN ('pending', 'booked')),
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'booked', 'unknown')),
         at               INTEGER NOT NULL,
         UNIQUE (source_id, slot_external_id)
     );

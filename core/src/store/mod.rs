@@ -79,6 +79,9 @@ pub enum StoreError {
     /// The slot is not free (booked, held or blocked), or a booking of it from this desk is already under way.
     #[error("this time is no longer free (slot {0}); pick another time")]
     SlotNotFree(i64),
+    /// A booking of this slot from this desk was sent but never confirmed.
+    #[error("a booking of this time from this desk was not confirmed by its system (slot {0}); check there before offering it to anyone")]
+    BookingUnconfirmed(i64),
     /// A stored value that this build cannot read (a damaged or hand-edited file).
     #[error("the database holds a value that cannot be read: {0}")]
     Corrupt(String),

@@ -708,3 +708,64 @@ fn a_missing_keychain_entry_fails_the_sync_with_reconnect_advice() {
     assert!(s.stderr.contains(&problem), "{}", s.stderr);
     assert!(fake.requests().iter().all(|r| r.url.path() != "/r4/Slot"), "no search without a sign-in");
 }
+
+// ---- Regressions from the QA pass ----
+
+#[test]
+fn plain_slots_show_the_id_that_book_needs_and_grid_times_are_explained() {
+    let fake = Fake::start();
+    mount_search(&fake, Some(4), fhir_json(page_two()));
+    let db = Db::new();
+    assert_eq!(add_open(&db, "Clinic FHIR", &fake.base()).code, 0);
+    assert_eq!(sync(&db, &[]).code, 0);
+    let id = slot_id(&db, "2026-03-04T14:00:00Z");
+    let plain = db.run(&["slots", "--status", "free", "--from", FROM, "--to", TO]);
+    let first = plain.stdout.lines().next().unwrap().to_string();
+    assert_eq!(first, format!("{id}\tDr. Ana Rivera\tWed 2026-03-04 09:00–09:30 EST\tfree\tMain St Clinic\tClinic FHIR"));
+
+    let grid = db.run(&["book", "grid-1-20260304T150000Z", "--patient", "123"]);
+    assert_eq!(grid.code, 1);
+    assert_eq!(
+        grid.stderr.trim(),
+        "error: this time comes from a calendar and working hours, not a connected system; book it where that schedule is kept"
+    );
+    let blank = db.run(&["book", &id, "--patient", " "]);
+    assert_eq!(blank.code, 1);
+    assert_eq!(blank.stderr.trim(), "error: '' is not a patient id; give the patient's id as the source system shows it, e.g. 12724066");
+}
+
+#[test]
+fn odd_addresses_and_names_are_refused_and_from_alone_keeps_the_default_length() {
+    let db = Db::new();
+    let add = |name: &str, url: &str| {
+        db.run(&["integrations", "add", "fhir", "--name", name, "--base-url", url, "--auth", "none", "--tz", "UTC"])
+    };
+    let creds = add("A", "http://user:pw@127.0.0.1:9/fhir");
+    assert_eq!(creds.code, 1);
+    assert!(creds.stderr.contains("Leave the user name and password out of the address"), "{}", creds.stderr);
+    let query = add("A", "http://127.0.0.1:9/fhir/?_format=json#x");
+    assert_eq!(query.stderr.trim(), "error: Enter the FHIR base address without anything after '?' or '#', e.g. http://127.0.0.1:9/fhir");
+    let tab = add("A\tB", "http://127.0.0.1:9/fhir");
+    assert_eq!(tab.code, 1);
+    assert_eq!(db.run(&["--json", "integrations", "list"]).json(), serde_json::json!([]));
+
+    // `sync --from` alone: the window keeps its default 97-day length instead of ending at the default end.
+    assert_eq!(add("Down", &format!("http://127.0.0.1:{}/fhir", closed_port())).code, 0);
+    let r = db.run(&["--now", NOW, "--json", "sync", "--from", "2030-01-01T00:00:00Z"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let rep = &r.json()[0];
+    assert_eq!((rep["from"].as_str(), rep["to"].as_str()), (Some("2030-01-01T00:00:00Z"), Some("2030-04-08T00:00:00Z")));
+}
+
+#[test]
+fn removing_an_open_integration_needs_no_keychain() {
+    let fake = Fake::start();
+    mount_search(&fake, Some(4), fhir_json(page_two()));
+    let db = Db::new();
+    assert_eq!(add_open(&db, "Open FHIR", &fake.base()).code, 0);
+    // No session bus: the keychain cannot be reached.
+    let rm = db.cmd().args(["integrations", "remove", "Open FHIR"]).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent").output().unwrap();
+    assert_eq!(rm.status.code(), Some(0), "{}", String::from_utf8_lossy(&rm.stderr));
+    assert_eq!(String::from_utf8_lossy(&rm.stderr), "");
+    assert_eq!(db.run(&["--json", "integrations", "list"]).json(), serde_json::json!([]));
+}

@@ -630,3 +630,166 @@ fn the_page_cap_follows_the_servers_total() {
     assert_eq!(read.incomplete_reason.as_deref(), Some("the server sent more than 13 pages; stopped reading"));
     assert_eq!(fake.requests().len(), 13, "3 pages for the total, plus 10 to spare");
 }
+
+// ---- Regressions from the QA pass on the connectors ----
+
+fn synced_store(fake: &Fake, dir: &tempfile::TempDir) -> (Store, medharmony::store::integrations::Integration) {
+    mount_two_pages(fake, fhir_json(page_two()), Some(5));
+    let (mut store, integ) = store_with_integration(dir, &fake.base());
+    let mut c = connector(fake, IntegrationKind::Fhir, Arc::default());
+    sync_integration(&mut store, &integ, &mut c, march_window(), now()).unwrap();
+    (store, integ)
+}
+
+fn open_connector(i: &medharmony::store::integrations::Integration) -> Result<Box<dyn Connector>, ConnectorError> {
+    Ok(Box::new(FhirConnector::new(i.kind, i.settings.clone(), FhirHttp::new(FhirHttp::default_agent(), &i.name, Box::new(NoAuth)))))
+}
+
+fn posts(fake: &Fake) -> usize {
+    fake.requests().iter().filter(|r| r.method.as_str() == "POST").count()
+}
+
+#[test]
+fn a_patient_id_that_is_no_fhir_id_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, _) = synced_store(&fake, &dir);
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    let before = fake.requests().len();
+    for bad in ["", "  ", "Practitioner/evil", "Patient/", "a b"] {
+        let err = book_slot(&mut store, &s1, bad, open_connector, now()).unwrap_err();
+        assert!(matches!(err, BookError::BadPatient(_)), "{bad:?}: {err:?}");
+    }
+    assert_eq!(fake.requests().len(), before, "nothing was sent");
+    assert_eq!(cached(&store)[0].2, SlotStatus::Free);
+}
+
+#[test]
+fn a_slot_moved_at_the_source_is_not_booked_at_its_old_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, _) = synced_store(&fake, &dir);
+    // Still free, but now at 16:00 instead of 09:00.
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T16:00:00-05:00", Some("2026-03-04T16:30:00-05:00"), "Schedule/rivera", "2"))));
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    let err = book_slot(&mut store, &s1, "pat-1", open_connector, now()).unwrap_err();
+    assert_eq!(err.to_string(), "This time was changed in Clinic FHIR since MedHarmony Desk last read it. Sync, then pick the time again.");
+    assert_eq!(posts(&fake), 0);
+    assert_eq!(cached(&store)[0].2, SlotStatus::Busy, "not offered at the old time");
+}
+
+#[test]
+fn a_booking_whose_answer_is_lost_holds_the_slot_until_the_source_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, integ) = synced_store(&fake, &dir);
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"))));
+    // 201 with neither a body nor a Location: the server may well have booked it.
+    fake.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    let err = book_slot(&mut store, &s1, "pat-1", open_connector, now()).unwrap_err();
+    assert!(matches!(err, BookError::Connector(ConnectorError::BookingUnknown { .. })), "{err:?}");
+    assert!(err.to_string().starts_with("MedHarmony Desk could not confirm whether Clinic FHIR booked this time"), "{err}");
+    assert_eq!(cached(&store)[0].2, SlotStatus::BusyTentative);
+    // Booking it again is refused with the same advice, without asking the source.
+    let err = book_slot(&mut store, &s1, "pat-2", open_connector, now()).unwrap_err();
+    assert!(matches!(err, BookError::Store(medharmony::store::StoreError::BookingUnconfirmed(_))), "{err:?}");
+    assert_eq!(posts(&fake), 1);
+    // A sync soon after, with the source still listing it free, keeps it held…
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    sync_integration(&mut store, &integ, &mut c, march_window(), now() + chrono::Duration::minutes(5)).unwrap();
+    assert_eq!(cached(&store)[0].2, SlotStatus::BusyTentative);
+    // …and one 15 minutes after the attempt believes the source: the booking did not land.
+    sync_integration(&mut store, &integ, &mut c, march_window(), now() + chrono::Duration::minutes(15)).unwrap();
+    assert_eq!(cached(&store)[0].2, SlotStatus::Free);
+}
+
+#[test]
+fn a_booking_interrupted_before_the_answer_counts_as_unconfirmed_after_five_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, _) = synced_store(&fake, &dir);
+    let id: i64 = slot_id_of(&store, "2026-03-04T14:00:00Z").trim_start_matches("slot-").parse().unwrap();
+    let slot = store.slot_for_booking(id).unwrap().unwrap();
+    store.claim_booking(&slot, "pat-1", now()).unwrap(); // the process dies here
+    let err = store.claim_booking(&slot, "pat-2", now() + chrono::Duration::minutes(1)).unwrap_err();
+    assert!(matches!(err, medharmony::store::StoreError::SlotNotFree(_)), "still in flight: {err:?}");
+    let err = store.claim_booking(&slot, "pat-2", now() + chrono::Duration::minutes(5)).unwrap_err();
+    assert!(matches!(err, medharmony::store::StoreError::BookingUnconfirmed(_)), "{err:?}");
+}
+
+#[test]
+fn a_slot_booked_from_the_desk_stays_busy_until_the_source_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, integ) = synced_store(&fake, &dir);
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"))));
+    fake.mount(Mock::given(method("POST")).respond_with(EchoAppointment));
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    book_slot(&mut store, &s1, "pat-1", open_connector, now()).unwrap();
+    // This server never marks the Slot busy: the next sync still lists it free, and the desk keeps it busy.
+    let mut c = connector(&fake, IntegrationKind::Fhir, Arc::default());
+    sync_integration(&mut store, &integ, &mut c, march_window(), now()).unwrap();
+    assert_eq!(cached(&store)[0].2, SlotStatus::Busy);
+
+    // A server that does: busy, then free again after a cancellation — bookable again.
+    let fake2 = Fake::start();
+    let mut busy = slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "2");
+    busy["status"] = json!("busy");
+    let listed = |s: Value| bundle(vec![s], vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], None, Some(1));
+    let one_window = Interval::new(t("2026-03-04T00:00:00Z"), t("2026-03-05T00:00:00Z")).unwrap();
+    fake2.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(fhir_json(listed(busy))).up_to_n_times(1).with_priority(1));
+    fake2.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(fhir_json(listed(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "3")))).with_priority(2));
+    let mut c2 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake2.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    sync_integration(&mut store, &integ, &mut c2, one_window, now()).unwrap();
+    assert_eq!(cached(&store)[0].2, SlotStatus::Busy);
+    sync_integration(&mut store, &integ, &mut c2, one_window, now()).unwrap();
+    assert_eq!(cached(&store)[0].2, SlotStatus::Free, "freed at the source after it took over");
+    let src = store.slot_for_booking(s1.trim_start_matches("slot-").parse().unwrap()).unwrap().unwrap();
+    assert!(store.bookings_of(src.source_id, "s1").unwrap().is_empty());
+}
+
+#[test]
+fn an_error_outcome_in_the_search_makes_the_window_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, integ) = synced_store(&fake, &dir);
+    let before = cached(&store);
+    let fake2 = Fake::start();
+    let costly = json!({ "resourceType": "Bundle", "type": "searchset", "total": 0, "entry": [{
+        "resource": { "resourceType": "OperationOutcome", "issue": [{ "severity": "error", "code": "too-costly", "diagnostics": "Too many results; narrow your search" }] },
+        "search": { "mode": "outcome" } }] });
+    fake2.mount(Mock::given(method("GET")).respond_with(fhir_json(costly)));
+    let mut c2 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake2.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    let report = sync_integration(&mut store, &integ, &mut c2, march_window(), now()).unwrap();
+    assert!(!report.complete);
+    assert_eq!(
+        report.problem.as_deref(),
+        Some("Not every open time could be read (the server reported a problem with the search: Too many results; narrow your search); what was cached before is kept.")
+    );
+    assert_eq!(cached(&store), before);
+
+    // Epic: a $find answer holding only an error.
+    let fake3 = Fake::start();
+    let refused = json!({ "resourceType": "Bundle", "type": "searchset", "entry": [{
+        "resource": { "resourceType": "OperationOutcome", "issue": [{ "severity": "error", "code": "processing", "details": { "text": "The provider is not valid for scheduling" } }] } }] });
+    fake3.mount(Mock::given(method("POST")).respond_with(fhir_json(refused)));
+    let mut epic = EpicConnector::new(settings(&format!("{}/R4", fake3.server.uri())), FhirHttp::new(FhirHttp::default_agent(), "Epic", Box::new(NoAuth)));
+    let read = epic.availability(march_window()).unwrap();
+    assert!(!read.complete);
+    assert_eq!(read.incomplete_reason.as_deref(), Some("Epic reported a problem with the search: The provider is not valid for scheduling"));
+}
+
+#[test]
+fn a_later_unreadable_version_of_a_slot_wins_over_the_earlier_one() {
+    let fake = Fake::start();
+    let mut later = page_two();
+    // s2 comes back on page 2 without an end.
+    later["entry"][0]["resource"].as_object_mut().unwrap().remove("end");
+    mount_two_pages(&fake, fhir_json(later), Some(5));
+    let read = connector(&fake, IntegrationKind::Fhir, Arc::default()).availability(march_window()).unwrap();
+    let ids: Vec<&str> = read.slots.iter().map(|s| s.external_id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s4"]);
+    let set_aside: Vec<(&str, &str)> = read.quarantined.iter().map(|q| (q.resource.as_str(), q.reason.as_str())).collect();
+    assert_eq!(set_aside, [("Slot/s2", "has no end time"), ("Slot/s3", "has no end time")]);
+}

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::map::{self, CancelledAppointment};
-use super::{booked_from, enc, fhir_instant};
+use super::{booking_outcome, enc, fhir_instant};
 use crate::connector::http::FhirHttp;
 use crate::connector::{Booked, ChangeBatch, Connector, ConnectorError, IntegrationKind, IntegrationSettings, SlotToBook, WindowRead};
 use crate::time::Interval;
@@ -85,8 +85,10 @@ impl Connector for EpicConnector {
             tracing::info!(system = %self.http.system(), warning = %w, "Epic added a note to its $find result");
         }
         let slots = found.slots.into_iter().filter(|s| window.start <= s.span.start && s.span.start < window.end).collect();
-        // $find answers in one Bundle, without paging: what arrived is the whole answer.
-        Ok(WindowRead { slots, quarantined: found.quarantined, complete: true, incomplete_reason: None })
+        // $find answers in one Bundle, without paging: what arrived is the
+        // whole answer, unless Epic says it could not answer all of it.
+        let incomplete_reason = (!found.errors.is_empty()).then(|| format!("Epic reported a problem with the search: {}", found.errors.join("; ")));
+        Ok(WindowRead { slots, quarantined: found.quarantined, complete: incomplete_reason.is_none(), incomplete_reason })
     }
 
     fn changes_since(&mut self, _cursor: Option<&str>, _now: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
@@ -104,12 +106,8 @@ impl Connector for EpicConnector {
             return Err(ConnectorError::SlotTaken { system });
         }
         let params = map::epic_book_parameters(&slot.booking, patient_id);
-        let reply = match self.http.post(&format!("{}/Appointment/$book", self.stu3), &params) {
-            Ok(r) => r,
-            Err(ConnectorError::Server { status: 409 | 412, .. }) => return Err(ConnectorError::SlotTaken { system }),
-            Err(e) => return Err(e),
-        };
-        booked_from(&reply, &system)
+        let reply = self.http.post(&format!("{}/Appointment/$book", self.stu3), &params);
+        booking_outcome(reply, &system)
     }
 
     fn cancel(&mut self, _appointment_id: &str) -> Result<(), ConnectorError> {

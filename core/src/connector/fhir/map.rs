@@ -101,6 +101,10 @@ pub struct SlotPage {
     pub matches: usize,
     /// Plain text of the OperationOutcome entries on the page (`search.mode = outcome`).
     pub warnings: Vec<String>,
+    /// The same, for OperationOutcomes with an issue of severity `error` or
+    /// `fatal` (e.g. `too-costly`): the server did not answer the whole
+    /// search, so the window cannot be complete.
+    pub errors: Vec<String>,
 }
 
 /// Which server's rules an Appointment create follows ([`r4_appointment`]).
@@ -122,6 +126,9 @@ pub struct EpicFind {
     pub quarantined: Vec<Quarantined>,
     /// Plain text of the OperationOutcome entries in the reply.
     pub warnings: Vec<String>,
+    /// The same, for OperationOutcomes with an `error` or `fatal` issue: the
+    /// answer is not the whole picture.
+    pub errors: Vec<String>,
 }
 
 /// An appointment the source reports as cancelled (Epic R4 Appointment search).
@@ -166,7 +173,12 @@ pub fn slot_page(bundle: &Value) -> Result<SlotPage, MapError> {
         let mode = entry.pointer("/search/mode").and_then(Value::as_str);
         let kind = resource_type(resource);
         if kind == Some("OperationOutcome") || mode == Some("outcome") {
-            page.warnings.extend(operation_outcome_text(resource));
+            let text = operation_outcome_text(resource);
+            if is_error_outcome(resource) {
+                page.errors.extend(text);
+            } else {
+                page.warnings.extend(text);
+            }
         } else if mode == Some("include") || kind == Some("Schedule") {
             if let Some(info) = schedule_info(resource) {
                 page.schedules.insert(info.reference.clone(), info);
@@ -215,6 +227,8 @@ pub fn remote_slot(resource: &Value, position: usize) -> Result<RemoteSlot, Quar
     let mut problems = Vec::new();
     if id.is_none() {
         problems.push("has no id".to_string());
+    } else if !id.is_some_and(is_fhir_id) {
+        problems.push("has an id that is not a valid FHIR id".to_string());
     }
     let schedule_ref = resource.get("schedule").and_then(|s| str_at(s, "reference"));
     if schedule_ref.is_none() {
@@ -485,27 +499,24 @@ pub fn r4_appointment(slot: &SlotToBook, patient_id: &str, style: AppointmentSty
     }
 }
 
-/// The status of a Slot re-read before booking: a Slot resource, or a search
-/// Bundle holding one (e.g. Oracle Health `Slot?_id=…`, the way it returns
-/// booked slots).
+/// The Slot in a reply re-read before booking: the Slot resource itself, or
+/// the first Slot of a search Bundle (e.g. Oracle Health `Slot?_id=…`, the way
+/// it returns booked slots); `Ok(None)` for a Bundle without one (the slot is
+/// gone). Map it with [`remote_slot`] to compare status and time.
 ///
 /// # Errors
-/// [`MapError::Outcome`] for an OperationOutcome, [`MapError::Empty`] for a
-/// Bundle without a Slot (the slot is gone), [`MapError::Missing`] /
-/// [`MapError::UnknownStatus`] for a Slot without a readable status,
-/// [`MapError::WrongResource`] otherwise.
-pub fn slot_status_of(resource: &Value) -> Result<SlotStatus, MapError> {
-    let slot = match resource_type(resource) {
-        Some("Slot") => resource,
+/// [`MapError::Outcome`] for an OperationOutcome (alone, or as the only
+/// content of the Bundle), [`MapError::WrongResource`] otherwise.
+pub fn current_slot(resource: &Value) -> Result<Option<&Value>, MapError> {
+    match resource_type(resource) {
+        Some("Slot") => Ok(Some(resource)),
         Some("Bundle") => match find_in_bundle(resource, "Slot") {
-            Some(slot) => slot,
-            None => return Err(bundle_outcome(resource).map_or(MapError::Empty("Slot"), MapError::Outcome)),
+            Some(slot) => Ok(Some(slot)),
+            None => bundle_outcome(resource).map_or(Ok(None), |o| Err(MapError::Outcome(o))),
         },
-        Some("OperationOutcome") => return Err(outcome_error(resource)),
-        _ => return Err(wrong("Slot", resource)),
-    };
-    let code = str_at(slot, "status").ok_or(MapError::Missing { resource: "Slot", field: "status" })?;
-    code.parse().map_err(|_| MapError::UnknownStatus(code.to_string()))
+        Some("OperationOutcome") => Err(outcome_error(resource)),
+        _ => Err(wrong("Slot", resource)),
+    }
 }
 
 /// Reads a booking reply: an Appointment, or a Bundle holding one (Argonaut
@@ -608,6 +619,7 @@ pub fn epic_find_result(bundle: &Value) -> Result<EpicFind, MapError> {
     for (index, entry) in entries(bundle).enumerate() {
         let Some(resource) = entry.get("resource") else { continue };
         match resource_type(resource) {
+            Some("OperationOutcome") if is_error_outcome(resource) => found.errors.extend(operation_outcome_text(resource)),
             Some("OperationOutcome") => found.warnings.extend(operation_outcome_text(resource)),
             Some("Appointment") if str_at(resource, "status") == Some("proposed") => match proposed_slot(resource, index + 1) {
                 Ok(slot) => found.slots.push(slot),
@@ -764,6 +776,19 @@ fn describe(v: &Value) -> String {
 
 fn wrong(expected: &'static str, v: &Value) -> MapError {
     MapError::WrongResource { expected, found: describe(v) }
+}
+
+/// True when an OperationOutcome has an issue of severity `error` or `fatal`
+/// (FHIR R4 `issue-severity`).
+fn is_error_outcome(v: &Value) -> bool {
+    v.get("issue").and_then(Value::as_array).is_some_and(|issues| {
+        issues.iter().any(|i| matches!(i.get("severity").and_then(Value::as_str), Some("error" | "fatal")))
+    })
+}
+
+/// True for a FHIR `id` (R4 §2.24.0.1 datatype id: `[A-Za-z0-9\-\.]{1,64}`).
+pub fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn outcome_error(v: &Value) -> MapError {
@@ -1235,18 +1260,19 @@ mod tests {
     }
 
     #[test]
-    fn slot_status_before_booking() {
+    fn the_slot_re_read_before_booking() {
         let busy = fixture(include_str!("../../../../fixtures/fhir/r4/slot-read-busy.json"));
-        assert_eq!(slot_status_of(&busy).expect("a Slot"), SlotStatus::Busy);
+        assert_eq!(current_slot(&busy).expect("a Slot"), Some(&busy));
         let bundle =
             json!({ "resourceType": "Bundle", "type": "searchset", "entry": [{ "resource": busy, "search": { "mode": "match" } }] });
-        assert_eq!(slot_status_of(&bundle).expect("a Slot in a Bundle"), SlotStatus::Busy);
+        let found = current_slot(&bundle).expect("a Slot in a Bundle").expect("present");
+        assert_eq!(remote_slot(found, 1).expect("readable").status, SlotStatus::Busy);
         let empty = json!({ "resourceType": "Bundle", "type": "searchset", "total": 0 });
-        assert_eq!(slot_status_of(&empty).expect_err("no slot").to_string(), "the server's reply holds no Slot");
+        assert_eq!(current_slot(&empty).expect("gone"), None);
         let outcome = fixture(include_str!("../../../../fixtures/fhir/r4/operation-outcome-conflict.json"));
-        assert!(matches!(slot_status_of(&outcome), Err(MapError::Outcome(_))));
-        let odd = json!({ "resourceType": "Slot", "id": "1", "status": "waitlist" });
-        assert_eq!(slot_status_of(&odd).expect_err("unknown").to_string(), "the Slot has status 'waitlist', which is not a slot status");
+        assert!(matches!(current_slot(&outcome), Err(MapError::Outcome(_))));
+        let patient = json!({ "resourceType": "Patient", "id": "1" });
+        assert!(matches!(current_slot(&patient), Err(MapError::WrongResource { expected: "Slot", .. })));
     }
 
     #[test]
@@ -1477,5 +1503,14 @@ mod tests {
         assert_eq!(practitioner_name(&text).as_deref(), Some("Dr. Sam Okafor"));
         assert_eq!(practitioner_name(&json!({ "resourceType": "Practitioner", "name": [{ "given": [] }] })), None);
         assert_eq!(practitioner_name(&json!({ "resourceType": "Patient", "name": [{ "text": "Pat" }] })), None);
+    }
+
+    #[test]
+    fn a_slot_id_that_is_no_fhir_id_is_set_aside() {
+        let odd = json!({ "resourceType": "Slot", "id": "weird id/../x", "schedule": { "reference": "Schedule/1" }, "status": "free",
+            "start": "2026-03-04T09:00:00-05:00", "end": "2026-03-04T09:30:00-05:00" });
+        let q = remote_slot(&odd, 1).expect_err("not a FHIR id");
+        assert_eq!((q.resource.as_str(), q.reason.as_str()), ("Slot/weird id/../x", "has an id that is not a valid FHIR id"));
+        assert!(is_fhir_id("7100001-7200001.540") && !is_fhir_id("") && !is_fhir_id(&"a".repeat(65)));
     }
 }

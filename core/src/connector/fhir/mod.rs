@@ -113,8 +113,10 @@ impl FhirConnector {
         let mut seen_urls: HashSet<String> = HashSet::new();
         let mut url = first.to_string();
         let mut total: Option<u64> = None;
+        // Each slot's latest version, read or set aside, in first-seen order:
+        // a slot listed again on a later page keeps the later version.
+        let mut latest: Vec<Result<RemoteSlot, Quarantined>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut quarantined_ids: HashSet<String> = HashSet::new();
         let mut page_no = 0usize;
         let mut delivered = 0u64;
         let mut cap = self.page_cap;
@@ -150,19 +152,23 @@ impl FhirConnector {
             delivered += page.matches as u64;
             pages.warnings.extend(page.warnings);
             pages.schedules.extend(page.schedules);
-            for s in page.slots {
-                quarantined_ids.remove(&s.external_id);
-                match index.get(&s.external_id) {
-                    Some(&i) => pages.slots[i] = s,
-                    None => {
-                        index.insert(s.external_id.clone(), pages.slots.len());
-                        pages.slots.push(s);
-                    }
-                }
+            if !page.errors.is_empty() && pages.incomplete.is_none() {
+                pages.incomplete = Some(format!("the server reported a problem with the search: {}", page.errors.join("; ")));
             }
-            for q in page.quarantined {
-                if quarantined_ids.insert(q.resource.clone()) || !q.resource.contains('/') {
-                    pages.quarantined.push(q);
+            let keyed = page
+                .slots
+                .into_iter()
+                .map(|s| (Some(s.external_id.clone()), Ok(s)))
+                .chain(page.quarantined.into_iter().map(|q| (q.resource.strip_prefix("Slot/").map(str::to_string), Err(q))));
+            for (key, item) in keyed {
+                match key.as_ref().and_then(|k| index.get(k)) {
+                    Some(&i) => latest[i] = item,
+                    None => {
+                        if let Some(k) = key {
+                            index.insert(k, latest.len());
+                        }
+                        latest.push(item);
+                    }
                 }
             }
             match page.next.map(|n| self.absolute(&url, &n)) {
@@ -178,9 +184,12 @@ impl FhirConnector {
                 Some(Some(next)) => url = next,
             }
         }
-        // A slot quarantined on one page and read on a later one keeps the later version.
-        let read_ids: HashSet<&str> = pages.slots.iter().map(|s| s.external_id.as_str()).collect();
-        pages.quarantined.retain(|q| !read_ids.contains(q.resource.trim_start_matches("Slot/")));
+        for item in latest {
+            match item {
+                Ok(slot) => pages.slots.push(slot),
+                Err(q) => pages.quarantined.push(q),
+            }
+        }
         if pages.incomplete.is_none() {
             if let Some(t) = total {
                 // Bundle.total counts matches; a slot listed on two pages counts twice here too.
@@ -310,29 +319,29 @@ impl Connector for FhirConnector {
         // (a direct read of it fails); an empty result means it is gone.
         let url = match self.kind {
             IntegrationKind::OracleHealth => format!("{}/Slot?_id={}", self.base, enc(&slot.external_id)),
-            _ => self.resource_url(&format!("Slot/{}", slot.external_id)),
+            _ => self.resource_url(&format!("Slot/{}", enc(&slot.external_id))),
         };
         let current = match self.http.get(&url) {
             Ok(r) => r,
             Err(ConnectorError::Server { status: 404 | 410, .. }) => return Err(ConnectorError::SlotTaken { system }),
             Err(e) => return Err(e),
         };
-        let status = match map::slot_status_of(&current.body) {
-            Ok(s) => s,
-            Err(map::MapError::Empty(_)) => return Err(ConnectorError::SlotTaken { system }),
+        // The slot as the source has it now: still free, and still at the time staff were shown?
+        let now_there = match map::current_slot(&current.body) {
+            Ok(Some(resource)) => map::remote_slot(resource, 1).map_err(|q| ConnectorError::BadReply { system: system.clone(), detail: q.reason })?,
+            Ok(None) => return Err(ConnectorError::SlotTaken { system }),
             Err(e) => return Err(ConnectorError::BadReply { system, detail: e.to_string() }),
         };
-        if status != SlotStatus::Free {
+        if now_there.status != SlotStatus::Free {
             return Err(ConnectorError::SlotTaken { system });
+        }
+        if now_there.span != slot.span {
+            return Err(ConnectorError::SlotChanged { system });
         }
         let style = if self.kind == IntegrationKind::OracleHealth { AppointmentStyle::OracleHealth } else { AppointmentStyle::Generic };
         let body = map::r4_appointment(slot, patient_id, style);
-        let reply = match self.http.post(&format!("{}/Appointment", self.base), &body) {
-            Ok(r) => r,
-            Err(ConnectorError::Server { status: 409 | 412, .. }) => return Err(ConnectorError::SlotTaken { system }),
-            Err(e) => return Err(e),
-        };
-        booked_from(&reply, &system)
+        let reply = self.http.post(&format!("{}/Appointment", self.base), &body);
+        booking_outcome(reply, &system)
     }
 
     fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError> {
@@ -349,15 +358,29 @@ impl Connector for FhirConnector {
     }
 }
 
-/// The booked Appointment from a create reply: its body when the server
-/// returned one (`Prefer: return=representation`, the default), else the id
-/// in the `Location` header.
-fn booked_from(reply: &Reply, system: &str) -> Result<Booked, ConnectorError> {
+/// What a booking request's reply means. A refusal (409/412: taken; other
+/// 4xx/5xx: refused with the server's words; an Appointment that came back
+/// `cancelled`) is certain. A request that went out but whose answer was lost
+/// (a timeout, a broken connection) or unreadable (a 2xx whose body names no
+/// Appointment) is [`ConnectorError::BookingUnknown`]: the source may have
+/// booked it, so the desk must not offer the time again before staff check.
+fn booking_outcome(reply: Result<Reply, ConnectorError>, system: &str) -> Result<Booked, ConnectorError> {
+    let unknown = |detail: String| ConnectorError::BookingUnknown { system: system.to_string(), detail };
+    let reply = match reply {
+        Ok(r) => r,
+        Err(ConnectorError::Server { status: 409 | 412, .. }) => return Err(ConnectorError::SlotTaken { system: system.to_string() }),
+        Err(ConnectorError::Unreachable { detail, .. } | ConnectorError::BadReply { detail, .. }) => return Err(unknown(detail)),
+        Err(e) => return Err(e),
+    };
     if !reply.body.is_null() {
-        return map::booked(&reply.body).map_err(|e| ConnectorError::BadReply { system: system.to_string(), detail: e.to_string() });
+        return match map::booked(&reply.body) {
+            Ok(b) => Ok(b),
+            Err(map::MapError::BookingRejected(why)) => Err(ConnectorError::Server { system: system.to_string(), status: reply.status, detail: why }),
+            Err(e) => Err(unknown(e.to_string())),
+        };
     }
     match reply.location.as_deref().and_then(map::appointment_id_from_location) {
         Some(appointment_id) => Ok(Booked { appointment_id, status: "booked".into() }),
-        None => Err(ConnectorError::BadReply { system: system.to_string(), detail: "the booking reply names no appointment".into() }),
+        None => Err(unknown("the reply names no appointment".into())),
     }
 }
