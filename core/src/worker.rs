@@ -742,6 +742,117 @@ mod tests {
         assert_eq!(next_due(&synced(9, at(11, 50, 0)), now, &j), Some(due), "the due time does not move between looks");
     }
 
+    /// A vault without secrets (the fake connectors need none).
+    struct NoSecrets;
+
+    impl KeyVault for NoSecrets {
+        fn get(&self, _: &str) -> Result<Option<String>, String> {
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), String> {
+            Err("read-only".into())
+        }
+        fn delete(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// A connector that reads an empty complete window, or fails as unreachable.
+    struct FakeConnector {
+        fail: bool,
+    }
+
+    impl Connector for FakeConnector {
+        fn kind(&self) -> crate::connector::IntegrationKind {
+            crate::connector::IntegrationKind::Fhir
+        }
+        fn availability(&mut self, _: crate::time::Interval) -> Result<crate::connector::WindowRead, ConnectorError> {
+            if self.fail {
+                return Err(ConnectorError::Unreachable { system: "Bad".into(), detail: "connection refused".into() });
+            }
+            Ok(crate::connector::WindowRead { slots: vec![], quarantined: vec![], complete: true, incomplete_reason: None })
+        }
+        fn changes_since(&mut self, _: Option<&str>, _: DateTime<Utc>) -> Result<Option<crate::connector::ChangeBatch>, ConnectorError> {
+            Ok(None)
+        }
+        fn book(&mut self, _: &crate::connector::SlotToBook, _: &str) -> Result<crate::connector::Booked, ConnectorError> {
+            unreachable!("not booked in these tests")
+        }
+        fn cancel(&mut self, _: &str) -> Result<(), ConnectorError> {
+            unreachable!("not cancelled in these tests")
+        }
+    }
+
+    #[test]
+    fn the_runner_syncs_records_failures_pauses_and_syncs_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let key = DbKey::Raw([7; 32]);
+        let t0 = at(12, 0, 0);
+        let settings = crate::connector::IntegrationSettings {
+            base_url: "http://127.0.0.1:9/r4".into(),
+            stu3_base_url: None,
+            tz: "UTC".into(),
+            auth: crate::auth::AuthConfig::None,
+            service_types: vec![],
+            practitioners: vec![],
+            locations: vec![],
+            page_size: 100,
+        };
+        {
+            let mut store = Store::open(&db, &key).unwrap();
+            store.add_integration(crate::connector::IntegrationKind::Fhir, "Bad", &settings, t0).unwrap();
+            store.add_integration(crate::connector::IntegrationKind::Fhir, "Good", &settings, t0).unwrap();
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<WorkerEvent>();
+        let tx = Mutex::new(tx);
+        let config = WorkerConfig {
+            connectors: Arc::new(|i: &Integration| Ok(Box::new(FakeConnector { fail: i.name == "Bad" }) as Box<dyn Connector>)),
+            clock: Arc::new(move || t0),
+            jitter: Arc::new(|_: i64, _: DateTime<Utc>| StdDuration::ZERO),
+            on_event: Arc::new(move |e: &WorkerEvent| tx.lock().unwrap().send(e.clone()).unwrap()),
+            ..WorkerConfig::new(db.clone(), key.clone(), NoSecrets)
+        };
+        // The worker runs in the background on the runtime's own thread.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let next_event = || rx.recv_timeout(StdDuration::from_secs(5)).expect("a worker event");
+        let handle = Worker::start(config.clone(), rt.handle()).unwrap();
+        // Both never synced: by id, Bad then Good.
+        let first = next_event();
+        let second = next_event();
+        let summary = |e: &WorkerEvent| match e {
+            WorkerEvent::Synced { report, manual, next_due } => (report.integration.clone(), report.failed, *manual, *next_due),
+            WorkerEvent::Error { integration, error } => panic!("{integration}: {error}"),
+        };
+        assert_eq!(summary(&first), ("Bad".into(), true, false, Some(t0 + Duration::minutes(1))));
+        assert_eq!(summary(&second), ("Good".into(), false, false, Some(t0 + Duration::minutes(15))));
+        {
+            let store = Store::open(&db, &key).unwrap();
+            let bad = store.integration("Bad").unwrap().unwrap();
+            assert_eq!((bad.failures, bad.last_attempt_at, bad.last_sync_at), (1, Some(t0), None));
+            assert_eq!(bad.last_error.as_deref(), Some("could not reach Bad: connection refused"));
+            let good = store.integration("Good").unwrap().unwrap();
+            assert_eq!((good.failures, good.last_attempt_at, good.last_sync_at, good.last_error), (0, Some(t0), Some(t0), None));
+        }
+        // A second scheduler on the same database is refused while this one runs.
+        assert!(matches!(Worker::start(config.clone(), rt.handle()), Err(WorkerError::Lock(LockError::Held { .. }))));
+
+        rt.block_on(handle.pause("good")).unwrap();
+        assert!(!Store::open(&db, &key).unwrap().integration("Good").unwrap().unwrap().active);
+        // "Sync now" runs a paused integration; it stays paused (no next due time).
+        rt.block_on(handle.sync_now("Good")).unwrap();
+        assert_eq!(summary(&next_event()), ("Good".into(), false, true, None));
+        assert!(matches!(rt.block_on(handle.sync_now("Nope")), Err(WorkerError::UnknownIntegration(n)) if n == "Nope"));
+        rt.block_on(handle.resume("Good")).unwrap();
+        assert!(Store::open(&db, &key).unwrap().integration("Good").unwrap().unwrap().active);
+        // Nothing else is due at the frozen clock.
+        assert!(rx.recv_timeout(StdDuration::from_millis(200)).is_err());
+        rt.block_on(handle.stop()).unwrap();
+        // Stopped: the lock is free again.
+        let again = Worker::start(config, rt.handle()).unwrap();
+        rt.block_on(again.stop()).unwrap();
+    }
+
     #[test]
     fn a_second_scheduler_lock_on_one_database_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
