@@ -359,7 +359,7 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         ..WorkerConfig::new(path.clone(), key, OsKeychain)
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
+    let outcome = rt.block_on(async {
         // Listen before announcing, so a signal right after the banner stops cleanly.
         let stop = shutdown_signal()?;
         let handle = Worker::start(config, &tokio::runtime::Handle::current())?;
@@ -369,7 +369,11 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         handle.stop().await?;
         eprintln!("Stopped.");
         Ok(0)
-    })
+    });
+    // A sync still running after the worker's grace period is not waited for:
+    // the process ends and SQLite rolls back its unfinished write.
+    rt.shutdown_background();
+    outcome
 }
 
 /// A future that resolves on SIGINT (Ctrl+C) or SIGTERM; the handlers are
