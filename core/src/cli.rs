@@ -21,12 +21,13 @@ use serde::Serialize;
 use crate::availability;
 use crate::connect::{connect, disconnect, ConnectAuth, ConnectRequest};
 use crate::connector::IntegrationKind;
-use crate::sync::{book_slot, connector_for, default_window, sync_integration};
+use crate::sync::{book_slot, connector_for, default_window, sync_once};
 use crate::import::csv::DateOrder;
 use crate::import::file::{import_path, ImportRequest};
 use crate::import::Skipped;
 use crate::model::{Provider, SlotStatus, WorkingHours};
-use crate::store::key::{resolve_key, DatabaseVault, KeyVault, OsKeychain, KEY_ENV};
+use crate::store::key::{resolve_key, DatabaseVault, DbKey, KeyVault, OsKeychain, KEY_ENV};
+use crate::worker::{Worker, WorkerConfig, WorkerEvent};
 use crate::store::{default_db_path, Store};
 use crate::time::{parse_iana, resolve_tzid, Interval};
 
@@ -99,6 +100,12 @@ pub enum Command {
     },
     /// Sync each active integration once, then exit (exit 2 when a window could not be read completely).
     Sync(SyncArgs),
+    /// Keep every active integration in sync on its schedule until stopped (Ctrl+C or SIGTERM); one line per sync.
+    ///
+    /// Never-synced integrations run at once, then each every 15 minutes (its
+    /// own interval); failures are retried after 1, 2, 4 … minutes, at most
+    /// its interval. Only one scheduler keeps a database in sync at a time (a second `serve` exits 1).
+    Serve,
     /// Book a synced slot for a patient in its source system.
     Book {
         /// The slot id as `slots` lists it, e.g. slot-42.
@@ -212,6 +219,16 @@ pub enum IntegrationsCommand {
         /// The integration's name.
         name: String,
     },
+    /// Stop syncing a system on its schedule (its open times stay; `medharmony sync` still syncs it by name).
+    Pause {
+        /// The integration's name.
+        name: String,
+    },
+    /// Sync a paused system on its schedule again.
+    Resume {
+        /// The integration's name.
+        name: String,
+    },
 }
 
 /// How `integrations add` signs in.
@@ -313,14 +330,96 @@ fn one_sentence(e: &anyhow::Error) -> String {
     e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
 }
 
-fn open_store(cli: &Cli) -> anyhow::Result<Store> {
+fn db_and_key(cli: &Cli) -> anyhow::Result<(PathBuf, DbKey)> {
     let path = match &cli.db {
         Some(p) => p.clone(),
         None => default_db_path().ok_or_else(|| anyhow!("could not find a data directory for the database; give --db PATH"))?,
     };
     let env_key = std::env::var(KEY_ENV).ok();
     let key = resolve_key(&path, env_key.as_deref(), &OsKeychain)?;
+    Ok((path, key))
+}
+
+fn open_store(cli: &Cli) -> anyhow::Result<Store> {
+    let (path, key) = db_and_key(cli)?;
     Ok(Store::open(&path, &key)?)
+}
+
+/// `medharmony serve`: the sync worker until SIGINT/SIGTERM. With `--now`,
+/// the worker's clock starts at that time and runs on in real time.
+fn serve(cli: &Cli) -> anyhow::Result<u8> {
+    let (path, key) = db_and_key(cli)?;
+    // Open once first, so a wrong key or a newer schema is reported before anything starts.
+    let count = Store::open(&path, &key)?.integrations()?.iter().filter(|i| i.active).count();
+    let offset = cli.now.map_or_else(Duration::zero, |n| n - Utc::now());
+    let json = cli.json;
+    let config = WorkerConfig {
+        clock: Arc::new(move || Utc::now() + offset),
+        on_event: Arc::new(move |e: &WorkerEvent| print_worker_event(e, json)),
+        ..WorkerConfig::new(path.clone(), key, OsKeychain)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let outcome = rt.block_on(async {
+        // Listen before announcing, so a signal right after the banner stops cleanly.
+        let stop = shutdown_signal()?;
+        let handle = Worker::start(config, &tokio::runtime::Handle::current())?;
+        let plural = if count == 1 { "" } else { "s" };
+        eprintln!("Keeping {} in sync ({count} active integration{plural}); press Ctrl+C to stop.", path.display());
+        stop.await;
+        handle.stop().await?;
+        eprintln!("Stopped.");
+        Ok(0)
+    });
+    // A sync still running after the worker's grace period is not waited for:
+    // the process ends and SQLite rolls back its unfinished write.
+    rt.shutdown_background();
+    outcome
+}
+
+/// A future that resolves on SIGINT (Ctrl+C) or SIGTERM; the handlers are
+/// installed when this returns. Must be called inside the tokio runtime.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+/// A future that resolves on Ctrl+C. Must be called inside the tokio runtime.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        let _ = ctrl_c.await;
+    })
+}
+
+/// One line per sync: `<time> <report.plain()>` (or the report as one JSON line with `--json`).
+fn print_worker_event(e: &WorkerEvent, json: bool) {
+    let now = fmt_instant(Utc::now());
+    match e {
+        WorkerEvent::Synced { report, next_due, .. } => {
+            if json {
+                let _ = print_json(report);
+            } else {
+                let next = next_due.map(|t| format!("; next sync {}", fmt_instant(t))).unwrap_or_default();
+                println!("{now} {}{next}", report.plain());
+            }
+        }
+        WorkerEvent::Error { integration, error } => {
+            if json {
+                let _ = print_json(&serde_json::json!({ "integration": integration, "failed": true, "problem": error }));
+            } else {
+                println!("{now} {integration}: sync could not run: {error}");
+            }
+        }
+    }
 }
 
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -517,6 +616,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Integrations { command } => integrations(cli, command, now),
+        Command::Serve => serve(cli),
         Command::Sync(a) => {
             let mut store = open_store(cli)?;
             let all = store.integrations()?;
@@ -533,15 +633,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
             let mut reports = Vec::new();
             for integ in &chosen {
-                let report = match connector_for(integ, vault.clone()) {
-                    Ok(mut c) => sync_integration(&mut store, integ, c.as_mut(), win, now)?,
-                    Err(e) => {
-                        let r = crate::sync::failed_report(integ, win, e.to_string());
-                        store.record_sync(integ.id, &serde_json::to_value(&r)?, r.problem.as_deref(), false, None, now)?;
-                        r
-                    }
-                };
-                reports.push(report);
+                reports.push(sync_once(&mut store, integ, |i| connector_for(i, vault.clone()), win, now)?);
             }
             if cli.json {
                 print_json(&reports)?;
@@ -660,9 +752,27 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
             } else {
                 for i in list {
                     let last = i.last_sync_at.map(fmt_instant).unwrap_or_else(|| "never".into());
-                    let state = i.last_error.as_deref().map(|e| format!("problem: {e}")).unwrap_or_else(|| "ok".into());
+                    let mut state = i.last_error.as_deref().map(|e| format!("problem: {e}")).unwrap_or_else(|| "ok".into());
+                    if !i.active {
+                        state = format!("paused; {state}");
+                    }
                     println!("{}\t{}\t{}\tlast synced {}\t{}", i.name, i.kind, i.settings.base_url, last, state);
                 }
+            }
+            Ok(0)
+        }
+        IntegrationsCommand::Pause { name } | IntegrationsCommand::Resume { name } => {
+            let active = matches!(command, IntegrationsCommand::Resume { .. });
+            let mut store = open_store(cli)?;
+            if !store.set_integration_active(name, active, now)? {
+                bail!("there is no integration named '{name}'; see `medharmony integrations list`");
+            }
+            if cli.json {
+                print_json(&serde_json::json!({ "integration": name, "paused": !active }))?;
+            } else if active {
+                println!("Resumed {name}: it syncs on its schedule again.");
+            } else {
+                println!("Paused {name}: it is no longer synced on its schedule; its open times stay. Resume with: medharmony integrations resume \"{name}\"");
             }
             Ok(0)
         }

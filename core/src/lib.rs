@@ -9,6 +9,7 @@
 //! * [`auth`]: SMART authorization (backend services, standalone launch with PKCE) and keychain secrets.
 //! * [`demo`]: the built-in demo practice (synthetic data).
 //! * [`sync`]: one sync of an integration and booking through it.
+//! * [`worker`]: the sync worker (schedule, backoff, jitter, one scheduler per database) behind `medharmony serve`.
 //! * [`cli`]: the headless `medharmony` command.
 //!
 //! No GUI dependency: changes are reported through an [`events::EventSink`]
@@ -27,3 +28,4 @@ pub mod model;
 pub mod store;
 pub mod sync;
 pub mod time;
+pub mod worker;

@@ -97,6 +97,8 @@ pub fn sync_integration(
     report.problem = None;
     match connector.availability(window) {
         Ok(read) => {
+            // The crash-safety test waits for this line to kill the process mid-write.
+            tracing::debug!(integration = integ.id, slots = read.slots.len(), complete = read.complete, "window read; writing it");
             let outcome = store.apply_window(integ, window, &read, now)?;
             report.added = outcome.inserted;
             report.changed = outcome.updated;
@@ -125,6 +127,31 @@ pub fn sync_integration(
     let json = serde_json::to_value(&report).unwrap_or_default();
     store.record_sync(integ.id, &json, report.problem.as_deref(), report.complete, None, now)?;
     Ok(report)
+}
+
+/// Syncs `integ` once over `window`: builds its connector with
+/// `make_connector` and runs [`sync_integration`]; when the connector cannot
+/// be built (a secret missing from the keychain), records a failed report
+/// instead. Shared by `medharmony sync` and the sync worker.
+///
+/// # Errors
+/// Only store failures.
+pub fn sync_once(
+    store: &mut Store,
+    integ: &Integration,
+    make_connector: impl FnOnce(&Integration) -> Result<Box<dyn Connector>, ConnectorError>,
+    window: Interval,
+    now: DateTime<Utc>,
+) -> Result<SyncReport, StoreError> {
+    match make_connector(integ) {
+        Ok(mut c) => sync_integration(store, integ, c.as_mut(), window, now),
+        Err(e) => {
+            let r = failed_report(integ, window, e.to_string());
+            let json = serde_json::to_value(&r).unwrap_or_default();
+            store.record_sync(integ.id, &json, r.problem.as_deref(), false, None, now)?;
+            Ok(r)
+        }
+    }
 }
 
 /// A report for a sync that failed before anything was read (`problem` in plain words).

@@ -501,6 +501,8 @@ mod tests {
             last_error: last_error.map(str::to_string),
             last_report: report,
             cursor: None,
+            last_attempt_at: None,
+            failures: 0,
         }
     }
 

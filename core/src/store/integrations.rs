@@ -57,6 +57,11 @@ pub struct Integration {
     pub last_report: Option<serde_json::Value>,
     /// Change-feed cursor, where the source offers one.
     pub cursor: Option<String>,
+    /// When the last sync attempt started (UTC), complete or not; `None` before the first.
+    #[serde(serialize_with = "ser_opt_instant")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// Sync attempts in a row that failed or read an incomplete window (0 after a complete sync).
+    pub failures: u32,
 }
 
 /// A cached slot with what booking it needs.
@@ -88,7 +93,8 @@ pub const CLAIM_TIMEOUT_MINUTES: i64 = 5;
 /// the slot as free is believed: the booking did not land (15).
 pub const UNKNOWN_EXPIRY_MINUTES: i64 = 15;
 
-const INTEGRATION_COLUMNS: &str = "id, kind, name, settings, sync_minutes, active, last_sync_at, last_error, last_report, cursor";
+const INTEGRATION_COLUMNS: &str =
+    "id, kind, name, settings, sync_minutes, active, last_sync_at, last_error, last_report, cursor, last_attempt_at, failures";
 
 fn integration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Integration>> {
     let name: String = r.get(2)?;
@@ -97,6 +103,7 @@ fn integration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Integr
     let last_sync_at: Option<i64> = r.get(6)?;
     let last_report: Option<String> = r.get(8)?;
     let (id, sync_minutes, active, last_error, cursor) = (r.get(0)?, r.get(4)?, r.get(5)?, r.get(7)?, r.get(9)?);
+    let (last_attempt_at, failures): (Option<i64>, u32) = (r.get(10)?, r.get(11)?);
     Ok((|| {
         Ok(Integration {
             id,
@@ -109,6 +116,8 @@ fn integration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Integr
             last_error,
             last_report: last_report.and_then(|t| serde_json::from_str(&t).ok()),
             cursor,
+            last_attempt_at: last_attempt_at.map(from_secs).transpose()?,
+            failures,
         })
     })())
 }
@@ -283,9 +292,12 @@ impl Store {
         Ok(self.conn.query_row("SELECT id FROM sources WHERE integration_id = ?1", [integration_id], |r| r.get(0)).optional()?)
     }
 
-    /// Records the outcome of a sync of `integration_id`: its report (JSON),
-    /// its error in plain words (`None` when it succeeded), and, when the
-    /// window was read completely, the sync time. An optional new change-feed cursor is kept.
+    /// Records the outcome of a sync of `integration_id` that started at
+    /// `now`: its report (JSON), its error in plain words (`None` when it
+    /// succeeded), the attempt time, and, when the window was read
+    /// completely, the sync time. A complete sync resets the count of failed
+    /// attempts in a row; anything else adds one (the worker backs off on it).
+    /// An optional new change-feed cursor is kept.
     pub fn record_sync(
         &mut self,
         integration_id: i64,
@@ -299,13 +311,33 @@ impl Store {
         let tx = self.begin()?;
         tx.execute(
             "UPDATE integrations SET last_report = ?2, last_error = ?3,
-                 last_sync_at = CASE WHEN ?4 THEN ?5 ELSE last_sync_at END, cursor = IFNULL(?6, cursor)
+                 last_sync_at = CASE WHEN ?4 THEN ?5 ELSE last_sync_at END, cursor = IFNULL(?6, cursor),
+                 last_attempt_at = ?5, failures = CASE WHEN ?4 THEN 0 ELSE failures + 1 END
              WHERE id = ?1",
             params![integration_id, report.to_string(), error, complete, to_secs(now), cursor],
         )?;
         log_change(&tx, now, "integration", "sync", None, None, serde_json::json!({ "integration": integration_id, "complete": complete }))?;
         tx.commit()?;
         self.emit_after_commit(before)
+    }
+
+    /// Pauses (`active = false`) or resumes an integration by name
+    /// (case-insensitive). A paused integration keeps its slots but the sync
+    /// worker does not sync it until it is resumed; `medharmony sync` and
+    /// "Sync now" still can. Returns false when there is no such integration.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_integration_active(&mut self, name: &str, active: bool, now: DateTime<Utc>) -> Result<bool> {
+        let Some(integ) = self.integration(name)? else { return Ok(false) };
+        let before = self.last_change_seq()?;
+        let tx = self.begin()?;
+        tx.execute("UPDATE integrations SET active = ?2 WHERE id = ?1", params![integ.id, active])?;
+        let op = if active { "resume" } else { "pause" };
+        log_change(&tx, now, "integration", op, None, None, serde_json::json!({ "integration": integ.id }))?;
+        tx.commit()?;
+        self.emit_after_commit(before)?;
+        Ok(true)
     }
 
     /// The cached slot `slot_id` with its source and booking details, or `None`.

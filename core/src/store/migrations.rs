@@ -119,6 +119,14 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (source_id, slot_external_id)
     );
     "#,
+    // 5: the sync worker's schedule. When the last sync attempt started
+    // (complete or not) and how many attempts in a row have failed, so
+    // failures back off and a restart keeps the backoff. Paused is the
+    // existing `active = 0`.
+    r#"
+    ALTER TABLE integrations ADD COLUMN last_attempt_at INTEGER;
+    ALTER TABLE integrations ADD COLUMN failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -195,6 +203,26 @@ mod tests {
         assert_eq!(migrate(&mut conn).unwrap(), latest_version());
         let (name, demo): (String, bool) = conn.query_row("SELECT name, demo FROM providers", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!((name.as_str(), demo), ("Dr. Old", false));
+    }
+
+    #[test]
+    fn version_5_adds_the_schedule_columns_to_existing_integrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v4.db")).unwrap();
+        for (i, m) in MIGRATIONS[..4].iter().enumerate() {
+            conn.execute_batch(m).unwrap();
+            conn.pragma_update(None, "user_version", i + 1).unwrap();
+        }
+        conn.execute("INSERT INTO integrations (kind, name, last_sync_at) VALUES ('fhir', 'Clinic FHIR', 1772366400)", []).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 5);
+        let row: (String, Option<i64>, Option<i64>, i64, bool) = conn
+            .query_row("SELECT name, last_sync_at, last_attempt_at, failures, active FROM integrations", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap();
+        assert_eq!(row, ("Clinic FHIR".to_string(), Some(1_772_366_400), None, 0, true));
+        // A negative failure count is refused by the schema.
+        assert!(conn.execute("UPDATE integrations SET failures = -1", []).is_err());
     }
 
     #[test]

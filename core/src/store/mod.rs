@@ -600,6 +600,17 @@ impl Store {
         [own.clone(), { let mut w = own.clone(); w.push("-wal"); w }, { let mut s = own; s.push("-shm"); s }].iter().any(|p| p == other.as_os_str())
     }
 
+    /// SQLite's `PRAGMA integrity_check` of the open file: `["ok"]` when the
+    /// database is consistent, otherwise one line per problem found (at most 100).
+    ///
+    /// # Errors
+    /// SQLite errors (e.g. the file cannot be read at all).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The highest change sequence number, 0 for an empty log.
     pub fn last_change_seq(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM changes", [], |r| r.get(0))?)

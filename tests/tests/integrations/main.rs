@@ -5,3 +5,4 @@ mod auth;
 mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;
+mod worker;
