@@ -127,6 +127,33 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
     app.manage(FollowerSlot(Mutex::new(follower)));
 }
 
+/// Keeps the sync worker running for the life of the app.
+pub struct WorkerSlot(pub Mutex<Option<medharmony::worker::WorkerHandle>>);
+
+/// How often the app's worker re-reads the schedule, so an integration
+/// connected by the `medharmony` command or paused elsewhere is seen soon: 5 s.
+pub const WORKER_RESCAN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the sync worker (issue "Sync worker"): every active integration is
+/// synced on its schedule while the app runs. When another program (e.g.
+/// `medharmony serve`) already keeps this database in sync, the app leaves it
+/// to that program.
+pub fn start_worker<R: Runtime>(app: &AppHandle<R>) {
+    let Some(config) = app.state::<DeskState>().worker_config(WORKER_RESCAN) else { return };
+    let handle = match medharmony::worker::Worker::start(config, tauri::async_runtime::handle().inner()) {
+        Ok(h) => Some(h),
+        Err(medharmony::worker::WorkerError::Lock(e @ medharmony::worker::LockError::Held { .. })) => {
+            log::info!("another program keeps this database in sync; this window only shows it ({e})");
+            None
+        }
+        Err(e) => {
+            log::warn!("scheduled syncs are off: {e}");
+            None
+        }
+    };
+    app.manage(WorkerSlot(Mutex::new(handle)));
+}
+
 /// Shows, unminimizes and focuses the main window.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
@@ -208,6 +235,7 @@ pub fn run() {
                 );
             }
             attach(app.handle(), DeskState::from_env());
+            start_worker(app.handle());
             if let Err(e) = build_tray(app.handle()) {
                 log::warn!("no tray icon: {e}");
             }

@@ -355,6 +355,24 @@ impl DeskState {
         &self.db_path
     }
 
+    /// How the app's sync worker runs on this database (`None` when the
+    /// database could not be opened): the engine's defaults (keychain
+    /// secrets scoped to this database, one sync at a time), the app's clock
+    /// (`MEDHARMONY_NOW` freezes the schedule too), the schedule re-read every
+    /// `rescan`, and writes reported through the app's event sink.
+    pub fn worker_config(&self, rescan: std::time::Duration) -> Option<medharmony::worker::WorkerConfig> {
+        if self.store.is_err() {
+            return None;
+        }
+        let key = self.key.clone()?;
+        let clock = self.clock;
+        let mut config = medharmony::worker::WorkerConfig::new(self.db_path.clone(), key, OsKeychain);
+        config.clock = Arc::new(move || clock.now());
+        config.rescan = rescan;
+        config.sink = self.work.sink.lock().ok().and_then(|s| s.clone());
+        Some(config)
+    }
+
     /// Why the database is not open, if it is not (plain words).
     pub fn problem(&self) -> Option<&str> {
         self.store.as_ref().err().map(|p| p.text.as_str())

@@ -388,4 +388,16 @@ fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver, db: &Db) {
     wd.script("document.querySelector('dialog.details[open]').close('close'); return true;");
     let footer = wd.script("return document.querySelector('#sources').textContent.replace(/\\s+/g, ' ');");
     assert!(footer.as_str().unwrap_or_default().contains(&format!("{HARBOR} (FHIR server) — synced just now")), "{footer}");
+
+    // A system connected with the CLI while the app runs, and never synced:
+    // the app's sync worker picks it up on its own (the schedule is re-read every 5 s).
+    let bay = db.run(&["--now", NOW, "integrations", "add", "fhir", "--name", "Bay FHIR", "--base-url", &fhir.base_url, "--auth", "none", "--tz", "America/New_York"]);
+    assert_eq!(bay.code, 0, "{}", bay.stderr);
+    let (_, waited) = wd.wait_for(
+        "the worker's first sync of Bay FHIR",
+        Duration::from_secs(30),
+        "const t = document.querySelector('#sources').textContent.replace(/\\s+/g, ' '); return t.includes('Bay FHIR (FHIR server) — synced just now') ? t : null;",
+        |v| v.is_string(),
+    );
+    eprintln!("the app's worker synced a new integration after {waited:?}");
 }
