@@ -14,6 +14,7 @@
 //! `MEDHARMONY_REQUIRE_KEYCHAIN=1` (as `scripts/test.sh` sets it, inside a D-Bus
 //! session with an unlocked gnome-keyring) and skip otherwise.
 
+use crate::fake::{fhir_json, Fake};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +25,7 @@ use medharmony::store::key::{DatabaseVault, OsKeychain};
 use medharmony_e2e::{fixture, Db, Run};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const NOW: &str = "2026-03-01T12:00:00Z";
 const FROM: &str = "2026-03-01T00:00:00Z";
@@ -32,36 +33,6 @@ const TO: &str = "2026-03-15T00:00:00Z";
 
 /// RFC 7638 thumbprint of `fixtures/keys/test-rs384.pem` (recorded in fixtures/keys/README.md).
 const RS_KID: &str = "TwWEUzN_DacYqRd5GhzwDRGJMNwsDrI0Pe8fGEnt-3I";
-
-/// A wiremock server on its own runtime; the CLI under test is a child process.
-struct Fake {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let server = rt.block_on(MockServer::start());
-        Fake { rt, server }
-    }
-    fn base(&self) -> String {
-        format!("{}/r4", self.server.uri())
-    }
-    fn mount(&self, mock: Mock) {
-        self.rt.block_on(mock.mount(&self.server));
-    }
-    fn reset(&self) {
-        self.rt.block_on(self.server.reset());
-    }
-    fn requests(&self) -> Vec<Request> {
-        self.rt.block_on(self.server.received_requests()).unwrap_or_default()
-    }
-}
-
-fn fhir_json(v: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(v.to_string(), "application/fhir+json")
-}
 
 fn slot(id: &str, start: &str, end: Option<&str>) -> Value {
     let mut s = json!({

@@ -5,6 +5,7 @@
 //! rule, booking (including a slot taken between read and booking), Oracle
 //! Health's search and Appointment shape, and Epic's `$find` / `$book`.
 
+use crate::fake::{fhir_json, Fake};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use medharmony::sync::{book_slot, sync_integration, BookError};
 use medharmony::time::Interval;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -35,29 +36,6 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
 }
 
-/// A wiremock server on its own runtime; the connectors under test block.
-struct Fake {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let server = rt.block_on(MockServer::start());
-        Fake { rt, server }
-    }
-    fn base(&self) -> String {
-        format!("{}/r4", self.server.uri())
-    }
-    fn mount(&self, mock: Mock) {
-        self.rt.block_on(mock.mount(&self.server));
-    }
-    fn requests(&self) -> Vec<Request> {
-        self.rt.block_on(self.server.received_requests()).unwrap_or_default()
-    }
-}
-
 fn settings(base: &str) -> IntegrationSettings {
     IntegrationSettings {
         base_url: base.to_string(),
@@ -69,10 +47,6 @@ fn settings(base: &str) -> IntegrationSettings {
         locations: vec![],
         page_size: 2,
     }
-}
-
-fn fhir_json(v: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(v.to_string(), "application/fhir+json")
 }
 
 fn slot(id: &str, start: &str, end: Option<&str>, schedule: &str, version: &str) -> Value {

@@ -14,6 +14,7 @@
 
 #![cfg(unix)]
 
+use crate::fake::{fhir_json, Fake};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -25,37 +26,7 @@ use medharmony::store::Store;
 use medharmony_e2e::{Db, TEST_KEY};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-/// A wiremock server on its own runtime; the CLI under test is a child process.
-struct Fake {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let server = rt.block_on(MockServer::start());
-        Fake { rt, server }
-    }
-    fn uri(&self) -> String {
-        self.server.uri()
-    }
-    fn mount(&self, mock: Mock) {
-        self.rt.block_on(mock.mount(&self.server));
-    }
-    fn reset(&self) {
-        self.rt.block_on(self.server.reset());
-    }
-    fn requests(&self) -> Vec<Request> {
-        self.rt.block_on(self.server.received_requests()).unwrap_or_default()
-    }
-}
-
-fn fhir_json(v: &Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(v.to_string(), "application/fhir+json")
-}
+use wiremock::Mock;
 
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
