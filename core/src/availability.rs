@@ -49,14 +49,23 @@ pub struct SlotView {
 /// The working-hours cells of `provider` that overlap `window`, in order.
 /// Each cell is `slot_minutes` long; a trailing remainder shorter than a cell is dropped.
 pub fn grid_cells(provider: &Provider, window: Interval) -> Vec<Interval> {
-    let zone = Zone::Iana(provider.tz);
-    let step = Duration::minutes(i64::from(provider.slot_minutes.max(1)));
+    working_cells(provider.tz, &provider.hours, provider.slot_minutes, window)
+}
+
+/// The cells of weekly `hours` (local times in `tz`) that overlap `window`, in order: each
+/// working-hours window of each local day is turned into instants with [`Zone::to_utc`] (a start
+/// in a DST gap moves forward by the gap; an ambiguous time takes the earlier instant) and cut
+/// into cells of exactly `slot_minutes` from its start; a trailing remainder shorter than a cell
+/// is dropped.
+pub fn working_cells(tz: chrono_tz::Tz, hours: &crate::model::WorkingHours, slot_minutes: u32, window: Interval) -> Vec<Interval> {
+    let zone = Zone::Iana(tz);
+    let step = Duration::minutes(i64::from(slot_minutes.max(1)));
     let first = zone.to_local(window.start).date() - Duration::days(1);
     let last = zone.to_local(window.end).date() + Duration::days(1);
     let mut cells = Vec::new();
     let mut day = first;
     while day <= last {
-        for w in provider.hours.windows.iter().filter(|w| w.weekday == chrono::Datelike::weekday(&day)) {
+        for w in hours.windows.iter().filter(|w| w.weekday == chrono::Datelike::weekday(&day)) {
             let ws = zone.to_utc(day.and_time(w.start));
             let we = if w.end == NaiveTime::MIN {
                 zone.to_utc((day + Duration::days(1)).and_time(NaiveTime::MIN))
@@ -75,6 +84,22 @@ pub fn grid_cells(provider: &Provider, window: Interval) -> Vec<Interval> {
         day += Duration::days(1);
     }
     cells
+}
+
+/// The cells of [`working_cells`] whose start lies in `window` and that overlap none of `busy`
+/// (half-open: a busy block ending exactly at a cell's start does not touch it).
+pub fn free_cells(
+    tz: chrono_tz::Tz,
+    hours: &crate::model::WorkingHours,
+    slot_minutes: u32,
+    window: Interval,
+    busy: &[Interval],
+) -> Vec<Interval> {
+    let index = BusyIndex::new(busy.to_vec());
+    working_cells(tz, hours, slot_minutes, window)
+        .into_iter()
+        .filter(|c| c.start >= window.start && c.start < window.end && !index.overlaps(c))
+        .collect()
 }
 
 /// Busy intervals sorted by start, with the running maximum of their ends,

@@ -374,6 +374,8 @@ pub fn fhir_sync(store: &mut Store, slots: usize, page_size: usize, now: DateTim
         practitioners: vec![],
         locations: vec![],
         page_size: u32::try_from(page_size).unwrap_or(u32::MAX),
+        athena: None,
+        calendars: Vec::new(),
     };
     let integ = store.add_integration(IntegrationKind::Fhir, "Bench FHIR", &settings, now)?;
     let mut timings = Vec::new();

@@ -225,6 +225,8 @@ pub fn connect(
         practitioners: req.practitioners.clone(),
         locations: req.locations.clone(),
         page_size: 100,
+        athena: None,
+        calendars: Vec::new(),
     };
     match store.add_integration(req.kind, &name, &settings, now) {
         Ok(i) => Ok(i),

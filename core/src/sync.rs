@@ -75,6 +75,9 @@ pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>
     Ok(match integ.kind {
         IntegrationKind::Fhir | IntegrationKind::OracleHealth => Box::new(FhirConnector::new(integ.kind, integ.settings.clone(), http)),
         IntegrationKind::Epic => Box::new(EpicConnector::new(integ.settings.clone(), http)),
+        IntegrationKind::Athena | IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
+            return Err(ConnectorError::Unsupported(format!("{} connections are not available in this version", integ.kind.label())))
+        }
     })
 }
 

@@ -798,6 +798,8 @@ mod tests {
             practitioners: vec![],
             locations: vec![],
             page_size: 100,
+            athena: None,
+            calendars: Vec::new(),
         };
         {
             let mut store = Store::open(&db, &key).unwrap();

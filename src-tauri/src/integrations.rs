@@ -494,6 +494,8 @@ mod tests {
                 practitioners: vec![],
                 locations: vec![],
                 page_size: 100,
+                athena: None,
+                calendars: Vec::new(),
             },
             sync_minutes: 15,
             active: true,

@@ -722,6 +722,8 @@ fn synced_open_times_appear_live_with_their_source_and_cards_show_the_last_sync(
         practitioners: vec![],
         locations: vec![],
         page_size: 100,
+        athena: None,
+        calendars: Vec::new(),
     };
     let now: DateTime<Utc> = NOW.parse().unwrap();
     let synced_at = now - chrono::Duration::minutes(5);

@@ -1,6 +1,6 @@
 //! Connectors: how MedHarmony Desk reads availability from, and books into,
-//! the systems a practice already runs (FHIR R4 EHRs, Oracle Health, Epic;
-//! later athenahealth, Google Calendar, CalDAV).
+//! the systems a practice already runs (FHIR R4 EHRs, Oracle Health, Epic,
+//! athenahealth, Google Calendar, CalDAV calendars).
 //!
 //! Every connector implements [`Connector`]:
 //! * [`Connector::availability`]: the open slots of a time window, with the
@@ -15,6 +15,7 @@
 //! `Retry-After`, token refresh on 401) in [`http`]; authorization in
 //! [`crate::auth`].
 
+pub mod calendar;
 pub mod fhir;
 pub mod http;
 
@@ -38,6 +39,13 @@ pub enum IntegrationKind {
     /// Epic: STU3 `Appointment/$find` for open times, R4 Appointment search
     /// for cancellations, Argonaut `$book` for booking.
     Epic,
+    /// athenahealth athenaOne REST (`/v1/{practiceid}/appointments/open`, changed-data feed).
+    Athena,
+    /// Google Calendar: busy time from `freeBusy.query`, open slots from working hours.
+    GoogleCalendar,
+    /// A CalDAV calendar (iCloud, Fastmail, Nextcloud, Radicale; RFC 4791): busy time from
+    /// `free-busy-query` or `calendar-query`, open slots from working hours.
+    CalDav,
 }
 
 impl IntegrationKind {
@@ -47,6 +55,9 @@ impl IntegrationKind {
             IntegrationKind::Fhir => "fhir",
             IntegrationKind::OracleHealth => "oracle-health",
             IntegrationKind::Epic => "epic",
+            IntegrationKind::Athena => "athena",
+            IntegrationKind::GoogleCalendar => "google-calendar",
+            IntegrationKind::CalDav => "caldav",
         }
     }
 
@@ -56,11 +67,27 @@ impl IntegrationKind {
             IntegrationKind::Fhir => "FHIR server",
             IntegrationKind::OracleHealth => "Oracle Health",
             IntegrationKind::Epic => "Epic",
+            IntegrationKind::Athena => "athenahealth",
+            IntegrationKind::GoogleCalendar => "Google Calendar",
+            IntegrationKind::CalDav => "CalDAV calendar",
         }
     }
 
     /// All kinds, in the order the Integrations page shows them.
-    pub const ALL: [IntegrationKind; 3] = [IntegrationKind::Epic, IntegrationKind::OracleHealth, IntegrationKind::Fhir];
+    pub const ALL: [IntegrationKind; 6] = [
+        IntegrationKind::Epic,
+        IntegrationKind::OracleHealth,
+        IntegrationKind::Athena,
+        IntegrationKind::GoogleCalendar,
+        IntegrationKind::CalDav,
+        IntegrationKind::Fhir,
+    ];
+
+    /// True for calendar sources (Google Calendar, CalDAV): they publish busy time, and open
+    /// slots are the working hours of [`IntegrationSettings::calendars`] minus it.
+    pub fn is_calendar(self) -> bool {
+        matches!(self, IntegrationKind::GoogleCalendar | IntegrationKind::CalDav)
+    }
 }
 
 impl fmt::Display for IntegrationKind {
@@ -76,7 +103,12 @@ impl FromStr for IntegrationKind {
             "fhir" => Ok(IntegrationKind::Fhir),
             "oracle-health" | "oracle" | "cerner" => Ok(IntegrationKind::OracleHealth),
             "epic" => Ok(IntegrationKind::Epic),
-            other => Err(format!("'{other}' is not a system MedHarmony Desk connects to; use fhir, oracle-health or epic")),
+            "athena" | "athenahealth" | "athenaone" => Ok(IntegrationKind::Athena),
+            "google-calendar" | "google" | "gcal" => Ok(IntegrationKind::GoogleCalendar),
+            "caldav" | "icloud" | "fastmail" | "nextcloud" => Ok(IntegrationKind::CalDav),
+            other => Err(format!(
+                "'{other}' is not a system MedHarmony Desk connects to; use fhir, oracle-health, epic, athena, google-calendar or caldav"
+            )),
         }
     }
 }
@@ -307,9 +339,56 @@ pub struct IntegrationSettings {
     /// Location references to search (`Location/456`); empty = all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locations: Vec<String>,
-    /// Entries per page (`_count`, default 100).
+    /// Entries per page (`_count`, default 100; athenahealth `limit`).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// athenahealth only: practice, departments, providers and visit types to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athena: Option<AthenaSettings>,
+    /// Google Calendar and CalDAV only: the calendars read, each one provider's, with the
+    /// working hours that turn its busy time into open slots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calendars: Vec<calendar::CalendarSettings>,
+}
+
+impl IntegrationSettings {
+    /// Settings with only a base URL, zone and sign-in; everything else empty or default.
+    pub fn new(base_url: &str, tz: &str, auth: crate::auth::AuthConfig) -> Self {
+        IntegrationSettings {
+            base_url: base_url.to_string(),
+            stu3_base_url: None,
+            tz: tz.to_string(),
+            auth,
+            service_types: Vec::new(),
+            practitioners: Vec::new(),
+            locations: Vec::new(),
+            page_size: default_page_size(),
+            athena: None,
+            calendars: Vec::new(),
+        }
+    }
+}
+
+/// What an athenahealth integration reads (athenaOne REST API, "Appointments" reference).
+/// `IntegrationSettings::base_url` is the API host, e.g.
+/// `https://api.preview.platform.athenahealth.com` (preview) or
+/// `https://api.platform.athenahealth.com` (production).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AthenaSettings {
+    /// athenahealth `practiceid`, e.g. `195900` (the shared preview practice).
+    pub practiceid: String,
+    /// `departmentid`s to read open slots for (at least one; athenahealth requires one per request).
+    pub departmentids: Vec<String>,
+    /// `providerid`s to restrict to; empty = every provider of the department.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providerids: Vec<String>,
+    /// `reasonid`s (patient-facing visit reasons) to read; athenahealth returns nothing
+    /// unless a `reasonid` or an `appointmenttypeid` is given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasonids: Vec<String>,
+    /// `appointmenttypeid`s to read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appointmenttypeids: Vec<String>,
 }
 
 fn default_page_size() -> u32 {

@@ -46,6 +46,8 @@ fn settings(base: &str) -> IntegrationSettings {
         practitioners: vec![],
         locations: vec![],
         page_size: 2,
+        athena: None,
+        calendars: Vec::new(),
     }
 }
 
