@@ -93,7 +93,7 @@ pub enum Command {
     },
     /// Measure import and upsert speed on synthetic data (a temporary database).
     Bench(BenchArgs),
-    /// Connect, list or disconnect systems (FHIR R4, Oracle Health, Epic).
+    /// Connect, list or disconnect systems (FHIR R4, Oracle Health, Epic, athenahealth, Google Calendar, CalDAV).
     Integrations {
         #[command(subcommand)]
         command: IntegrationsCommand,
@@ -238,21 +238,25 @@ pub enum AuthArg {
     None,
     /// Server to server: SMART Backend Services (`--key-file`) or a client secret (`--client-secret-stdin`).
     Backend,
-    /// A staff member signs in once in the system browser (SMART standalone launch with PKCE).
+    /// A staff member signs in once in the system browser (SMART standalone launch with PKCE; for
+    /// google-calendar, Google's sign-in for installed apps).
     Standalone,
+    /// A user name (`--username`) and an app password on standard input (`--password-stdin`): CalDAV.
+    Basic,
 }
 
 /// `integrations add` options.
 #[derive(Debug, Args)]
 pub struct IntegrationAddArgs {
-    /// fhir, oracle-health or epic.
+    /// fhir, oracle-health, epic, athena, google-calendar or caldav.
     #[arg(value_parser = |s: &str| s.parse::<IntegrationKind>())]
     pub kind: IntegrationKind,
     /// A name for this connection, e.g. "Main St Epic".
     #[arg(long)]
     pub name: String,
-    /// The FHIR R4 base URL, e.g. https://fhir.example.org/r4.
-    #[arg(long)]
+    /// The server address: the FHIR R4 base URL (e.g. https://fhir.example.org/r4), the CalDAV
+    /// server, or the athenahealth API host [athena: production; google-calendar: Calendar API v3].
+    #[arg(long, default_value = "")]
     pub base_url: String,
     /// How MedHarmony Desk signs in.
     #[arg(long, value_enum, default_value = "none")]
@@ -287,6 +291,52 @@ pub struct IntegrationAddArgs {
     /// Epic only: the STU3 base URL for $find and $book [default: base URL with /R4 replaced by /STU3].
     #[arg(long)]
     pub stu3_base_url: Option<String>,
+    /// athena only: the athenahealth practiceid, e.g. 195900.
+    #[arg(long)]
+    pub practice_id: Option<String>,
+    /// athena only: a departmentid to read open slots for; repeatable, at least one.
+    #[arg(long = "department-id")]
+    pub department_ids: Vec<String>,
+    /// athena only: only this providerid; repeatable.
+    #[arg(long = "provider-id")]
+    pub provider_ids: Vec<String>,
+    /// athena only: a reasonid to read open slots for; repeatable (a reason or an appointment type is required).
+    #[arg(long = "reason-id")]
+    pub reason_ids: Vec<String>,
+    /// athena only: an appointmenttypeid to read open slots for; repeatable.
+    #[arg(long = "appointment-type-id")]
+    pub appointment_type_ids: Vec<String>,
+    /// google-calendar / caldav: a calendar as `CALENDAR|PROVIDER|HOURS[|SLOT_MINUTES[|ZONE]]`, e.g.
+    /// `dr.rivera@example.com|Dr. Rivera|Mon-Fri 08:00-12:00,13:00-17:00|30`; repeatable. CALENDAR is a
+    /// Google calendar id or a CalDAV calendar address.
+    #[arg(long = "calendar", value_parser = parse_calendar_arg)]
+    pub calendars: Vec<crate::connector::calendar::CalendarSettings>,
+    /// caldav: the account's user name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// caldav: read the app password from standard input; kept in the keychain.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Parses `--calendar CALENDAR|PROVIDER|HOURS[|SLOT_MINUTES[|ZONE]]`.
+fn parse_calendar_arg(s: &str) -> Result<crate::connector::calendar::CalendarSettings, String> {
+    let parts: Vec<&str> = s.split('|').map(str::trim).collect();
+    if parts.len() < 3 || parts.len() > 5 || parts[..3].iter().any(|p| p.is_empty()) {
+        return Err("give a calendar as CALENDAR|PROVIDER|HOURS[|SLOT_MINUTES[|ZONE]], e.g. 'dr.rivera@example.com|Dr. Rivera|Mon-Fri 08:00-17:00|30'".into());
+    }
+    let slot_minutes = match parts.get(3) {
+        Some(m) if !m.is_empty() => m.parse::<u32>().map_err(|_| format!("'{m}' is not a number of minutes"))?,
+        _ => crate::connector::calendar::DEFAULT_SLOT_MINUTES,
+    };
+    Ok(crate::connector::calendar::CalendarSettings {
+        id: parts[0].to_string(),
+        provider: parts[1].to_string(),
+        tz: parts.get(4).filter(|z| !z.is_empty()).map(|z| z.to_string()),
+        hours: parts[2].to_string(),
+        slot_minutes,
+        location: None,
+    })
 }
 
 /// `sync` options.
@@ -324,6 +374,17 @@ where
             ExitCode::from(1)
         }
     }
+}
+
+/// One line from standard input holding a secret (`what` names it in the error).
+fn read_stdin_secret(what: &str) -> anyhow::Result<String> {
+    let mut secret = String::new();
+    std::io::stdin().read_line(&mut secret)?;
+    let secret = secret.trim().to_string();
+    if secret.is_empty() {
+        bail!("no {what} on standard input");
+    }
+    Ok(secret)
 }
 
 fn one_sentence(e: &anyhow::Error) -> String {
@@ -701,18 +762,30 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
                         ConnectAuth::PrivateKey { client_id: client_id().map_err(|e| anyhow!(e))?, pem, kid: None }
                     }
                     (None, true) => {
-                        let mut secret = String::new();
-                        std::io::stdin().read_line(&mut secret)?;
-                        let secret = secret.trim().to_string();
-                        if secret.is_empty() {
-                            bail!("no client secret on standard input");
-                        }
-                        ConnectAuth::ClientSecret { client_id: client_id().map_err(|e| anyhow!(e))?, secret }
+                        ConnectAuth::ClientSecret { client_id: client_id().map_err(|e| anyhow!(e))?, secret: read_stdin_secret("client secret")? }
                     }
                     _ => bail!("--auth backend needs exactly one of --key-file PEM (SMART Backend Services) or --client-secret-stdin"),
                 },
+                AuthArg::Standalone if a.kind == IntegrationKind::GoogleCalendar => {
+                    let client_secret = if a.client_secret_stdin { Some(read_stdin_secret("client secret")?) } else { None };
+                    ConnectAuth::InstalledApp { client_id: client_id().map_err(|e| anyhow!(e))?, client_secret }
+                }
                 AuthArg::Standalone => ConnectAuth::Standalone { client_id: client_id().map_err(|e| anyhow!(e))? },
+                AuthArg::Basic => {
+                    let username = a.username.clone().ok_or_else(|| anyhow!("--username is required with --auth basic"))?;
+                    if !a.password_stdin {
+                        bail!("--auth basic needs --password-stdin (the app password is read from standard input, never from the command line)");
+                    }
+                    ConnectAuth::Basic { username, password: read_stdin_secret("password")? }
+                }
             };
+            let athena = a.practice_id.as_ref().map(|p| crate::connector::AthenaSettings {
+                practiceid: p.trim().to_string(),
+                departmentids: a.department_ids.clone(),
+                providerids: a.provider_ids.clone(),
+                reasonids: a.reason_ids.clone(),
+                appointmenttypeids: a.appointment_type_ids.clone(),
+            });
             let tz = match a.tz {
                 Some(tz) => tz.name().to_string(),
                 None => iana_time_zone::get_timezone().ok().filter(|z| parse_iana(z).is_some()).unwrap_or_else(|| "UTC".into()),
@@ -729,6 +802,8 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
                 practitioners: a.practitioners.clone(),
                 locations: a.locations.clone(),
                 stu3_base_url: a.stu3_base_url.clone(),
+                athena,
+                calendars: a.calendars.clone(),
             };
             let cancel = std::sync::atomic::AtomicBool::new(false);
             let vault = Arc::new(DatabaseVault::new(OsKeychain, store.path()));

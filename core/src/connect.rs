@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::auth::{self, AuthConfig, AuthError, LoopbackLogin, Secrets, SigningKey};
+use crate::connector::calendar::CalendarSettings;
 use crate::connector::{IntegrationKind, IntegrationSettings};
 use crate::store::integrations::Integration;
 use crate::store::key::KeyVault;
@@ -48,6 +49,21 @@ pub enum ConnectAuth {
         /// The app's client id (public client).
         client_id: String,
     },
+    /// Google's OAuth for installed apps: a staff member signs in once in the system browser
+    /// (authorization code + PKCE S256, `access_type=offline`).
+    InstalledApp {
+        /// The OAuth client id of the practice's Google Cloud project ("Desktop app" type).
+        client_id: String,
+        /// That client's secret (Google issues one to desktop clients; kept in the keychain).
+        client_secret: Option<String>,
+    },
+    /// HTTP Basic with a user name and an app password (CalDAV).
+    Basic {
+        /// The account's user name (often an e-mail address).
+        username: String,
+        /// The app password (kept in the keychain).
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for ConnectAuth {
@@ -58,6 +74,8 @@ impl std::fmt::Debug for ConnectAuth {
             ConnectAuth::PrivateKey { .. } => "ConnectAuth::PrivateKey(<redacted>)",
             ConnectAuth::ClientSecret { .. } => "ConnectAuth::ClientSecret(<redacted>)",
             ConnectAuth::Standalone { .. } => "ConnectAuth::Standalone",
+            ConnectAuth::InstalledApp { .. } => "ConnectAuth::InstalledApp(<redacted>)",
+            ConnectAuth::Basic { .. } => "ConnectAuth::Basic(<redacted>)",
         })
     }
 }
@@ -87,7 +105,51 @@ pub struct ConnectRequest {
     pub locations: Vec<String>,
     /// Epic: the STU3 base URL.
     pub stu3_base_url: Option<String>,
+    /// athenahealth: practice, departments, providers and visit types.
+    pub athena: Option<crate::connector::AthenaSettings>,
+    /// Google Calendar and CalDAV: the calendars to read, one provider's each.
+    pub calendars: Vec<CalendarSettings>,
 }
+
+impl ConnectRequest {
+    /// A request for `kind` named `name` at `base_url` with `auth`, in zone `tz`, everything else empty.
+    pub fn new(kind: IntegrationKind, name: &str, base_url: &str, auth: ConnectAuth, tz: &str) -> Self {
+        ConnectRequest {
+            kind,
+            name: name.to_string(),
+            base_url: base_url.to_string(),
+            token_url: None,
+            scope: None,
+            auth,
+            tz: tz.to_string(),
+            service_types: Vec::new(),
+            practitioners: Vec::new(),
+            locations: Vec::new(),
+            stu3_base_url: None,
+            athena: None,
+            calendars: Vec::new(),
+        }
+    }
+}
+
+/// The address used when none is given: Google Calendar API v3 for Google, athenahealth's
+/// production API host for athenahealth; `None` for systems whose address must be given.
+pub fn default_base_url(kind: IntegrationKind) -> Option<&'static str> {
+    match kind {
+        IntegrationKind::GoogleCalendar => Some(GOOGLE_CALENDAR_API),
+        IntegrationKind::Athena => Some(ATHENA_PRODUCTION),
+        _ => None,
+    }
+}
+
+/// Google scopes asked for: free/busy reads, event listing (change detection) and event writes (booking).
+pub const GOOGLE_SCOPES: &str = "https://www.googleapis.com/auth/calendar.freebusy https://www.googleapis.com/auth/calendar.events";
+/// Google Calendar API v3 base URL.
+pub const GOOGLE_CALENDAR_API: &str = "https://www.googleapis.com/calendar/v3";
+/// athenahealth production API host.
+pub const ATHENA_PRODUCTION: &str = "https://api.platform.athenahealth.com";
+/// athenahealth preview (sandbox) API host.
+pub const ATHENA_PREVIEW: &str = "https://api.preview.platform.athenahealth.com";
 
 /// Why connecting failed, phrased for staff.
 #[derive(Debug, thiserror::Error)]
@@ -107,10 +169,14 @@ pub enum ConnectError {
 /// and most R4 servers accept): read Slot and Schedule, read and write
 /// Appointment; `user/` scopes plus `openid fhirUser offline_access` for a
 /// standalone launch, `system/` scopes for backend access. Epic has no Slot
-/// or Schedule API, so only Appointment scopes are asked of it.
+/// or Schedule API, so only Appointment scopes are asked of it. athenahealth:
+/// `athena/service/Athenanet.MDP.*`; Google: [`GOOGLE_SCOPES`]; CalDAV: none.
 pub fn default_scope(kind: IntegrationKind, standalone: bool) -> String {
     let p = if standalone { "user" } else { "system" };
     let mut scopes = match kind {
+        IntegrationKind::Athena => return "athena/service/Athenanet.MDP.*".into(),
+        IntegrationKind::GoogleCalendar => return GOOGLE_SCOPES.into(),
+        IntegrationKind::CalDav => return String::new(),
         IntegrationKind::Epic => format!("{p}/Appointment.read {p}/Appointment.write"),
         _ => format!("{p}/Slot.read {p}/Schedule.read {p}/Appointment.read {p}/Appointment.write"),
     };
@@ -146,76 +212,18 @@ pub fn connect(
     if store.integration(&name)?.is_some() {
         return Err(StoreError::IntegrationExists(name).into());
     }
-    let base_url = req.base_url.trim().trim_end_matches('/').to_string();
-    match url::Url::parse(&base_url) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.has_host() => {
-            if !u.username().is_empty() || u.password().is_some() {
-                return Err(ConnectError::Invalid(
-                    "Leave the user name and password out of the address; they would be stored in plain sight. Use the sign-in options instead.".into(),
-                ));
-            }
-            if u.query().is_some() || u.fragment().is_some() {
-                return Err(ConnectError::Invalid(format!(
-                    "Enter the FHIR base address without anything after '?' or '#', e.g. {}",
-                    u[..url::Position::AfterPath].trim_end_matches('/')
-                )));
-            }
-        }
-        _ => return Err(ConnectError::Invalid(format!("'{base_url}' is not a web address; enter the FHIR base address, e.g. https://fhir.example.org/r4"))),
-    }
-    if req.service_types.iter().any(|t| t.trim().is_empty()) {
-        return Err(ConnectError::Invalid("A visit type (service-type) is empty; give its code, e.g. 408443003".into()));
-    }
+    let given = req.base_url.trim().trim_end_matches('/');
+    let base_url = match (given.is_empty(), default_base_url(req.kind)) {
+        (true, Some(d)) => d.to_string(),
+        _ => given.to_string(),
+    };
+    check_address(&base_url, req.kind)?;
     if crate::time::parse_iana(&req.tz).is_none() {
         return Err(ConnectError::Invalid(format!("'{}' is not a time zone; use a name such as America/New_York", req.tz)));
     }
-    if req.kind == IntegrationKind::OracleHealth && req.service_types.is_empty() {
-        return Err(ConnectError::Invalid(
-            "Oracle Health lists open times only for a visit type: add at least one visit type (service-type)".into(),
-        ));
-    }
-    let standalone = matches!(req.auth, ConnectAuth::Standalone { .. });
-    let scope = req.scope.clone().unwrap_or_else(|| default_scope(req.kind, standalone));
-    let agent = crate::connector::http::FhirHttp::default_agent();
-    let discovered = |token_url: &Option<String>| -> Result<Option<auth::SmartConfiguration>, AuthError> {
-        match token_url {
-            Some(_) if !standalone => Ok(None),
-            _ => auth::discover(&agent, &base_url).map(Some),
-        }
-    };
+    check_kind_settings(&req)?;
+    let auth_config = sign_in(&req, &name, &base_url, vault.as_ref(), open_browser, cancel)?;
     let secrets = Secrets::new(vault.as_ref());
-    let auth_config = match &req.auth {
-        ConnectAuth::None => AuthConfig::None,
-        ConnectAuth::PrivateKey { client_id, pem, kid } => {
-            SigningKey::from_pem(pem, kid.as_deref())?;
-            let token_url = match discovered(&req.token_url)? {
-                Some(cfg) => cfg.token_endpoint,
-                None => req.token_url.clone().unwrap_or_default(),
-            };
-            secrets.store_private_key(&name, pem)?;
-            AuthConfig::Backend { client_id: client_id.clone(), token_url, scope, kid: kid.clone() }
-        }
-        ConnectAuth::ClientSecret { client_id, secret } => {
-            let token_url = match discovered(&req.token_url)? {
-                Some(cfg) => cfg.token_endpoint,
-                None => req.token_url.clone().unwrap_or_default(),
-            };
-            secrets.store_client_secret(&name, secret)?;
-            AuthConfig::ClientSecret { client_id: client_id.clone(), token_url, scope }
-        }
-        ConnectAuth::Standalone { client_id } => {
-            let cfg = discovered(&None)?.ok_or_else(|| ConnectError::Invalid("the server's sign-in settings could not be read".into()))?;
-            let login = LoopbackLogin::start_smart(&cfg, client_id, &scope, &base_url)?.with_name(&name);
-            let authorize_url = cfg.authorization_endpoint.clone().unwrap_or_default();
-            open_browser(&login.authorize_url);
-            let tokens = login.finish(&agent, SIGN_IN_TIMEOUT, cancel)?;
-            let refresh = tokens.refresh_token.clone().ok_or_else(|| {
-                ConnectError::Invalid(format!("{name} signed you in but gave no lasting access (no refresh token); ask for the offline_access scope"))
-            })?;
-            secrets.store_refresh_token(&name, &refresh)?;
-            AuthConfig::Standalone { client_id: client_id.clone(), authorize_url, token_url: cfg.token_endpoint, scope }
-        }
-    };
     let settings = IntegrationSettings {
         base_url,
         stu3_base_url: req.stu3_base_url.clone(),
@@ -225,8 +233,8 @@ pub fn connect(
         practitioners: req.practitioners.clone(),
         locations: req.locations.clone(),
         page_size: 100,
-        athena: None,
-        calendars: Vec::new(),
+        athena: req.athena.clone(),
+        calendars: req.calendars.clone(),
     };
     match store.add_integration(req.kind, &name, &settings, now) {
         Ok(i) => Ok(i),
@@ -235,6 +243,218 @@ pub fn connect(
             Err(e.into())
         }
     }
+}
+
+/// Signs in as `req.auth` says and puts the secrets into the keychain under `name`; returns the
+/// settings (no secret) to store. Shared by [`connect`] and [`reconnect`].
+fn sign_in(
+    req: &ConnectRequest,
+    name: &str,
+    base_url: &str,
+    vault: &dyn KeyVault,
+    open_browser: impl FnOnce(&str),
+    cancel: &AtomicBool,
+) -> Result<AuthConfig, ConnectError> {
+    let standalone = matches!(req.auth, ConnectAuth::Standalone { .. });
+    let scope = req.scope.clone().unwrap_or_else(|| default_scope(req.kind, standalone));
+    let agent = crate::connector::http::FhirHttp::default_agent();
+    let discovered = |token_url: &Option<String>| -> Result<Option<auth::SmartConfiguration>, AuthError> {
+        match token_url {
+            Some(_) if !standalone => Ok(None),
+            _ => auth::discover(&agent, base_url).map(Some),
+        }
+    };
+    let secrets = Secrets::new(vault);
+    let auth_config = match &req.auth {
+        ConnectAuth::None => AuthConfig::None,
+        ConnectAuth::PrivateKey { client_id, pem, kid } => {
+            SigningKey::from_pem(pem, kid.as_deref())?;
+            let token_url = match discovered(&req.token_url)? {
+                Some(cfg) => cfg.token_endpoint,
+                None => req.token_url.clone().unwrap_or_default(),
+            };
+            secrets.store_private_key(name, pem)?;
+            AuthConfig::Backend { client_id: client_id.clone(), token_url, scope, kid: kid.clone() }
+        }
+        ConnectAuth::ClientSecret { client_id, secret } => {
+            let token_url = if req.kind == IntegrationKind::Athena {
+                req.token_url.clone().unwrap_or_else(|| format!("{base_url}/oauth2/v1/token"))
+            } else {
+                match discovered(&req.token_url)? {
+                    Some(cfg) => cfg.token_endpoint,
+                    None => req.token_url.clone().unwrap_or_default(),
+                }
+            };
+            secrets.store_client_secret(name, secret)?;
+            AuthConfig::ClientSecret { client_id: client_id.clone(), token_url, scope }
+        }
+        ConnectAuth::Standalone { client_id } => {
+            let cfg = discovered(&None)?.ok_or_else(|| ConnectError::Invalid("the server's sign-in settings could not be read".into()))?;
+            let login = LoopbackLogin::start_smart(&cfg, client_id, &scope, base_url)?.with_name(name);
+            let authorize_url = cfg.authorization_endpoint.clone().unwrap_or_default();
+            open_browser(&login.authorize_url);
+            let tokens = login.finish(&agent, SIGN_IN_TIMEOUT, cancel)?;
+            let refresh = tokens.refresh_token.clone().ok_or_else(|| {
+                ConnectError::Invalid(format!("{name} signed you in but gave no lasting access (no refresh token); ask for the offline_access scope"))
+            })?;
+            secrets.store_refresh_token(name, &refresh)?;
+            AuthConfig::Standalone { client_id: client_id.clone(), authorize_url, token_url: cfg.token_endpoint, scope }
+        }
+        ConnectAuth::InstalledApp { .. } | ConnectAuth::Basic { .. } => {
+            return Err(ConnectError::Invalid(format!("{} connections are not available in this version", req.kind.label())));
+        }
+    };
+    Ok(auth_config)
+}
+
+/// Checks the system's address: an absolute http(s) URL without credentials, query or fragment.
+fn check_address(base_url: &str, kind: IntegrationKind) -> Result<(), ConnectError> {
+    let example = match kind {
+        IntegrationKind::Athena => ATHENA_PRODUCTION,
+        IntegrationKind::GoogleCalendar => GOOGLE_CALENDAR_API,
+        IntegrationKind::CalDav => "https://caldav.example.com/",
+        _ => "https://fhir.example.org/r4",
+    };
+    let what = if kind.is_calendar() || kind == IntegrationKind::Athena { "the server address" } else { "the FHIR base address" };
+    match url::Url::parse(base_url) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.has_host() => {
+            if !u.username().is_empty() || u.password().is_some() {
+                return Err(ConnectError::Invalid(
+                    "Leave the user name and password out of the address; they would be stored in plain sight. Use the sign-in options instead.".into(),
+                ));
+            }
+            if u.query().is_some() || u.fragment().is_some() {
+                return Err(ConnectError::Invalid(format!(
+                    "Enter {what} without anything after '?' or '#', e.g. {}",
+                    u[..url::Position::AfterPath].trim_end_matches('/')
+                )));
+            }
+            Ok(())
+        }
+        _ => Err(ConnectError::Invalid(format!("'{base_url}' is not a web address; enter {what}, e.g. {example}"))),
+    }
+}
+
+/// Checks what each kind of system needs besides an address (see [`connect`]).
+fn check_kind_settings(req: &ConnectRequest) -> Result<(), ConnectError> {
+    if req.service_types.iter().any(|t| t.trim().is_empty()) {
+        return Err(ConnectError::Invalid("A visit type (service-type) is empty; give its code, e.g. 408443003".into()));
+    }
+    let auth_fits = match req.kind {
+        IntegrationKind::Athena => matches!(req.auth, ConnectAuth::ClientSecret { .. }),
+        IntegrationKind::GoogleCalendar => matches!(req.auth, ConnectAuth::InstalledApp { .. }),
+        IntegrationKind::CalDav => matches!(req.auth, ConnectAuth::Basic { .. }),
+        _ => !matches!(req.auth, ConnectAuth::InstalledApp { .. } | ConnectAuth::Basic { .. }),
+    };
+    if !auth_fits {
+        let how = match req.kind {
+            IntegrationKind::Athena => "with the client ID and secret of its API app (client credentials)",
+            IntegrationKind::GoogleCalendar => "with a Google account in the web browser",
+            IntegrationKind::CalDav => "with a user name and an app password",
+            _ => "with a SMART sign-in (key, system account or browser sign-in), or none for an open test server",
+        };
+        return Err(ConnectError::Invalid(format!("{} connects {how}.", req.kind.label())));
+    }
+    match req.kind {
+        IntegrationKind::OracleHealth if req.service_types.is_empty() => Err(ConnectError::Invalid(
+            "Oracle Health lists open times only for a visit type: add at least one visit type (service-type)".into(),
+        )),
+        IntegrationKind::Athena => {
+            let Some(a) = &req.athena else {
+                return Err(ConnectError::Invalid("Enter the athenahealth practice ID and at least one department ID.".into()));
+            };
+            let numeric = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit());
+            if !numeric(a.practiceid.trim()) {
+                return Err(ConnectError::Invalid(format!(
+                    "'{}' is not an athenahealth practice ID; it is a number, e.g. 195900",
+                    a.practiceid.trim()
+                )));
+            }
+            if a.departmentids.is_empty() {
+                return Err(ConnectError::Invalid("Enter at least one athenahealth department ID (athenahealth lists open times per department).".into()));
+            }
+            if a.reasonids.is_empty() && a.appointmenttypeids.is_empty() {
+                return Err(ConnectError::Invalid(
+                    "Enter at least one athenahealth appointment type ID or reason ID: athenahealth lists no open times without one.".into(),
+                ));
+            }
+            for (what, ids) in [("department", &a.departmentids), ("provider", &a.providerids), ("reason", &a.reasonids), ("appointment type", &a.appointmenttypeids)] {
+                if let Some(bad) = ids.iter().find(|v| !numeric(v.trim())) {
+                    return Err(ConnectError::Invalid(format!("'{}' is not an athenahealth {what} ID; IDs are numbers, e.g. 1", bad.trim())));
+                }
+            }
+            Ok(())
+        }
+        IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
+            if req.calendars.is_empty() {
+                return Err(ConnectError::Invalid("Add at least one calendar and the provider it belongs to.".into()));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in &req.calendars {
+                if c.id.trim().is_empty() {
+                    return Err(ConnectError::Invalid(format!("Enter the calendar of {}.", c.provider)));
+                }
+                if c.provider.trim().is_empty() {
+                    return Err(ConnectError::Invalid(format!("Enter the provider whose calendar {} is.", c.id)));
+                }
+                if !seen.insert(c.id.trim().to_lowercase()) {
+                    return Err(ConnectError::Invalid(format!("The calendar {} is listed twice.", c.id.trim())));
+                }
+                if req.kind == IntegrationKind::CalDav && !matches!(url::Url::parse(c.id.trim()), Ok(u) if matches!(u.scheme(), "https" | "http")) {
+                    return Err(ConnectError::Invalid(format!(
+                        "The calendar of {} must be its full address (https://…); use Find calendars to fill it in.",
+                        c.provider
+                    )));
+                }
+                c.plan(&req.tz).map_err(ConnectError::Invalid)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reconnects `name` after its sign-in expired or its secret went missing: signs in again with
+/// `auth` (same kind and address), replaces the keychain entries and the stored sign-in settings,
+/// and clears the integration's last problem so it syncs at once. Nothing changes when the
+/// sign-in fails.
+///
+/// # Errors
+/// [`ConnectError::Invalid`] when there is no such integration or `auth` does not fit its kind;
+/// otherwise as [`connect`].
+pub fn reconnect(
+    store: &mut Store,
+    vault: Arc<dyn KeyVault + Send + Sync>,
+    name: &str,
+    auth: ConnectAuth,
+    open_browser: impl FnOnce(&str),
+    cancel: &AtomicBool,
+    now: DateTime<Utc>,
+) -> Result<Integration, ConnectError> {
+    let integ = store.integration(name)?.ok_or_else(|| ConnectError::Invalid(format!("There is no connection named {name}.")))?;
+    let s = &integ.settings;
+    let (token_url, scope) = match &s.auth {
+        AuthConfig::Backend { token_url, scope, .. } | AuthConfig::ClientSecret { token_url, scope, .. } => {
+            (Some(token_url.clone()), Some(scope.clone()))
+        }
+        AuthConfig::Standalone { scope, .. } => (None, Some(scope.clone())),
+        AuthConfig::None => (None, None),
+    };
+    let req = ConnectRequest {
+        token_url,
+        scope,
+        service_types: s.service_types.clone(),
+        practitioners: s.practitioners.clone(),
+        locations: s.locations.clone(),
+        stu3_base_url: s.stu3_base_url.clone(),
+        athena: s.athena.clone(),
+        calendars: s.calendars.clone(),
+        ..ConnectRequest::new(integ.kind, &integ.name, &s.base_url, auth, &s.tz)
+    };
+    check_kind_settings(&req)?;
+    let auth_config = sign_in(&req, &integ.name, &s.base_url, vault.as_ref(), open_browser, cancel)?;
+    store.set_integration_auth(&integ.name, &auth_config, now)?;
+    Ok(store.integration(&integ.name)?.unwrap_or(integ))
 }
 
 /// Disconnects `name`: removes its synced slots and its keychain entries.

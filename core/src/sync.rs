@@ -62,6 +62,19 @@ pub struct SyncReport {
     pub problem: Option<String>,
     /// True when the sync failed outright (nothing could be read).
     pub failed: bool,
+    /// True when staff must reconnect the system (sign-in expired or revoked, `invalid_grant`;
+    /// a secret missing from the keychain; credentials refused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_reconnect: bool,
+}
+
+/// True when `e` can only be cured by reconnecting the system on the Integrations page.
+pub fn needs_reconnect(e: &ConnectorError) -> bool {
+    matches!(
+        e,
+        ConnectorError::Unauthorized { .. }
+            | ConnectorError::Auth(auth::AuthError::NeedsReconnect { .. } | auth::AuthError::MissingSecret { .. })
+    )
 }
 
 /// Builds the connector for `integ`, with its sign-in from the settings and the keychain `vault`.
@@ -114,6 +127,7 @@ pub fn sync_integration(
         }
         Err(e) => {
             report.failed = true;
+            report.needs_reconnect = needs_reconnect(&e);
             report.problem = Some(e.to_string());
         }
     }
@@ -149,7 +163,8 @@ pub fn sync_once(
     match make_connector(integ) {
         Ok(mut c) => sync_integration(store, integ, c.as_mut(), window, now),
         Err(e) => {
-            let r = failed_report(integ, window, e.to_string());
+            let mut r = failed_report(integ, window, e.to_string());
+            r.needs_reconnect = needs_reconnect(&e);
             let json = serde_json::to_value(&r).unwrap_or_default();
             store.record_sync(integ.id, &json, r.problem.as_deref(), false, None, now)?;
             Ok(r)
@@ -173,6 +188,7 @@ pub fn failed_report(integ: &Integration, window: Interval, problem: String) -> 
         warnings: vec![],
         problem: Some(problem),
         failed: true,
+        needs_reconnect: false,
     }
 }
 

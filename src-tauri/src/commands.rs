@@ -12,6 +12,7 @@ use medharmony::time::{parse_iana, resolve_tzid, Interval};
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::dto::{
+    AuthForm, FoundCalendar,
     AppStatus, ConnectForm, ConnectResult, DateQuestion, DemoResult, DisconnectResult, FileCheck, FileKind, ImportArgs, ImportReport,
     IntegrationsView, SyncResult, Week, WeekQuery,
 };
@@ -295,6 +296,25 @@ pub fn cancel_sign_in(state: State<'_, DeskState>) -> bool {
 #[tauri::command]
 pub async fn sync_now<R: Runtime>(app: AppHandle<R>, name: String) -> Result<SyncResult, DeskError> {
     off_ui(app, move |app| crate::integrations::sync_now(&app.state::<DeskState>(), &name)).await
+}
+
+/// Signs in again to the system `name` whose sign-in expired (a browser sign-in opens the
+/// browser), then syncs it at once.
+///
+/// # Errors
+/// See [`crate::integrations::reconnect`].
+#[tauri::command]
+pub async fn reconnect_integration<R: Runtime>(app: AppHandle<R>, name: String, auth: AuthForm) -> Result<ConnectResult, DeskError> {
+    off_ui(app, move |app| crate::integrations::reconnect(app, &name, auth)).await
+}
+
+/// The calendars of a CalDAV account, for the Connect form's "Find calendars".
+///
+/// # Errors
+/// See [`crate::integrations::find_calendars`].
+#[tauri::command]
+pub async fn find_calendars<R: Runtime>(app: AppHandle<R>, base_url: String, username: String, password: String) -> Result<Vec<FoundCalendar>, DeskError> {
+    off_ui(app, move |_| crate::integrations::find_calendars(&base_url, &username, &password)).await
 }
 
 /// Disconnects the system `name`: its open times are removed, and its sign-in from the keychain.

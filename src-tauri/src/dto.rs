@@ -499,14 +499,19 @@ pub struct IntegrationCard {
     /// The name staff gave the connection (also the source name on its open times).
     pub name: String,
     /// What kind of system.
-    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\"")]
+    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\" | \"athena\" | \"google-calendar\" | \"caldav\"")]
     pub kind: String,
-    /// The kind as staff call it: `Epic`, `Oracle Health`, `FHIR server`.
+    /// The kind as staff call it: `Epic`, `Oracle Health`, `athenahealth`, `Google Calendar`,
+    /// `CalDAV calendar`, `FHIR server`.
     pub kind_label: String,
-    /// The FHIR base address.
+    /// The server address (FHIR base, athenahealth API host, Google Calendar API, CalDAV server).
     pub base_url: String,
+    /// Google Calendar / CalDAV: the calendars read, as "Provider (calendar)"; empty otherwise.
+    pub calendars: Vec<String>,
+    /// athenahealth: "Practice 195900 · departments 1, 2"; `null` otherwise.
+    pub athena: Option<String>,
     /// How MedHarmony Desk signs in.
-    #[ts(type = "\"none\" | \"backend-key\" | \"client-secret\" | \"standalone\"")]
+    #[ts(type = "\"none\" | \"backend-key\" | \"client-secret\" | \"standalone\" | \"google\" | \"basic\"")]
     pub auth: String,
     /// The sign-in method in plain words, e.g. `Server-to-server key (SMART Backend Services)`.
     pub auth_words: String,
@@ -528,6 +533,55 @@ pub struct IntegrationCard {
     pub last_sync: Option<SyncResult>,
     /// The last sync's problem in plain words (`null` after a complete sync).
     pub problem: Option<String>,
+    /// True when staff must reconnect (sign-in expired or revoked, a secret missing from the
+    /// keychain, credentials refused): the card shows a Reconnect button.
+    pub needs_reconnect: bool,
+    /// When the sync worker next syncs it (UTC; "now" when due), `null` while paused.
+    pub next_sync_at: Option<String>,
+}
+
+/// athenahealth settings on the Connect form (athenahealth's own parameter names).
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+pub struct AthenaForm {
+    /// `practiceid`, e.g. `195900`.
+    pub practiceid: String,
+    /// `departmentid`s (at least one).
+    pub departmentids: Vec<String>,
+    /// `providerid`s; empty: every provider of the departments.
+    #[serde(default)]
+    pub providerids: Vec<String>,
+    /// `reasonid`s.
+    #[serde(default)]
+    pub reasonids: Vec<String>,
+    /// `appointmenttypeid`s (a reason or an appointment type is required).
+    #[serde(default)]
+    pub appointmenttypeids: Vec<String>,
+}
+
+/// One calendar on the Connect form (Google Calendar or CalDAV) and whose it is.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+pub struct CalendarForm {
+    /// Google: the calendar's id (usually an e-mail address); CalDAV: the calendar's address.
+    pub calendar: String,
+    /// The provider whose calendar it is, e.g. `Dr. Rivera`.
+    pub provider: String,
+    /// Working hours in the provider's local time, e.g. `Mon-Fri 08:00-12:00,13:00-17:00`.
+    pub hours: String,
+    /// Length of one open time in minutes; `null`: 30.
+    #[serde(default)]
+    pub slot_minutes: Option<u32>,
+    /// The provider's IANA zone; `null`: the connection's.
+    #[serde(default)]
+    pub tz: Option<String>,
+}
+
+/// A calendar found on a CalDAV server (Find calendars).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct FoundCalendar {
+    /// The calendar's address.
+    pub url: String,
+    /// Its name on the server.
+    pub name: String,
 }
 
 /// The Integrations page.
@@ -576,6 +630,21 @@ pub enum AuthForm {
         /// The app's client ID.
         client_id: String,
     },
+    /// A staff member signs in with a Google account in the web browser (OAuth for installed apps).
+    Google {
+        /// The OAuth client ID of the practice's Google Cloud project (type "Desktop app").
+        client_id: String,
+        /// Its client secret, when Google issued one.
+        #[serde(default)]
+        client_secret: Option<String>,
+    },
+    /// A user name and an app password (CalDAV: iCloud, Fastmail, Nextcloud).
+    Basic {
+        /// The user name (often the e-mail address).
+        username: String,
+        /// The app password.
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for AuthForm {
@@ -586,6 +655,8 @@ impl std::fmt::Debug for AuthForm {
             AuthForm::BackendKey { .. } => "AuthForm::BackendKey(<redacted>)",
             AuthForm::ClientSecret { .. } => "AuthForm::ClientSecret(<redacted>)",
             AuthForm::Standalone { .. } => "AuthForm::Standalone",
+            AuthForm::Google { .. } => "AuthForm::Google(<redacted>)",
+            AuthForm::Basic { .. } => "AuthForm::Basic(<redacted>)",
         })
     }
 }
@@ -594,7 +665,7 @@ impl std::fmt::Debug for AuthForm {
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 pub struct ConnectForm {
     /// What kind of system.
-    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\"")]
+    #[ts(type = "\"fhir\" | \"oracle-health\" | \"epic\" | \"athena\" | \"google-calendar\" | \"caldav\"")]
     pub kind: String,
     /// The name staff give the connection (unique), e.g. `Main St Epic`.
     pub name: String,
@@ -620,6 +691,12 @@ pub struct ConnectForm {
     /// Epic only: the STU3 base address; `null`: the R4 address with `/STU3`.
     #[serde(default)]
     pub stu3_base_url: Option<String>,
+    /// athenahealth only.
+    #[serde(default)]
+    pub athena: Option<AthenaForm>,
+    /// Google Calendar and CalDAV only: the calendars to read.
+    #[serde(default)]
+    pub calendars: Vec<CalendarForm>,
 }
 
 /// The result of `connect_integration`: the new card and its first sync.
@@ -654,7 +731,7 @@ pub struct SignInStarted {
 /// `ui/src/bindings/names.ts` so the UI cannot call a command that does not exist.
 pub mod names {
     /// Every command the shell registers, in `generate_handler!` order.
-    pub const COMMANDS: [&str; 13] = [
+    pub const COMMANDS: [&str; 15] = [
         "app_status",
         "week",
         "check_file",
@@ -668,6 +745,8 @@ pub mod names {
         "cancel_sign_in",
         "sync_now",
         "disconnect_integration",
+        "reconnect_integration",
+        "find_calendars",
     ];
     /// The event emitted for every committed change of the database.
     pub const STORE_CHANGED: &str = "store-changed";
@@ -699,7 +778,7 @@ pub fn generated_bindings() -> Vec<(String, String)> {
     add!(
         AppStatus, ProblemKind, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind,
         FileCheck, DateQuestion, ImportArgs, SkippedLine, ImportReport, DemoResult, IntegrationStatus, SetAside, SyncResult, IntegrationCard,
-        IntegrationsView, AuthForm, ConnectForm, ConnectResult, DisconnectResult, SignInStarted,
+        IntegrationsView, AuthForm, ConnectForm, ConnectResult, DisconnectResult, SignInStarted, AthenaForm, CalendarForm, FoundCalendar,
     );
     let header = "// Generated by src-tauri (dto::generated_bindings). Do not edit by hand:\n// run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.\n\n";
     let mut names_ts = String::from(header);

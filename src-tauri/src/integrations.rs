@@ -30,7 +30,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::dto::{
-    names, AuthForm, ConnectForm, ConnectResult, DisconnectResult, IntegrationCard, IntegrationStatus, IntegrationsView, SetAside,
+    names, AuthForm, ConnectForm, FoundCalendar, ConnectResult, DisconnectResult, IntegrationCard, IntegrationStatus, IntegrationsView, SetAside,
     SignInStarted, SyncResult,
 };
 use crate::error::DeskError;
@@ -92,7 +92,24 @@ pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCa
         stale,
         last_sync: i.last_report.as_ref().and_then(|v| report_from_json(v, i)).map(|r| sync_result(&r)),
         problem,
+        needs_reconnect: i.last_error.is_some() && i.last_report.as_ref().and_then(|v| v.get("needs_reconnect")).and_then(Value::as_bool).unwrap_or(false),
+        next_sync_at: next_sync(i, now).map(fmt_instant),
+        calendars: i.settings.calendars.iter().map(|c| format!("{} ({})", c.provider, c.id)).collect(),
+        athena: i.settings.athena.as_ref().map(|a| {
+            let mut s = format!("Practice {} · department{} {}", a.practiceid, if a.departmentids.len() == 1 { "" } else { "s" }, a.departmentids.join(", "));
+            if !a.providerids.is_empty() {
+                s.push_str(&format!(" · provider{} {}", if a.providerids.len() == 1 { "" } else { "s" }, a.providerids.join(", ")));
+            }
+            s
+        }),
     }
+}
+
+/// When the sync worker next syncs `i` (its schedule without the few seconds of start jitter):
+/// `now` when due, `None` while paused.
+fn next_sync(i: &Integration, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let no_jitter = |_: i64, _: DateTime<Utc>| std::time::Duration::ZERO;
+    medharmony::worker::next_due(&medharmony::worker::ScheduleState::from(i), now, &no_jitter).map(|t| t.max(now))
 }
 
 /// A sync report recorded by the engine (`integrations.last_report`, as
@@ -116,6 +133,7 @@ fn report_from_json(v: &Value, i: &Integration) -> Option<SyncReport> {
         warnings,
         problem: v.get("problem").and_then(Value::as_str).map(str::to_string),
         failed: b("failed"),
+        needs_reconnect: b("needs_reconnect"),
     })
 }
 
@@ -199,12 +217,24 @@ pub fn connect_request(form: ConnectForm) -> Result<ConnectRequest, DeskError> {
     if name.is_empty() {
         return Err(DeskError::Form(format!("Give the connection a name your team will recognise, e.g. “Main Street {}”.", kind.label())));
     }
-    if form.base_url.trim().is_empty() {
-        return Err(DeskError::Form(
-            "Enter the FHIR address. Your EHR administrator or IT person gives it to you; it often ends in /R4.".into(),
-        ));
-    }
-    let base_url = web_address(&form.base_url, "the FHIR address", "https://fhir.example.org/r4")?;
+    let base_url = match kind {
+        IntegrationKind::GoogleCalendar if form.base_url.trim().is_empty() => String::new(),
+        IntegrationKind::CalDav if form.base_url.trim().is_empty() => {
+            return Err(DeskError::Form(
+                "Enter the calendar server's address, e.g. https://caldav.icloud.com, https://caldav.fastmail.com or your Nextcloud address."
+                    .into(),
+            ))
+        }
+        IntegrationKind::CalDav => web_address(&form.base_url, "the calendar server's address", "https://caldav.fastmail.com")?,
+        IntegrationKind::Athena if form.base_url.trim().is_empty() => medharmony::connect::ATHENA_PRODUCTION.to_string(),
+        IntegrationKind::Athena | IntegrationKind::GoogleCalendar => web_address(&form.base_url, "the API address", "https://api.platform.athenahealth.com")?,
+        _ if form.base_url.trim().is_empty() => {
+            return Err(DeskError::Form(
+                "Enter the FHIR address. Your EHR administrator or IT person gives it to you; it often ends in /R4.".into(),
+            ))
+        }
+        _ => web_address(&form.base_url, "the FHIR address", "https://fhir.example.org/r4")?,
+    };
     let auth = match form.auth {
         AuthForm::None => ConnectAuth::None,
         AuthForm::BackendKey { client_id: id, private_key_pem, private_key_path, kid } => {
@@ -237,6 +267,25 @@ pub fn connect_request(form: ConnectForm) -> Result<ConnectRequest, DeskError> {
             ConnectAuth::ClientSecret { client_id, secret: client_secret.trim().to_string() }
         }
         AuthForm::Standalone { client_id: id } => ConnectAuth::Standalone { client_id: client_id(&id)? },
+        AuthForm::Google { client_id: id, client_secret } => match id.trim() {
+            "" => {
+                return Err(DeskError::Form(
+                    "Enter the client ID of your practice's Google Cloud project (an OAuth client of type “Desktop app”).".into(),
+                ))
+            }
+            id => ConnectAuth::InstalledApp { client_id: id.to_string(), client_secret: trimmed(client_secret.as_deref()) },
+        },
+        AuthForm::Basic { username, password } => {
+            if username.trim().is_empty() {
+                return Err(DeskError::Form("Enter the user name of the calendar account (often its e-mail address).".into()));
+            }
+            if password.trim().is_empty() {
+                return Err(DeskError::Form(
+                    "Enter an app password for the calendar account (made in the account's security settings, not its usual password).".into(),
+                ));
+            }
+            ConnectAuth::Basic { username: username.trim().to_string(), password: password.trim().to_string() }
+        }
     };
     let tz = match trimmed(form.tz.as_deref()) {
         None => return Err(DeskError::Form("Choose the time zone of the practice this system serves.".into())),
@@ -257,6 +306,38 @@ pub fn connect_request(form: ConnectForm) -> Result<ConnectRequest, DeskError> {
         Some(u) => Some(web_address(&u, "the STU3 address", "https://fhir.example.org/api/FHIR/STU3")?),
         None => None,
     };
+    let athena = match (kind, form.athena) {
+        (IntegrationKind::Athena, None) => {
+            return Err(DeskError::Form("Enter the athenahealth practice ID and at least one department ID.".into()))
+        }
+        (IntegrationKind::Athena, Some(a)) => Some(medharmony::connector::AthenaSettings {
+            practiceid: a.practiceid.trim().to_string(),
+            departmentids: list_of(&a.departmentids),
+            providerids: list_of(&a.providerids),
+            reasonids: list_of(&a.reasonids),
+            appointmenttypeids: list_of(&a.appointmenttypeids),
+        }),
+        _ => None,
+    };
+    let calendars = if kind.is_calendar() {
+        form.calendars
+            .iter()
+            .filter(|c| !(c.calendar.trim().is_empty() && c.provider.trim().is_empty()))
+            .map(|c| medharmony::connector::calendar::CalendarSettings {
+                id: c.calendar.trim().to_string(),
+                provider: c.provider.trim().to_string(),
+                tz: trimmed(c.tz.as_deref()),
+                hours: c.hours.trim().to_string(),
+                slot_minutes: c.slot_minutes.unwrap_or(medharmony::connector::calendar::DEFAULT_SLOT_MINUTES),
+                location: None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if kind.is_calendar() && calendars.is_empty() {
+        return Err(DeskError::Form("Add at least one calendar and the provider it belongs to.".into()));
+    }
     Ok(ConnectRequest {
         kind,
         name,
@@ -269,7 +350,90 @@ pub fn connect_request(form: ConnectForm) -> Result<ConnectRequest, DeskError> {
         practitioners: list_of(&form.practitioners),
         locations: list_of(&form.locations),
         stu3_base_url,
+        athena,
+        calendars,
     })
+}
+
+/// Signs in again to `name` with `auth` (see [`medharmony::connect::reconnect`]), then syncs it at once.
+///
+/// # Errors
+/// [`DeskError::NoSuchIntegration`], [`DeskError::Form`] for the sign-in details,
+/// [`DeskError::Busy`], [`DeskError::Connect`] when the sign-in fails (nothing changes then).
+pub fn reconnect<R: Runtime>(app: &AppHandle<R>, name: &str, auth: AuthForm) -> Result<ConnectResult, DeskError> {
+    let state = app.state::<DeskState>();
+    let integ = state.with_store(|s| Ok(s.integration(name)?))?.ok_or_else(|| DeskError::NoSuchIntegration(name.trim().to_string()))?;
+    // The form's checks for the sign-in part, with the stored settings for the rest.
+    let probe = ConnectForm {
+        kind: integ.kind.as_str().to_string(),
+        name: integ.name.clone(),
+        base_url: integ.settings.base_url.clone(),
+        auth,
+        tz: Some(integ.settings.tz.clone()),
+        service_types: integ.settings.service_types.clone(),
+        practitioners: vec![],
+        locations: vec![],
+        token_url: None,
+        stu3_base_url: None,
+        athena: integ.settings.athena.as_ref().map(|a| crate::dto::AthenaForm {
+            practiceid: a.practiceid.clone(),
+            departmentids: a.departmentids.clone(),
+            providerids: a.providerids.clone(),
+            reasonids: a.reasonids.clone(),
+            appointmenttypeids: a.appointmenttypeids.clone(),
+        }),
+        calendars: integ
+            .settings
+            .calendars
+            .iter()
+            .map(|c| crate::dto::CalendarForm {
+                calendar: c.id.clone(),
+                provider: c.provider.clone(),
+                hours: c.hours.clone(),
+                slot_minutes: Some(c.slot_minutes),
+                tz: c.tz.clone(),
+            })
+            .collect(),
+    };
+    let auth = connect_request(probe)?.auth;
+    let _connecting = state.begin_connect(&integ.name)?;
+    let _syncing = state.begin_sync(&integ.name)?;
+    let mut store = state.open_worker()?;
+    let now = state.clock().now();
+    let open_browser = |url: &str| {
+        let browser_opened = tauri_plugin_opener::open_url(url, None::<&str>).is_ok();
+        if !browser_opened {
+            log::warn!("could not open the web browser for a sign-in");
+        }
+        if let Err(e) = app.emit(names::SIGN_IN, SignInStarted { name: integ.name.clone(), browser_opened }) {
+            log::warn!("could not tell the window about the sign-in: {e}");
+        }
+    };
+    let stored = match medharmony::connect::reconnect(&mut store, state.vault(), &integ.name, auth, open_browser, state.cancel_flag(), now) {
+        Ok(i) => i,
+        Err(e) => {
+            log::info!("reconnecting a system failed ({})", connect_error_kind(&e));
+            return Err(e.into());
+        }
+    };
+    log::info!("reconnected a {} system", stored.kind);
+    let report = sync_one(&mut store, state.vault(), &stored, now)?;
+    let stored = store.integration(&stored.name)?.unwrap_or(stored);
+    Ok(ConnectResult { card: card(&stored, now, false), first_sync: sync_result(&report) })
+}
+
+/// The calendars of a CalDAV account at `base_url`, for the Connect form.
+///
+/// # Errors
+/// [`DeskError::Form`] for a missing address, user name or password, or when the server cannot be
+/// asked or refuses (in plain words).
+pub fn find_calendars(base_url: &str, username: &str, password: &str) -> Result<Vec<FoundCalendar>, DeskError> {
+    let base = web_address(base_url, "the calendar server's address", "https://caldav.fastmail.com")?;
+    if username.trim().is_empty() || password.trim().is_empty() {
+        return Err(DeskError::Form("Enter the user name and app password first, then find the calendars.".into()));
+    }
+    let _ = base;
+    Err(DeskError::Form("Finding calendars is not available in this version; enter each calendar's address.".into()))
 }
 
 /// One sync of `integ` over the default window around `now`, recorded on the
@@ -287,7 +451,8 @@ pub fn sync_one(
     let report = match connector_for(integ, vault) {
         Ok(mut c) => sync_integration(store, integ, c.as_mut(), window, now)?,
         Err(e) => {
-            let r = failed_report(integ, window, e.to_string());
+            let mut r = failed_report(integ, window, e.to_string());
+            r.needs_reconnect = medharmony::sync::needs_reconnect(&e);
             store.record_sync(integ.id, &serde_json::to_value(&r).unwrap_or_default(), r.problem.as_deref(), false, None, now)?;
             r
         }

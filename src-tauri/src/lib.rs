@@ -91,6 +91,8 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::cancel_sign_in,
         commands::sync_now,
         commands::disconnect_integration,
+        commands::reconnect_integration,
+        commands::find_calendars,
     ]
 }
 

@@ -429,6 +429,7 @@ mod tests {
             warnings: vec![],
             problem: None,
             failed: false,
+            needs_reconnect: false,
         }
     }
 

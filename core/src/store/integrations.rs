@@ -340,6 +340,28 @@ impl Store {
         Ok(true)
     }
 
+    /// Replaces the sign-in settings of `name` after a reconnect and clears its last problem and
+    /// failure count, so the worker syncs it again at once. Returns false when there is no such
+    /// integration.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_integration_auth(&mut self, name: &str, auth: &crate::auth::AuthConfig, now: DateTime<Utc>) -> Result<bool> {
+        let Some(mut integ) = self.integration(name)? else { return Ok(false) };
+        integ.settings.auth = auth.clone();
+        let settings = serde_json::to_string(&integ.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let before = self.last_change_seq()?;
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE integrations SET settings = ?2, last_error = NULL, failures = 0, last_sync_at = NULL WHERE id = ?1",
+            params![integ.id, settings],
+        )?;
+        log_change(&tx, now, "integration", "reconnect", None, None, serde_json::json!({ "integration": integ.id }))?;
+        tx.commit()?;
+        self.emit_after_commit(before)?;
+        Ok(true)
+    }
+
     /// The cached slot `slot_id` with its source and booking details, or `None`.
     pub fn slot_for_booking(&self, slot_id: i64) -> Result<Option<BookableSlot>> {
         let row: Option<(i64, Option<i64>, String, Option<String>)> = self

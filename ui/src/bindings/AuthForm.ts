@@ -33,4 +33,20 @@ client_secret: string, } | { "method": "standalone",
 /**
  * The app's client ID.
  */
-client_id: string, };
+client_id: string, } | { "method": "google", 
+/**
+ * The OAuth client ID of the practice's Google Cloud project (type "Desktop app").
+ */
+client_id: string, 
+/**
+ * Its client secret, when Google issued one.
+ */
+client_secret: string | null, } | { "method": "basic", 
+/**
+ * The user name (often the e-mail address).
+ */
+username: string, 
+/**
+ * The app password.
+ */
+password: string, };

@@ -13,19 +13,28 @@ name: string,
 /**
  * What kind of system.
  */
-kind: "fhir" | "oracle-health" | "epic", 
+kind: "fhir" | "oracle-health" | "epic" | "athena" | "google-calendar" | "caldav", 
 /**
- * The kind as staff call it: `Epic`, `Oracle Health`, `FHIR server`.
+ * The kind as staff call it: `Epic`, `Oracle Health`, `athenahealth`, `Google Calendar`,
+ * `CalDAV calendar`, `FHIR server`.
  */
 kind_label: string, 
 /**
- * The FHIR base address.
+ * The server address (FHIR base, athenahealth API host, Google Calendar API, CalDAV server).
  */
 base_url: string, 
 /**
+ * Google Calendar / CalDAV: the calendars read, as "Provider (calendar)"; empty otherwise.
+ */
+calendars: Array<string>, 
+/**
+ * athenahealth: "Practice 195900 · departments 1, 2"; `null` otherwise.
+ */
+athena: string | null, 
+/**
  * How MedHarmony Desk signs in.
  */
-auth: "none" | "backend-key" | "client-secret" | "standalone", 
+auth: "none" | "backend-key" | "client-secret" | "standalone" | "google" | "basic", 
 /**
  * The sign-in method in plain words, e.g. `Server-to-server key (SMART Backend Services)`.
  */
@@ -65,4 +74,13 @@ last_sync: SyncResult | null,
 /**
  * The last sync's problem in plain words (`null` after a complete sync).
  */
-problem: string | null, };
+problem: string | null, 
+/**
+ * True when staff must reconnect (sign-in expired or revoked, a secret missing from the
+ * keychain, credentials refused): the card shows a Reconnect button.
+ */
+needs_reconnect: boolean, 
+/**
+ * When the sync worker next syncs it (UTC; "now" when due), `null` while paused.
+ */
+next_sync_at: string | null, };

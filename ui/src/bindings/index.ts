@@ -2,8 +2,10 @@
 // run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.
 
 export type { AppStatus } from "./AppStatus";
+export type { AthenaForm } from "./AthenaForm";
 export type { AuthForm } from "./AuthForm";
 export type { BusyDto } from "./BusyDto";
+export type { CalendarForm } from "./CalendarForm";
 export type { ConnectForm } from "./ConnectForm";
 export type { ConnectResult } from "./ConnectResult";
 export type { DateQuestion } from "./DateQuestion";
@@ -12,6 +14,7 @@ export type { DemoResult } from "./DemoResult";
 export type { DisconnectResult } from "./DisconnectResult";
 export type { FileCheck } from "./FileCheck";
 export type { FileKind } from "./FileKind";
+export type { FoundCalendar } from "./FoundCalendar";
 export type { ImportArgs } from "./ImportArgs";
 export type { ImportReport } from "./ImportReport";
 export type { IntegrationCard } from "./IntegrationCard";

@@ -16,6 +16,8 @@ export const COMMANDS = [
   "cancel_sign_in",
   "sync_now",
   "disconnect_integration",
+  "reconnect_integration",
+  "find_calendars",
 ] as const;
 
 /** A command name. */
