@@ -461,7 +461,8 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// One line per sync: `<time> <report.plain()>` (or the report as one JSON line with `--json`).
+/// One line per sync: `<time> <report.plain()>` (or the report as one JSON line with `--json`);
+/// one per change-feed poll that brought changes (JSON: the [`crate::sync::PollReport`] with `"poll": true`).
 fn print_worker_event(e: &WorkerEvent, json: bool) {
     let now = fmt_instant(Utc::now());
     match e {
@@ -471,6 +472,16 @@ fn print_worker_event(e: &WorkerEvent, json: bool) {
             } else {
                 let next = next_due.map(|t| format!("; next sync {}", fmt_instant(t))).unwrap_or_default();
                 println!("{now} {}{next}", report.plain());
+            }
+        }
+        WorkerEvent::Polled { report } => {
+            if json {
+                let mut v = serde_json::to_value(report).unwrap_or_default();
+                v["poll"] = serde_json::Value::Bool(true);
+                let _ = print_json(&v);
+            } else {
+                let problem = report.problem.as_deref().map(|p| format!("; {p}")).unwrap_or_default();
+                println!("{now} {}: changes: {} added, {} changed{problem}", report.integration, report.added, report.changed);
             }
         }
         WorkerEvent::Error { integration, error } => {

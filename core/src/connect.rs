@@ -470,3 +470,162 @@ pub fn disconnect(store: &mut Store, vault: &dyn KeyVault, name: &str, now: Date
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::AthenaSettings;
+    use crate::store::key::DbKey;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Vault(Mutex<HashMap<String, String>>);
+
+    impl KeyVault for Vault {
+        fn get(&self, account: &str) -> Result<Option<String>, String> {
+            Ok(self.0.lock().unwrap().get(account).cloned())
+        }
+        fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+            self.0.lock().unwrap().insert(account.into(), secret.into());
+            Ok(())
+        }
+        fn delete(&self, account: &str) -> Result<(), String> {
+            self.0.lock().unwrap().remove(account);
+            Ok(())
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-02T12:00:00Z".parse().unwrap()
+    }
+
+    fn athena(practiceid: &str, departments: &[&str], reasons: &[&str], types: &[&str]) -> Option<AthenaSettings> {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        Some(AthenaSettings { practiceid: practiceid.into(), departmentids: v(departments), providerids: vec![], reasonids: v(reasons), appointmenttypeids: v(types) })
+    }
+
+    fn secret_auth() -> ConnectAuth {
+        ConnectAuth::ClientSecret { client_id: "athena-app".into(), secret: "s3cr3t-athena".into() }
+    }
+
+    fn calendar(id: &str, provider: &str, hours: &str) -> CalendarSettings {
+        CalendarSettings { id: id.into(), provider: provider.into(), tz: None, hours: hours.into(), slot_minutes: 30, location: None }
+    }
+
+    fn try_connect(store: &mut Store, vault: &Arc<Vault>, req: ConnectRequest) -> Result<Integration, ConnectError> {
+        let v: Arc<dyn KeyVault + Send + Sync> = vault.clone();
+        connect(store, v, req, |_| panic!("no browser for these kinds"), &AtomicBool::new(false), now())
+    }
+
+    #[test]
+    fn athenahealth_needs_a_practice_a_department_and_a_visit_type_and_keeps_its_secret_in_the_keychain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([3; 32])).unwrap();
+        let vault = Arc::new(Vault::default());
+        let req = |a| ConnectRequest { athena: a, ..ConnectRequest::new(IntegrationKind::Athena, "Athena", "", secret_auth(), "America/New_York") };
+        let refusal = |store: &mut Store, a| try_connect(store, &vault, req(a)).unwrap_err().to_string();
+        assert_eq!(refusal(&mut store, None), "Enter the athenahealth practice ID and at least one department ID.");
+        assert_eq!(
+            refusal(&mut store, athena("abc", &["1"], &["2"], &[])),
+            "'abc' is not an athenahealth practice ID; it is a number, e.g. 195900"
+        );
+        assert_eq!(
+            refusal(&mut store, athena("195900", &[], &["2"], &[])),
+            "Enter at least one athenahealth department ID (athenahealth lists open times per department)."
+        );
+        assert_eq!(
+            refusal(&mut store, athena("195900", &["1"], &[], &[])),
+            "Enter at least one athenahealth appointment type ID or reason ID: athenahealth lists no open times without one."
+        );
+        assert_eq!(refusal(&mut store, athena("195900", &["1", "x2"], &["2"], &[])), "'x2' is not an athenahealth department ID; IDs are numbers, e.g. 1");
+        let wrong_auth = ConnectRequest { auth: ConnectAuth::None, ..req(athena("195900", &["1"], &["2"], &[])) };
+        assert_eq!(
+            try_connect(&mut store, &vault, wrong_auth).unwrap_err().to_string(),
+            "athenahealth connects with the client ID and secret of its API app (client credentials)."
+        );
+        assert!(vault.0.lock().unwrap().is_empty(), "nothing stored by refused connections");
+
+        let integ = try_connect(&mut store, &vault, req(athena("195900", &["1"], &[], &["82"]))).unwrap();
+        assert_eq!(integ.settings.base_url, ATHENA_PRODUCTION);
+        assert_eq!(
+            integ.settings.auth,
+            AuthConfig::ClientSecret {
+                client_id: "athena-app".into(),
+                token_url: format!("{ATHENA_PRODUCTION}/oauth2/v1/token"),
+                scope: "athena/service/Athenanet.MDP.*".into()
+            }
+        );
+        assert_eq!(integ.settings.athena.as_ref().unwrap().appointmenttypeids, vec!["82".to_string()]);
+        assert_eq!(vault.0.lock().unwrap().get("integration:Athena:client-secret").map(String::as_str), Some("s3cr3t-athena"));
+        assert!(!serde_json::to_string(&integ.settings).unwrap().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn calendar_connections_need_calendars_with_providers_and_readable_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([4; 32])).unwrap();
+        let vault = Arc::new(Vault::default());
+        let basic = ConnectAuth::Basic { username: "desk@example.com".into(), password: "app-pass".into() };
+        let caldav = |cals: Vec<CalendarSettings>| ConnectRequest {
+            calendars: cals,
+            ..ConnectRequest::new(IntegrationKind::CalDav, "Fastmail", "https://caldav.fastmail.com", basic.clone(), "Europe/Berlin")
+        };
+        let refusal = |store: &mut Store, r| try_connect(store, &vault, r).unwrap_err().to_string();
+        assert_eq!(refusal(&mut store, caldav(vec![])), "Add at least one calendar and the provider it belongs to.");
+        assert_eq!(
+            refusal(&mut store, caldav(vec![calendar("rivera", "Dr. Rivera", "Mon-Fri 08:00-17:00")])),
+            "The calendar of Dr. Rivera must be its full address (https://…); use Find calendars to fill it in."
+        );
+        let url = "https://caldav.fastmail.com/dav/calendars/user/desk@example.com/rivera/";
+        assert_eq!(
+            refusal(&mut store, caldav(vec![calendar(url, "Dr. Rivera", "Mon-Fri 08:00-17:00"), calendar(url, "Dr. Rivera", "Sat 09:00-12:00")])),
+            format!("The calendar {url} is listed twice.")
+        );
+        assert_eq!(
+            refusal(&mut store, caldav(vec![calendar(url, "Dr. Rivera", "weekdays")])),
+            "Dr. Rivera: working hours 'weekdays': 'weekdays' needs days then times, e.g. 'Mon-Fri 07:00-17:00'"
+        );
+        assert_eq!(refusal(&mut store, caldav(vec![calendar(url, " ", "Mon 08:00-09:00")])), format!("Enter the provider whose calendar {url} is."));
+        let google = ConnectRequest {
+            calendars: vec![calendar("rivera@example.com", "Dr. Rivera", "Mon-Fri 08:00-17:00")],
+            ..ConnectRequest::new(IntegrationKind::GoogleCalendar, "Google", "", basic.clone(), "Europe/Berlin")
+        };
+        assert_eq!(refusal(&mut store, google), "Google Calendar connects with a Google account in the web browser.");
+        assert!(vault.0.lock().unwrap().is_empty());
+        assert!(store.integrations().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reconnecting_replaces_the_secret_and_clears_the_problem_and_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([5; 32])).unwrap();
+        let vault = Arc::new(Vault::default());
+        let req = ConnectRequest {
+            athena: athena("195900", &["1"], &["2"], &[]),
+            ..ConnectRequest::new(IntegrationKind::Athena, "Athena", ATHENA_PREVIEW, secret_auth(), "America/New_York")
+        };
+        let integ = try_connect(&mut store, &vault, req).unwrap();
+        store.set_integration_cursor(integ.id, "feed-cursor").unwrap();
+        let report = serde_json::json!({"failed": true, "needs_reconnect": true});
+        store.record_sync(integ.id, &report, Some("athenahealth did not accept MedHarmony Desk's sign-in"), false, None, now()).unwrap();
+        assert_eq!(store.integration("Athena").unwrap().unwrap().failures, 1);
+
+        let v: Arc<dyn KeyVault + Send + Sync> = vault.clone();
+        let wrong = reconnect(&mut store, v.clone(), "Athena", ConnectAuth::None, |_| {}, &AtomicBool::new(false), now()).unwrap_err();
+        assert_eq!(wrong.to_string(), "athenahealth connects with the client ID and secret of its API app (client credentials).");
+        let fresh = ConnectAuth::ClientSecret { client_id: "athena-app-2".into(), secret: "new-secret".into() };
+        let again = reconnect(&mut store, v, "Athena", fresh, |_| {}, &AtomicBool::new(false), now()).unwrap();
+        assert_eq!((again.failures, again.last_error.as_deref(), again.cursor.as_deref(), again.last_sync_at), (0, None, None, None));
+        assert_eq!(
+            again.settings.auth,
+            AuthConfig::ClientSecret {
+                client_id: "athena-app-2".into(),
+                token_url: format!("{ATHENA_PREVIEW}/oauth2/v1/token"),
+                scope: "athena/service/Athenanet.MDP.*".into()
+            }
+        );
+        assert_eq!(vault.0.lock().unwrap().get("integration:Athena:client-secret").map(String::as_str), Some("new-secret"));
+        assert_eq!(again.settings.athena, integ.settings.athena, "the rest of the settings is kept");
+    }
+}

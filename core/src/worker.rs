@@ -42,6 +42,17 @@
 //! and other processes' pause/resume all count; the runner re-reads it at
 //! least every [`WorkerConfig::rescan`].
 //!
+//! # Change feeds
+//!
+//! Between full syncs, every active integration that has completed a sync is
+//! polled for changes every [`WorkerConfig::poll_every`] (default 1 minute)
+//! through [`crate::sync::poll_changes`] (FHIR `_lastUpdated`, athenahealth's
+//! changed-data feed, Google `syncToken`), so a cancellation reaches the desk
+//! within about a minute without a full resync. A source without a change
+//! feed is not polled again until the worker restarts. Polls count as work on
+//! the integration: never two at once with its sync. A failed poll does not
+//! count as a failed sync (the next scheduled sync reports lasting trouble).
+//!
 //! # One scheduler per database
 //!
 //! [`Worker::start`] takes an exclusive lock on `<db>.scheduler.lock`
@@ -66,7 +77,10 @@ use crate::events::EventSink;
 use crate::store::integrations::Integration;
 use crate::store::key::{DatabaseVault, DbKey, KeyVault};
 use crate::store::{Store, StoreError};
-use crate::sync::{connector_for, default_window, sync_once, SyncReport};
+use crate::sync::{connector_for, default_window, poll_changes, sync_once, PollReport, SyncReport};
+
+/// How often change feeds are polled by default: every minute.
+pub const DEFAULT_POLL_EVERY: StdDuration = StdDuration::from_secs(60);
 
 /// Backoff after failures never exceeds this many minutes (nor the integration's own interval).
 pub const BACKOFF_CAP_MINUTES: u32 = 60;
@@ -289,6 +303,11 @@ pub enum WorkerEvent {
         next_due: Option<DateTime<Utc>>,
     },
     /// A sync could not run at all (the database could not be opened or written).
+    /// A change feed was polled and brought something (polls that brought nothing are not reported).
+    Polled {
+        /// What the poll did.
+        report: PollReport,
+    },
     Error {
         /// The integration's name.
         integration: String,
@@ -328,6 +347,8 @@ pub struct WorkerConfig {
     pub on_event: Arc<dyn Fn(&WorkerEvent) + Send + Sync>,
     /// Receives the store's committed changes from every sync (the desktop's live updates).
     pub sink: Option<Arc<dyn EventSink>>,
+    /// How often change feeds are polled ([`DEFAULT_POLL_EVERY`]); `None` = never.
+    pub poll_every: Option<StdDuration>,
 }
 
 impl WorkerConfig {
@@ -346,6 +367,7 @@ impl WorkerConfig {
             stop_grace: StdDuration::from_secs(5),
             on_event: Arc::new(|_| {}),
             sink: None,
+            poll_every: Some(DEFAULT_POLL_EVERY),
         }
     }
 }
@@ -383,6 +405,8 @@ impl Worker {
             manual: VecDeque::new(),
             local_failures: HashMap::new(),
             joins: JoinSet::new(),
+            polled: HashMap::new(),
+            no_feed: HashSet::new(),
             _lock: lock,
         };
         let task = runtime.spawn(state.run());
@@ -445,7 +469,14 @@ impl WorkerHandle {
     }
 }
 
-type Done = (i64, String, bool, Result<(SyncReport, Option<DateTime<Utc>>), WorkerError>);
+/// What a finished task did: a sync (manual or scheduled) or a change-feed poll.
+enum Outcome {
+    Synced(SyncReport, Option<DateTime<Utc>>),
+    Polled(Option<PollReport>),
+}
+
+/// A finished task: integration id, name, manual (syncs only), poll or sync, outcome.
+type Done = (i64, String, bool, bool, Result<Outcome, WorkerError>);
 
 struct Loop {
     cfg: Arc<WorkerConfig>,
@@ -459,6 +490,10 @@ struct Loop {
     /// Runs that could not even record their outcome (database errors): failures and last time, per id.
     local_failures: HashMap<i64, (u32, DateTime<Utc>)>,
     joins: JoinSet<Done>,
+    /// When each integration's change feed was last polled (or it last synced).
+    polled: HashMap<i64, DateTime<Utc>>,
+    /// Integrations whose source has no change feed.
+    no_feed: HashSet<i64>,
     _lock: SchedulerLock,
 }
 
@@ -550,10 +585,36 @@ impl Loop {
             }
             self.spawn(integ, manual);
         }
-        match p.next_wake {
+        let mut wake = p.next_wake;
+        if let Some(every) = self.cfg.poll_every.and_then(|e| Duration::from_std(e).ok()) {
+            for integ in integs {
+                // A failing source is left to its backed-off full syncs: polling it would only repeat the failure.
+                if !integ.active || integ.last_sync_at.is_none() || integ.failures > 0 || self.no_feed.contains(&integ.id) || self.running.contains(&integ.id) {
+                    continue;
+                }
+                let due = self.polled.get(&integ.id).map_or(now, |t| *t + every);
+                if due > now {
+                    wake = Some(wake.map_or(due, |w| w.min(due)));
+                } else if self.joins.len() < capacity {
+                    self.spawn_poll(integ);
+                }
+            }
+        }
+        match wake {
             Some(t) => (t - now).to_std().unwrap_or_default().min(self.cfg.rescan),
             None => self.cfg.rescan,
         }
+    }
+
+    fn spawn_poll(&mut self, integ: &Integration) {
+        let cfg = self.cfg.clone();
+        let (id, name) = (integ.id, integ.name.clone());
+        self.running.insert(id);
+        self.joins.spawn_blocking(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_poll(&cfg, id, &name)))
+                .unwrap_or_else(|_| Err(WorkerError::Task("the change-feed poll panicked".into())));
+            (id, name, false, true, result)
+        });
     }
 
     fn spawn(&mut self, integ: &Integration, manual: bool) {
@@ -565,12 +626,12 @@ impl Loop {
             // A panic in a connector must not leave the integration marked as running forever.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_sync(&cfg, id, &name)))
                 .unwrap_or_else(|_| Err(WorkerError::Task("the sync panicked".into())));
-            (id, name, manual, result)
+            (id, name, manual, false, result.map(|(r, next)| Outcome::Synced(r, next)))
         });
     }
 
     fn finish(&mut self, done: Result<Done, tokio::task::JoinError>) {
-        let (id, name, manual, result) = match done {
+        let (id, name, manual, poll, result) = match done {
             Ok(d) => d,
             Err(e) => {
                 // Only cancellation gets here (panics are caught in the task), and blocking tasks are never cancelled.
@@ -582,10 +643,27 @@ impl Loop {
         if self.again.remove(&id) {
             self.manual.push_back(id);
         }
+        let now = (self.cfg.clock)();
+        self.polled.insert(id, now);
         let event = match result {
-            Ok((report, next_due)) => {
+            Ok(Outcome::Synced(report, next_due)) => {
                 self.local_failures.remove(&id);
                 WorkerEvent::Synced { report, manual, next_due }
+            }
+            Ok(Outcome::Polled(None)) => {
+                tracing::debug!(integration = id, "no change feed at this source; not polled again");
+                self.no_feed.insert(id);
+                return;
+            }
+            Ok(Outcome::Polled(Some(report))) => {
+                if report.added + report.changed == 0 && report.problem.is_none() {
+                    return;
+                }
+                WorkerEvent::Polled { report }
+            }
+            Err(e) if poll => {
+                tracing::info!(integration = id, error = %e, "change-feed poll could not run");
+                return;
             }
             Err(WorkerError::UnknownIntegration(_)) => return, // disconnected while queued
             Err(e) => {
@@ -630,6 +708,30 @@ impl Loop {
             }
         }
     }
+}
+
+/// One change-feed poll, on the blocking pool, with its own connection.
+fn run_poll(cfg: &WorkerConfig, id: i64, name: &str) -> Result<Outcome, WorkerError> {
+    let mut store = Store::open(&cfg.db_path, &cfg.key)?;
+    if let Some(sink) = &cfg.sink {
+        store.set_event_sink(sink.clone());
+    }
+    let integ = store.integrations()?.into_iter().find(|i| i.id == id).ok_or_else(|| WorkerError::UnknownIntegration(name.to_string()))?;
+    let now = (cfg.clock)();
+    let mut connector = match (cfg.connectors)(&integ) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Outcome::Polled(Some(PollReport {
+                integration: integ.name.clone(),
+                added: 0,
+                changed: 0,
+                unchanged: 0,
+                complete: false,
+                problem: Some(e.to_string()),
+            })))
+        }
+    };
+    Ok(Outcome::Polled(poll_changes(&mut store, &integ, connector.as_mut(), now)?))
 }
 
 /// One scheduled or manual sync, on the blocking pool, with its own connection.
@@ -825,6 +927,7 @@ mod tests {
         let summary = |e: &WorkerEvent| match e {
             WorkerEvent::Synced { report, manual, next_due } => (report.integration.clone(), report.failed, *manual, *next_due),
             WorkerEvent::Error { integration, error } => panic!("{integration}: {error}"),
+            WorkerEvent::Polled { report } => panic!("unexpected poll: {report:?}"),
         };
         assert_eq!(summary(&first), ("Bad".into(), true, false, Some(t0 + Duration::minutes(1))));
         assert_eq!(summary(&second), ("Good".into(), false, false, Some(t0 + Duration::minutes(15))));
@@ -853,6 +956,119 @@ mod tests {
         // Stopped: the lock is free again.
         let again = Worker::start(config, rt.handle()).unwrap();
         rt.block_on(again.stop()).unwrap();
+    }
+
+    /// A connector with a change feed: each poll returns the next scripted batch and records
+    /// the cursor and start it was asked with.
+    struct FeedConnector {
+        calls: Arc<Mutex<Vec<(Option<String>, DateTime<Utc>)>>>,
+        batches: Arc<Mutex<VecDeque<crate::connector::ChangeBatch>>>,
+    }
+
+    impl Connector for FeedConnector {
+        fn kind(&self) -> crate::connector::IntegrationKind {
+            crate::connector::IntegrationKind::Fhir
+        }
+        fn availability(&mut self, _: crate::time::Interval) -> Result<crate::connector::WindowRead, ConnectorError> {
+            Ok(crate::connector::WindowRead { slots: vec![], quarantined: vec![], complete: true, incomplete_reason: None })
+        }
+        fn changes_since(&mut self, cursor: Option<&str>, start: DateTime<Utc>) -> Result<Option<crate::connector::ChangeBatch>, ConnectorError> {
+            self.calls.lock().unwrap().push((cursor.map(str::to_string), start));
+            Ok(self.batches.lock().unwrap().pop_front())
+        }
+        fn book(&mut self, _: &crate::connector::SlotToBook, _: &str) -> Result<crate::connector::Booked, ConnectorError> {
+            unreachable!("not booked in these tests")
+        }
+        fn cancel(&mut self, _: &str) -> Result<(), ConnectorError> {
+            unreachable!("not cancelled in these tests")
+        }
+    }
+
+    fn feed_slot(status: crate::model::SlotStatus) -> crate::connector::RemoteSlot {
+        crate::connector::RemoteSlot {
+            external_id: "slot-1".into(),
+            span: crate::time::Interval { start: at(15, 0, 0), end: at(15, 30, 0) },
+            status,
+            provider: "Dr. Rivera".into(),
+            provider_ref: None,
+            location: None,
+            location_ref: None,
+            service_type: None,
+            schedule_ref: None,
+            booking: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn change_feeds_are_polled_every_minute_between_syncs_and_move_the_cursor() {
+        use crate::connector::ChangeBatch;
+        use crate::model::SlotStatus;
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("feed.db");
+        let key = DbKey::Raw([9; 32]);
+        let t0 = at(12, 0, 0);
+        let settings = crate::connector::IntegrationSettings::new("http://127.0.0.1:9/r4", "UTC", crate::auth::AuthConfig::None);
+        Store::open(&db, &key).unwrap().add_integration(crate::connector::IntegrationKind::Fhir, "Feed", &settings, t0).unwrap();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let batch = |status, cursor: &str, complete| ChangeBatch { slots: vec![feed_slot(status)], quarantined: vec![], cursor: cursor.into(), complete };
+        let batches = Arc::new(Mutex::new(VecDeque::from([
+            batch(SlotStatus::Free, "c1", true),
+            // Incomplete: applied, but the cursor stays at c1.
+            batch(SlotStatus::Busy, "c2", false),
+            batch(SlotStatus::Free, "c3", true),
+        ])));
+        let clock = Arc::new(AtomicI64::new(t0.timestamp()));
+        let (tx, rx) = std::sync::mpsc::channel::<WorkerEvent>();
+        let tx = Mutex::new(tx);
+        let (c, b, k) = (calls.clone(), batches.clone(), clock.clone());
+        let config = WorkerConfig {
+            connectors: Arc::new(move |_: &Integration| Ok(Box::new(FeedConnector { calls: c.clone(), batches: b.clone() }) as Box<dyn Connector>)),
+            clock: Arc::new(move || DateTime::from_timestamp(k.load(Ordering::SeqCst), 0).unwrap()),
+            jitter: Arc::new(|_: i64, _: DateTime<Utc>| StdDuration::ZERO),
+            on_event: Arc::new(move |e: &WorkerEvent| tx.lock().unwrap().send(e.clone()).unwrap()),
+            rescan: StdDuration::from_millis(50),
+            ..WorkerConfig::new(db.clone(), key.clone(), NoSecrets)
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let next_event = || rx.recv_timeout(StdDuration::from_secs(5)).expect("a worker event");
+        let handle = Worker::start(config, rt.handle()).unwrap();
+        assert!(matches!(next_event(), WorkerEvent::Synced { .. }));
+        // Not polled right after its sync: the next poll is a minute later.
+        assert!(rx.recv_timeout(StdDuration::from_millis(300)).is_err());
+        assert!(calls.lock().unwrap().is_empty());
+        let polled = |e: WorkerEvent| match e {
+            WorkerEvent::Polled { report } => (report.added, report.changed, report.complete),
+            other => panic!("expected a poll, got {other:?}"),
+        };
+        let cursor = || Store::open(&db, &key).unwrap().integration("Feed").unwrap().unwrap().cursor;
+        let status = || Store::open(&db, &key).unwrap().published_slots(None, crate::time::Interval { start: at(0, 0, 0), end: at(23, 0, 0) }).unwrap()
+            .iter().map(|s| s.status).collect::<Vec<_>>();
+
+        clock.store(t0.timestamp() + 60, Ordering::SeqCst);
+        assert_eq!(polled(next_event()), (1, 0, true));
+        // The first poll starts from the last complete sync (t0), not from now.
+        assert_eq!(calls.lock().unwrap()[0], (None, t0));
+        assert_eq!(cursor().as_deref(), Some("c1"));
+        assert_eq!(status(), vec![SlotStatus::Free]);
+
+        clock.store(t0.timestamp() + 120, Ordering::SeqCst);
+        assert_eq!(polled(next_event()), (0, 1, false));
+        assert_eq!(calls.lock().unwrap()[1], (Some("c1".into()), t0 + Duration::seconds(120)));
+        assert_eq!(cursor().as_deref(), Some("c1"), "an incomplete read keeps the cursor");
+        assert_eq!(status(), vec![SlotStatus::Busy]);
+
+        clock.store(t0.timestamp() + 180, Ordering::SeqCst);
+        assert_eq!(polled(next_event()), (0, 1, true));
+        assert_eq!(calls.lock().unwrap()[2].0.as_deref(), Some("c1"), "asked again from the same point");
+        assert_eq!(cursor().as_deref(), Some("c3"));
+        // The feed is now empty (None = no feed): polled once more, then never again.
+        clock.store(t0.timestamp() + 240, Ordering::SeqCst);
+        std::thread::sleep(StdDuration::from_millis(300));
+        clock.store(t0.timestamp() + 300, Ordering::SeqCst);
+        std::thread::sleep(StdDuration::from_millis(300));
+        assert_eq!(calls.lock().unwrap().len(), 4);
+        rt.block_on(handle.stop()).unwrap();
     }
 
     #[test]

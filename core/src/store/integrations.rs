@@ -340,6 +340,16 @@ impl Store {
         Ok(true)
     }
 
+    /// Stores the change-feed cursor of integration `integration_id` (see
+    /// [`crate::sync::poll_changes`]); nothing is logged (the slots it brought were).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_integration_cursor(&mut self, integration_id: i64, cursor: &str) -> Result<()> {
+        self.conn.execute("UPDATE integrations SET cursor = ?2 WHERE id = ?1", params![integration_id, cursor])?;
+        Ok(())
+    }
+
     /// Replaces the sign-in settings of `name` after a reconnect and clears its last problem and
     /// failure count, so the worker syncs it again at once. Returns false when there is no such
     /// integration.
@@ -353,7 +363,7 @@ impl Store {
         let before = self.last_change_seq()?;
         let tx = self.begin()?;
         tx.execute(
-            "UPDATE integrations SET settings = ?2, last_error = NULL, failures = 0, last_sync_at = NULL WHERE id = ?1",
+            "UPDATE integrations SET settings = ?2, last_error = NULL, failures = 0, last_sync_at = NULL, cursor = NULL WHERE id = ?1",
             params![integ.id, settings],
         )?;
         log_change(&tx, now, "integration", "reconnect", None, None, serde_json::json!({ "integration": integ.id }))?;
