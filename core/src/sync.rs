@@ -77,6 +77,49 @@ pub fn needs_reconnect(e: &ConnectorError) -> bool {
     )
 }
 
+/// How long a sync waits for another sync of the same integration (in this or another
+/// process on this computer) to finish before giving up: 5 minutes.
+pub const SYNC_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// An exclusive lock on the syncs of one integration of one database, across processes (the
+/// app's "Sync now", its worker, `medharmony sync` and `medharmony serve`): an advisory lock on
+/// `<db>.sync-<integration id>.lock`, released when dropped or when the process dies. At most
+/// one sync or change-feed poll of an integration runs at a time, so two never renew the same
+/// refresh token at once nor write the same window twice.
+#[derive(Debug)]
+pub struct IntegrationLock {
+    _file: std::fs::File,
+}
+
+impl IntegrationLock {
+    /// The lock file of integration `integration_id` of the database `db`.
+    pub fn path_for(db: &std::path::Path, integration_id: i64) -> std::path::PathBuf {
+        let mut p = db.as_os_str().to_owned();
+        p.push(format!(".sync-{integration_id}.lock"));
+        std::path::PathBuf::from(p)
+    }
+
+    /// Takes the lock, waiting at most `wait` (checking every 50 ms); `Ok(None)` when another
+    /// holder kept it all that time.
+    ///
+    /// # Errors
+    /// The lock file cannot be created or locked (e.g. a read-only folder).
+    pub fn acquire(db: &std::path::Path, integration_id: i64, wait: std::time::Duration) -> std::io::Result<Option<IntegrationLock>> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(Self::path_for(db, integration_id))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(IntegrationLock { _file: file })),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+    }
+}
+
 /// Builds the connector for `integ`, with its sign-in from the settings and the keychain `vault`.
 ///
 /// # Errors
@@ -108,6 +151,37 @@ pub fn sync_integration(
     window: Interval,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, StoreError> {
+    sync_integration_waiting(store, integ, connector, window, now, SYNC_LOCK_WAIT)
+}
+
+/// [`sync_integration`] waiting at most `wait` for another sync of `integ` to finish. When it
+/// does not finish in time, nothing is read or recorded and the report says so (`failed`, with
+/// the problem in plain words).
+///
+/// # Errors
+/// Only store failures.
+pub fn sync_integration_waiting(
+    store: &mut Store,
+    integ: &Integration,
+    connector: &mut dyn Connector,
+    window: Interval,
+    now: DateTime<Utc>,
+    wait: std::time::Duration,
+) -> Result<SyncReport, StoreError> {
+    let _lock = match IntegrationLock::acquire(store.path(), integ.id, wait) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            return Ok(failed_report(
+                integ,
+                window,
+                format!("{} is still being synced by another MedHarmony Desk program on this computer; try again in a moment.", integ.name),
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(integration = integ.id, error = %e, "could not take the integration's sync lock; syncing without it");
+            None
+        }
+    };
     let mut report = failed_report(integ, window, String::new());
     report.failed = false;
     report.problem = None;
@@ -209,6 +283,17 @@ pub fn poll_changes(
     connector: &mut dyn Connector,
     now: DateTime<Utc>,
 ) -> Result<Option<PollReport>, StoreError> {
+    let _lock = match IntegrationLock::acquire(store.path(), integ.id, std::time::Duration::ZERO) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            tracing::debug!(integration = integ.id, "a sync of this integration is running; poll skipped");
+            return Ok(Some(PollReport { integration: integ.name.clone(), added: 0, changed: 0, unchanged: 0, complete: false, problem: None }));
+        }
+        Err(e) => {
+            tracing::warn!(integration = integ.id, error = %e, "could not take the integration's sync lock; polling without it");
+            None
+        }
+    };
     let since = integ.cursor.as_deref();
     let start = if since.is_none() { integ.last_sync_at.unwrap_or(now).min(now) } else { now };
     let mut report = PollReport { integration: integ.name.clone(), added: 0, changed: 0, unchanged: 0, complete: false, problem: None };
@@ -352,5 +437,73 @@ pub fn book_slot(
             store.release_claim(claim, matches!(e, ConnectorError::SlotTaken { .. } | ConnectorError::SlotChanged { .. }), now)?;
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::{ChangeBatch, SlotToBook, WindowRead};
+    use crate::store::key::DbKey;
+
+    /// Counts availability reads; reads an empty complete window.
+    struct Counting(usize);
+
+    impl Connector for Counting {
+        fn kind(&self) -> IntegrationKind {
+            IntegrationKind::Fhir
+        }
+        fn availability(&mut self, _: Interval) -> Result<WindowRead, ConnectorError> {
+            self.0 += 1;
+            Ok(WindowRead { slots: vec![], quarantined: vec![], complete: true, incomplete_reason: None })
+        }
+        fn changes_since(&mut self, _: Option<&str>, _: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
+            self.0 += 1;
+            Ok(Some(ChangeBatch { slots: vec![], quarantined: vec![], cursor: "c".into(), complete: true }))
+        }
+        fn book(&mut self, _: &SlotToBook, _: &str) -> Result<Booked, ConnectorError> {
+            unreachable!()
+        }
+        fn cancel(&mut self, _: &str) -> Result<(), ConnectorError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn one_sync_of_an_integration_at_a_time_across_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lock.db");
+        let mut store = Store::open(&db, &DbKey::Raw([1; 32])).unwrap();
+        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
+        let settings = crate::connector::IntegrationSettings::new("http://127.0.0.1:9/r4", "UTC", crate::auth::AuthConfig::None);
+        let integ = store.add_integration(IntegrationKind::Fhir, "Clinic", &settings, now).unwrap();
+        let other = store.add_integration(IntegrationKind::Fhir, "Other", &settings, now).unwrap();
+        let window = default_window(now);
+
+        // Another program (here: another lock holder) is syncing Clinic.
+        let held = IntegrationLock::acquire(&db, integ.id, std::time::Duration::ZERO).unwrap().expect("free at first");
+        assert_eq!(IntegrationLock::path_for(&db, integ.id), dir.path().join(format!("lock.db.sync-{}.lock", integ.id)));
+        let mut c = Counting(0);
+        let r = sync_integration_waiting(&mut store, &integ, &mut c, window, now, std::time::Duration::from_millis(120)).unwrap();
+        assert!(r.failed);
+        assert_eq!(
+            r.problem.as_deref(),
+            Some("Clinic is still being synced by another MedHarmony Desk program on this computer; try again in a moment.")
+        );
+        assert_eq!(c.0, 0, "the source was not asked");
+        let stored = store.integration("Clinic").unwrap().unwrap();
+        assert_eq!((stored.failures, stored.last_attempt_at), (0, None), "nothing recorded: it did not fail");
+        // A poll does not wait: it skips.
+        let polled = poll_changes(&mut store, &stored, &mut c, now).unwrap().unwrap();
+        assert_eq!((polled.complete, polled.problem, c.0), (false, None, 0));
+        // Other integrations are not held up.
+        let r = sync_integration_waiting(&mut store, &other, &mut c, window, now, std::time::Duration::ZERO).unwrap();
+        assert!(!r.failed && r.complete);
+        assert_eq!(c.0, 1);
+
+        drop(held);
+        let r = sync_integration_waiting(&mut store, &integ, &mut c, window, now, std::time::Duration::ZERO).unwrap();
+        assert!(!r.failed && r.complete);
+        assert_eq!(store.integration("Clinic").unwrap().unwrap().last_sync_at, Some(now));
     }
 }
