@@ -225,34 +225,39 @@ fn one_request_per_department_and_visit_in_each_departments_zone() {
 
 #[test]
 fn the_token_is_asked_for_with_basic_auth_and_sent_as_bearer() {
-    let fake = Fake::start();
-    let basic = base64::engine::general_purpose::STANDARD.encode("desk-client:desk-secret");
-    fake.mount(
-        Mock::given(method("POST"))
-            .and(path("/oauth2/v1/token"))
-            .and(header("authorization", format!("Basic {basic}").as_str()))
-            .respond_with(athena_json(200, &fixture("token"))),
-    );
-    mount_reference(&fake);
-    mount_open_pages(&fake, athena_json(200, &fixture("open-page-2")));
-    let grant = Grant::ClientSecret {
-        client_id: "desk-client".into(),
-        token_url: athena::token_url(&fake.uri()),
-        scope: DEFAULT_SCOPE.into(),
-        secret: "desk-secret".into(),
-    };
-    let tokens = TokenManager::new("Main Street athenahealth", FhirHttp::default_agent(), grant).unwrap();
-    let http = FhirHttp::new(FhirHttp::default_agent(), "Main Street athenahealth", Box::new(tokens));
-    let read = AthenaConnector::new(settings(&fake.uri()), http).unwrap().availability(window()).unwrap();
-    assert_eq!(read.slots.len(), 3);
-    let token_requests = requests_to(&fake, "/oauth2/v1/token");
-    assert_eq!(token_requests.len(), 1, "the token is cached for the whole read");
-    let form = form_of(&token_requests[0]);
-    assert!(form.contains(&("grant_type".into(), "client_credentials".into())), "{form:?}");
-    assert!(form.contains(&("scope".into(), "athena/service/Athenanet.MDP.*".into())), "{form:?}");
-    assert!(!form.iter().any(|(k, _)| k == "client_secret"), "the secret goes in the Basic header only");
-    for r in fake.requests().iter().filter(|r| r.url.path().starts_with("/v1/")) {
-        assert_eq!(r.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer synthetic-athena-access-token-1", "{}", r.url);
+    // The documented reply, and the same with `expires_in` sent as a string.
+    let mut string_expiry = fixture("token");
+    string_expiry["expires_in"] = json!("3600");
+    for token_reply in [fixture("token"), string_expiry] {
+        let fake = Fake::start();
+        let basic = base64::engine::general_purpose::STANDARD.encode("desk-client:desk-secret");
+        fake.mount(
+            Mock::given(method("POST"))
+                .and(path("/oauth2/v1/token"))
+                .and(header("authorization", format!("Basic {basic}").as_str()))
+                .respond_with(athena_json(200, &token_reply)),
+        );
+        mount_reference(&fake);
+        mount_open_pages(&fake, athena_json(200, &fixture("open-page-2")));
+        let grant = Grant::ClientSecret {
+            client_id: "desk-client".into(),
+            token_url: athena::token_url(&fake.uri()),
+            scope: DEFAULT_SCOPE.into(),
+            secret: "desk-secret".into(),
+        };
+        let tokens = TokenManager::new("Main Street athenahealth", FhirHttp::default_agent(), grant).unwrap();
+        let http = FhirHttp::new(FhirHttp::default_agent(), "Main Street athenahealth", Box::new(tokens));
+        let read = AthenaConnector::new(settings(&fake.uri()), http).unwrap().availability(window()).unwrap();
+        assert_eq!(read.slots.len(), 3, "{token_reply}");
+        let token_requests = requests_to(&fake, "/oauth2/v1/token");
+        assert_eq!(token_requests.len(), 1, "the token is cached for the whole read");
+        let form = form_of(&token_requests[0]);
+        assert!(form.contains(&("grant_type".into(), "client_credentials".into())), "{form:?}");
+        assert!(form.contains(&("scope".into(), "athena/service/Athenanet.MDP.*".into())), "{form:?}");
+        assert!(!form.iter().any(|(k, _)| k == "client_secret"), "the secret goes in the Basic header only");
+        for r in fake.requests().iter().filter(|r| r.url.path().starts_with("/v1/")) {
+            assert_eq!(r.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer synthetic-athena-access-token-1", "{}", r.url);
+        }
     }
 }
 
