@@ -85,7 +85,7 @@ pub(crate) fn call(
     match SyncHttpClient::call(agent, request) {
         Ok(response) => {
             status.set(Some(response.status().as_u16()));
-            Ok(response)
+            Ok(response.map(numeric_expires_in))
         }
         Err(HttpClientError::Reqwest(error)) => match *error {
             ureq::Error::Status(code, response) => {
@@ -102,6 +102,26 @@ pub(crate) fn call(
             other => Err(HttpClientError::Reqwest(Box::new(other))),
         },
         Err(other) => Err(other),
+    }
+}
+
+/// Rewrites a token reply whose `expires_in` is a string of digits (`"expires_in": "3600"`, as
+/// athenahealth's token endpoint has been seen to send) into the JSON number RFC 6749 §5.1 asks
+/// for, so `oauth2` can read it; any other body is passed on untouched.
+fn numeric_expires_in(body: Vec<u8>) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut reply)) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let seconds = match reply.get("expires_in") {
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(n) => {
+            reply.insert("expires_in".into(), n.into());
+            serde_json::to_vec(&reply).unwrap_or(body)
+        }
+        None => body,
     }
 }
 
@@ -303,6 +323,18 @@ mod tests {
         let set = TokenSet::from_response(&response, now);
         assert_eq!(set.expires_at - now, chrono::Duration::seconds(3600));
         assert_eq!(set.scope.as_deref(), Some("system/Slot.rs system/Schedule.rs"));
+    }
+
+    #[test]
+    fn a_string_expires_in_is_read_as_seconds() {
+        let body = br#"{"access_token":"a","token_type":"Bearer","expires_in":"3600","scope":"athena/service/Athenanet.MDP.*"}"#.to_vec();
+        let response: BasicTokenResponse = serde_json::from_slice(&numeric_expires_in(body)).unwrap();
+        let now = Utc::now();
+        assert_eq!(TokenSet::from_response(&response, now).expires_at - now, chrono::Duration::seconds(3600));
+        // Anything else is left exactly as it came.
+        for untouched in [&br#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#[..], br#"{"expires_in":"soon"}"#, b"not json"] {
+            assert_eq!(numeric_expires_in(untouched.to_vec()), untouched.to_vec());
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!   `force_refresh`) and one retry; a second 401 is
 //!   [`ConnectorError::Unauthorized`].
 //! * Other error statuses become [`ConnectorError::Server`] with the
-//!   OperationOutcome's text in plain words.
+//!   server's own words: a FHIR OperationOutcome's text, an OAuth
+//!   `error_description`, or an athenahealth error body
+//!   (`{"error": "...", "detailedmessage": "..."}`, see [`athena_error_text`]).
 //! * A body that is not JSON (e.g. truncated) is [`ConnectorError::BadReply`].
 //!
 //! Tokens and response bodies never reach a log line.
@@ -100,7 +102,7 @@ impl FhirHttp {
     /// # Errors
     /// See the module documentation.
     pub fn get(&mut self, url: &str) -> Result<Reply, ConnectorError> {
-        self.send("GET", url, None, None)
+        self.send("GET", url, Body::None, None)
     }
 
     /// `POST url` with a FHIR JSON body.
@@ -108,7 +110,7 @@ impl FhirHttp {
     /// # Errors
     /// See the module documentation.
     pub fn post(&mut self, url: &str, body: &Value) -> Result<Reply, ConnectorError> {
-        self.send("POST", url, Some(body), None)
+        self.send("POST", url, Body::Json(body), None)
     }
 
     /// `PUT url` with a FHIR JSON body and an optional `If-Match` (an ETag).
@@ -116,10 +118,24 @@ impl FhirHttp {
     /// # Errors
     /// See the module documentation.
     pub fn put(&mut self, url: &str, body: &Value, if_match: Option<&str>) -> Result<Reply, ConnectorError> {
-        self.send("PUT", url, Some(body), if_match)
+        self.send("PUT", url, Body::Json(body), if_match)
     }
 
-    fn send(&mut self, method: &str, url: &str, body: Option<&Value>, if_match: Option<&str>) -> Result<Reply, ConnectorError> {
+    /// `method url` (`POST` or `PUT`) with an `application/x-www-form-urlencoded`
+    /// body made of `form` (name, value) pairs, each percent-encoded by `ureq`;
+    /// the reply is read as JSON like every other. athenahealth's write
+    /// endpoints (book, cancel, subscribe) take their parameters this way.
+    ///
+    /// The pairs may hold a patient's id: they go only into the request body,
+    /// never into a log line or an error message.
+    ///
+    /// # Errors
+    /// See the module documentation.
+    pub fn send_form(&mut self, method: &str, url: &str, form: &[(&str, &str)]) -> Result<Reply, ConnectorError> {
+        self.send(method, url, Body::Form(form), None)
+    }
+
+    fn send(&mut self, method: &str, url: &str, body: Body<'_>, if_match: Option<&str>) -> Result<Reply, ConnectorError> {
         let mut refreshed = false;
         let mut attempt = 0u32;
         loop {
@@ -167,7 +183,7 @@ impl FhirHttp {
         Duration::from_nanos((ceiling.as_nanos() as u64).saturating_mul(r >> 11) >> 53)
     }
 
-    fn once(&mut self, method: &str, url: &str, body: Option<&Value>, if_match: Option<&str>, token: Option<&str>) -> Result<Reply, Failure> {
+    fn once(&mut self, method: &str, url: &str, body: Body<'_>, if_match: Option<&str>, token: Option<&str>) -> Result<Reply, Failure> {
         let mut req = self.agent.request(method, url).set("Accept", "application/fhir+json, application/json;q=0.9");
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -176,8 +192,9 @@ impl FhirHttp {
             req = req.set("If-Match", tag);
         }
         let resp = match body {
-            Some(b) => req.set("Content-Type", "application/fhir+json").send_string(&b.to_string()),
-            None => req.call(),
+            Body::Json(b) => req.set("Content-Type", "application/fhir+json").send_string(&b.to_string()),
+            Body::Form(pairs) => req.send_form(pairs),
+            Body::None => req.call(),
         };
         match resp {
             Ok(r) => {
@@ -200,6 +217,16 @@ impl FhirHttp {
             Err(ureq::Error::Transport(t)) => Err(Failure::Transport(transport_words(&t))),
         }
     }
+}
+
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    None,
+    /// A FHIR JSON body (`Content-Type: application/fhir+json`).
+    Json(&'a Value),
+    /// An `application/x-www-form-urlencoded` body (athenahealth writes).
+    Form(&'a [(&'a str, &'a str)]),
 }
 
 enum Failure {
@@ -231,14 +258,44 @@ fn transport_words(t: &ureq::Transport) -> String {
     }
 }
 
-/// Plain words for an error body: the OperationOutcome's text when there is
-/// one, else a phrase for the status.
-fn plain_detail(body: &str, status: u16) -> String {
-    if let Some(text) = serde_json::from_str::<Value>(body).ok().as_ref().and_then(operation_outcome_text) {
-        return text;
+/// The server's own words in an error body: a FHIR OperationOutcome's text,
+/// an OAuth `error_description`, or an athenahealth error ([`athena_error_text`]).
+fn server_words(body: &str) -> Option<String> {
+    let v = serde_json::from_str::<Value>(body.trim()).ok()?;
+    if let Some(text) = operation_outcome_text(&v) {
+        return Some(text);
     }
-    if let Some(desc) = serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("error_description").and_then(Value::as_str).map(str::to_string)) {
-        return desc;
+    if let Some(desc) = v.get("error_description").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty()) {
+        return Some(desc.to_string());
+    }
+    athena_error_text(&v)
+}
+
+/// Plain words from an athenahealth error body (athenaOne REST API):
+/// `{"error": "That appointment time was already booked or not available for booking.",
+///   "detailedmessage": "The appointment ID is already booked or …"}` gives
+/// `That appointment time was already booked or not available for booking. (The appointment ID is already booked or …)`;
+/// the `detailedmessage` is left out when it repeats the `error`.
+///
+/// A bare OAuth error code such as `{"error": "invalid_token"}` (one word, no
+/// `detailedmessage`) is not athenahealth's wording and gives `None`.
+pub fn athena_error_text(v: &Value) -> Option<String> {
+    let error = v.get("error").and_then(Value::as_str).map(str::trim).filter(|e| !e.is_empty());
+    let detail = v.get("detailedmessage").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty());
+    match (error, detail) {
+        (Some(e), Some(d)) if d.eq_ignore_ascii_case(e) => Some(e.to_string()),
+        (Some(e), Some(d)) => Some(format!("{e} ({d})")),
+        (Some(e), None) if e.contains(char::is_whitespace) => Some(e.to_string()),
+        (None, Some(d)) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+/// Plain words for an error body: the server's own words when it gave some
+/// ([`server_words`]), else a phrase for the status.
+fn plain_detail(body: &str, status: u16) -> String {
+    if let Some(text) = server_words(body) {
+        return text;
     }
     match status {
         400 => "the request was not accepted".into(),
@@ -254,7 +311,7 @@ fn plain_detail(body: &str, status: u16) -> String {
 
 fn busy_detail(body: &str, status: u16) -> String {
     let base = if status == 429 { "the server asked us to slow down and kept refusing" } else { "the server is temporarily unavailable" };
-    match serde_json::from_str::<Value>(body).ok().as_ref().and_then(operation_outcome_text) {
+    match server_words(body) {
         Some(text) => format!("{base} ({text})"),
         None => base.to_string(),
     }
@@ -272,6 +329,30 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 04 Mar 2026 15:00:30 GMT", now), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("Wed, 04 Mar 2026 14:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn error_bodies_in_plain_words() {
+        // athenahealth (recorded shape of a 409 on booking a taken slot).
+        let athena = r#"{"detailedmessage":"The appointment ID is already booked or is not marked as being available to be scheduled via the API.","error":"That appointment time was already booked or not available for booking."}"#;
+        assert_eq!(
+            plain_detail(athena, 409),
+            "That appointment time was already booked or not available for booking. \
+             (The appointment ID is already booked or is not marked as being available to be scheduled via the API.)"
+        );
+        assert_eq!(plain_detail(r#"{"error":"Invalid practice.","detailedmessage":"invalid practice."}"#, 404), "Invalid practice.");
+        assert_eq!(plain_detail(r#"{"error":"The departmentid is required."}"#, 400), "The departmentid is required.");
+        // A bare OAuth code is not words for staff: the status phrase is used.
+        assert_eq!(plain_detail(r#"{"error":"invalid_token"}"#, 403), "MedHarmony Desk is not allowed to do this (missing permission or scope)");
+        // FHIR OperationOutcome and OAuth error_description keep working, and win over `error`.
+        let oo = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"Slot is full"}]}"#;
+        assert_eq!(plain_detail(oo, 422), "Slot is full");
+        assert_eq!(plain_detail(r#"{"error":"invalid_client","error_description":"Client unknown"}"#, 401), "Client unknown");
+        assert_eq!(plain_detail("<html>oops</html>", 500), "the server had an internal problem");
+        assert_eq!(
+            busy_detail(r#"{"error":"Too many requests, slow down."}"#, 429),
+            "the server asked us to slow down and kept refusing (Too many requests, slow down.)"
+        );
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //!   whether the window was read completely ([`WindowRead::complete`]). Only a
 //!   complete window may remove cached slots (see [`crate::store::Store::apply_window`]).
 //! * [`Connector::changes_since`]: slots changed after a cursor, where the
-//!   server supports it (FHIR `_lastUpdated`), else `None`.
+//!   server supports it (FHIR `_lastUpdated`, athenahealth's changed-appointments
+//!   feed), else `None`.
 //! * [`Connector::book`] / [`Connector::cancel`]: write-back.
 //!
 //! The pure JSON → domain mapping lives in [`fhir::map`]; HTTP (retries,
 //! `Retry-After`, token refresh on 401) in [`http`]; authorization in
 //! [`crate::auth`].
 
+pub mod athena;
 pub mod calendar;
 pub mod fhir;
 pub mod http;
@@ -369,21 +371,25 @@ impl IntegrationSettings {
     }
 }
 
-/// What an athenahealth integration reads (athenaOne REST API, "Appointments" reference).
-/// `IntegrationSettings::base_url` is the API host, e.g.
-/// `https://api.preview.platform.athenahealth.com` (preview) or
-/// `https://api.platform.athenahealth.com` (production).
+/// What an athenahealth integration reads (athenaOne REST API, "Appointment Slot" and
+/// "Appointment" references; see [`athena`]). `IntegrationSettings::base_url` is the API host,
+/// [`athena::PREVIEW_BASE_URL`] (`https://api.preview.platform.athenahealth.com`) or
+/// [`athena::PRODUCTION_BASE_URL`] (`https://api.platform.athenahealth.com`); sign-in is
+/// [`crate::auth::AuthConfig::ClientSecret`] with [`athena::token_url`] and [`athena::DEFAULT_SCOPE`].
+/// All ids are athenahealth's numeric ids, as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AthenaSettings {
     /// athenahealth `practiceid`, e.g. `195900` (the shared preview practice).
     pub practiceid: String,
     /// `departmentid`s to read open slots for (at least one; athenahealth requires one per request).
     pub departmentids: Vec<String>,
-    /// `providerid`s to restrict to; empty = every provider of the department.
+    /// `providerid`s to restrict to; empty = every provider of the department. athenahealth
+    /// needs them when reading by `reasonid` (any `reasonid` other than `-1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providerids: Vec<String>,
     /// `reasonid`s (patient-facing visit reasons) to read; athenahealth returns nothing
-    /// unless a `reasonid` or an `appointmenttypeid` is given.
+    /// unless a `reasonid` or an `appointmenttypeid` is given. `-1` means "any reason the
+    /// practice lets patients book online".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasonids: Vec<String>,
     /// `appointmenttypeid`s to read.

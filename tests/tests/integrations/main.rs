@@ -1,6 +1,7 @@
 //! Connectors and authorization against HTTP-level fakes (wiremock) and a real
 //! FHIR server on loopback. One test binary, one module per area.
 
+mod athena;
 mod auth;
 mod fake;
 mod cli_connectors;
