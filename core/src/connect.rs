@@ -147,9 +147,9 @@ pub const GOOGLE_SCOPES: &str = "https://www.googleapis.com/auth/calendar.freebu
 /// Google Calendar API v3 base URL.
 pub const GOOGLE_CALENDAR_API: &str = "https://www.googleapis.com/calendar/v3";
 /// athenahealth production API host.
-pub const ATHENA_PRODUCTION: &str = "https://api.platform.athenahealth.com";
+pub const ATHENA_PRODUCTION: &str = crate::connector::athena::PRODUCTION_BASE_URL;
 /// athenahealth preview (sandbox) API host.
-pub const ATHENA_PREVIEW: &str = "https://api.preview.platform.athenahealth.com";
+pub const ATHENA_PREVIEW: &str = crate::connector::athena::PREVIEW_BASE_URL;
 
 /// Why connecting failed, phrased for staff.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +174,7 @@ pub enum ConnectError {
 pub fn default_scope(kind: IntegrationKind, standalone: bool) -> String {
     let p = if standalone { "user" } else { "system" };
     let mut scopes = match kind {
-        IntegrationKind::Athena => return "athena/service/Athenanet.MDP.*".into(),
+        IntegrationKind::Athena => return crate::connector::athena::DEFAULT_SCOPE.into(),
         IntegrationKind::GoogleCalendar => return GOOGLE_SCOPES.into(),
         IntegrationKind::CalDav => return String::new(),
         IntegrationKind::Epic => format!("{p}/Appointment.read {p}/Appointment.write"),
@@ -278,7 +278,7 @@ fn sign_in(
         }
         ConnectAuth::ClientSecret { client_id, secret } => {
             let token_url = if req.kind == IntegrationKind::Athena {
-                req.token_url.clone().unwrap_or_else(|| format!("{base_url}/oauth2/v1/token"))
+                req.token_url.clone().unwrap_or_else(|| crate::connector::athena::token_url(base_url))
             } else {
                 match discovered(&req.token_url)? {
                     Some(cfg) => cfg.token_endpoint,
@@ -378,11 +378,11 @@ fn check_kind_settings(req: &ConnectRequest) -> Result<(), ConnectError> {
                     "Enter at least one athenahealth appointment type ID or reason ID: athenahealth lists no open times without one.".into(),
                 ));
             }
-            for (what, ids) in [("department", &a.departmentids), ("provider", &a.providerids), ("reason", &a.reasonids), ("appointment type", &a.appointmenttypeids)] {
-                if let Some(bad) = ids.iter().find(|v| !numeric(v.trim())) {
-                    return Err(ConnectError::Invalid(format!("'{}' is not an athenahealth {what} ID; IDs are numbers, e.g. 1", bad.trim())));
-                }
-            }
+            // The connector's own checks (numbers, a reason only with providers, …), without a request.
+            let base = if req.base_url.trim().is_empty() { ATHENA_PRODUCTION } else { req.base_url.trim() };
+            let settings = IntegrationSettings { athena: Some(a.clone()), ..IntegrationSettings::new(base, &req.tz, AuthConfig::None) };
+            let http = crate::connector::http::FhirHttp::new(ureq::Agent::new(), &req.name, Box::new(auth::NoAuth));
+            crate::connector::athena::AthenaConnector::new(settings, http).map_err(|e| ConnectError::Invalid(e.to_string()))?;
             Ok(())
         }
         IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
@@ -538,7 +538,10 @@ mod tests {
             refusal(&mut store, athena("195900", &["1"], &[], &[])),
             "Enter at least one athenahealth appointment type ID or reason ID: athenahealth lists no open times without one."
         );
-        assert_eq!(refusal(&mut store, athena("195900", &["1", "x2"], &["2"], &[])), "'x2' is not an athenahealth department ID; IDs are numbers, e.g. 1");
+        let x2 = refusal(&mut store, athena("195900", &["1", "x2"], &[], &["2"]));
+        assert!(x2.contains("'x2'") && x2.contains("department ID"), "{x2}");
+        let reason_alone = refusal(&mut store, athena("195900", &["1"], &["7"], &[]));
+        assert!(reason_alone.starts_with("athenahealth lists open times for a visit reason (reasonid) only together with a provider"), "{reason_alone}");
         let wrong_auth = ConnectRequest { auth: ConnectAuth::None, ..req(athena("195900", &["1"], &["2"], &[])) };
         assert_eq!(
             try_connect(&mut store, &vault, wrong_auth).unwrap_err().to_string(),
@@ -546,6 +549,8 @@ mod tests {
         );
         assert!(vault.0.lock().unwrap().is_empty(), "nothing stored by refused connections");
 
+        assert!(try_connect(&mut store, &vault, req(athena("195900", &["1"], &["-1"], &[]))).is_ok(), "reasonid -1 (any reason) needs no provider");
+        assert_eq!(store.remove_integration("Athena", now()).unwrap(), true);
         let integ = try_connect(&mut store, &vault, req(athena("195900", &["1"], &[], &["82"]))).unwrap();
         assert_eq!(integ.settings.base_url, ATHENA_PRODUCTION);
         assert_eq!(
@@ -602,7 +607,7 @@ mod tests {
         let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([5; 32])).unwrap();
         let vault = Arc::new(Vault::default());
         let req = ConnectRequest {
-            athena: athena("195900", &["1"], &["2"], &[]),
+            athena: athena("195900", &["1"], &[], &["2"]),
             ..ConnectRequest::new(IntegrationKind::Athena, "Athena", ATHENA_PREVIEW, secret_auth(), "America/New_York")
         };
         let integ = try_connect(&mut store, &vault, req).unwrap();

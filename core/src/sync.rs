@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::auth;
+use crate::connector::athena::AthenaConnector;
 use crate::connector::fhir::epic::EpicConnector;
 use crate::connector::fhir::FhirConnector;
 use crate::connector::http::FhirHttp;
@@ -131,7 +132,8 @@ pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>
     Ok(match integ.kind {
         IntegrationKind::Fhir | IntegrationKind::OracleHealth => Box::new(FhirConnector::new(integ.kind, integ.settings.clone(), http)),
         IntegrationKind::Epic => Box::new(EpicConnector::new(integ.settings.clone(), http)),
-        IntegrationKind::Athena | IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
+        IntegrationKind::Athena => Box::new(AthenaConnector::new(integ.settings.clone(), http)?),
+        IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
             return Err(ConnectorError::Unsupported(format!("{} connections are not available in this version", integ.kind.label())))
         }
     })
