@@ -6,4 +6,5 @@ mod fake;
 mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;
+mod google;
 mod worker;
