@@ -240,6 +240,22 @@ mod tests {
     }
 
     #[test]
+    fn the_browser_is_given_the_authorization_url_and_a_cancel_ends_the_wait() {
+        let mut req = GoogleSignIn::new("Google Calendar", "123-abc.apps.googleusercontent.com", Some("GOCSPX-abc"));
+        req.token_url = "http://127.0.0.1:9/token".into();
+        let mut opened = String::new();
+        let err = sign_in(&req, |u| opened = u.to_string(), &AtomicBool::new(true), Duration::from_secs(60), &ureq::Agent::new()).unwrap_err();
+        assert!(matches!(err, AuthError::Cancelled), "{err:?}");
+        let url = url::Url::parse(&opened).unwrap();
+        assert_eq!(url.host_str(), Some("accounts.google.com"));
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!((q["access_type"].as_str(), q["prompt"].as_str()), ("offline", "consent"));
+        let started = std::time::Instant::now();
+        let err = sign_in(&req, |_| {}, &AtomicBool::new(false), Duration::from_millis(300), &ureq::Agent::new()).unwrap_err();
+        assert!(matches!(err, AuthError::TimedOut { .. }) && started.elapsed() >= Duration::from_millis(300), "{err:?}");
+    }
+
+    #[test]
     fn save_sign_in_stores_the_refresh_token_and_the_secret_in_the_keychain() {
         let vault = MemVault::default();
         let req = GoogleSignIn::new("Google Calendar", "c", Some("GOCSPX-abc"));

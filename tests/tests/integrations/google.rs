@@ -679,3 +679,72 @@ fn a_google_redirect_with_a_wrong_state_is_refused_and_no_code_is_exchanged() {
     assert_eq!(waiter.join().unwrap().unwrap_err().to_string(), "Sign-in to Google Calendar was not completed: access was declined");
     assert!(requests_to(&fake, "/token").is_empty());
 }
+
+#[test]
+fn a_calendar_new_to_the_cursor_or_an_unreadable_cursor_starts_over_and_asks_for_a_full_read() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path(RIVERA_EVENTS)).respond_with(google_json("events_initial_page2.json")));
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/calendar/v3/calendars/dr.chen@example.com/events"))
+            .and(query_param("syncToken", "CHEN-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"kind": "calendar#events", "items": [], "nextSyncToken": "CHEN-token-2"}))),
+    );
+    let mut c = connector(&fake, settings(&fake));
+    // Chen was followed; Rivera was added to the connection since.
+    let batch = c.changes_since(Some(r#"{"dr.chen@example.com":"CHEN-token"}"#), now_march_4()).unwrap().unwrap();
+    assert!(!batch.complete);
+    assert_eq!(batch.cursor, r#"{"dr.chen@example.com":"CHEN-token-2","dr.rivera@example.com":"CPDAlvWDx70CEPDAlvWDx70CGAU="}"#);
+    assert!(batch.slots.is_empty() && requests_to(&fake, FREEBUSY).is_empty());
+
+    let mut c = connector(&fake, rivera_only(&fake));
+    let batch = c.changes_since(Some("2026-03-01T00:00:00Z"), now_march_4()).unwrap().unwrap();
+    assert!(!batch.complete);
+    assert_eq!(batch.cursor, r#"{"dr.rivera@example.com":"CPDAlvWDx70CEPDAlvWDx70CGAU="}"#);
+}
+
+#[test]
+fn endless_or_tokenless_event_lists_and_a_failed_recomputation_are_not_trusted() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("GET")).and(path(RIVERA_EVENTS)).respond_with(google_json("events_initial_page1.json")));
+    let mut c = connector(&fake, rivera_only(&fake)).with_page_cap(3);
+    let err = c.changes_since(None, now_march_4()).unwrap_err();
+    assert_eq!(err.to_string(), "Google Calendar sent a reply MedHarmony Desk could not read (the event list of Dr. Rivera went on for more than 3 pages)");
+    assert_eq!(requests_to(&fake, RIVERA_EVENTS).len(), 3);
+
+    fake.reset();
+    fake.mount(Mock::given(method("GET")).and(path(RIVERA_EVENTS)).respond_with(ResponseTemplate::new(200).set_body_json(json!({"kind": "calendar#events", "items": []}))));
+    let err = connector(&fake, rivera_only(&fake)).changes_since(None, now_march_4()).unwrap_err();
+    assert!(err.to_string().ends_with("(the event list of Dr. Rivera ended without a sync token)"), "{err}");
+
+    // Changes listed, but Google cannot give the busy time for the changed days: keep the new
+    // token (the changes are covered by the full read the caller now runs).
+    fake.reset();
+    fake.mount(Mock::given(method("GET")).and(path(RIVERA_EVENTS)).respond_with(google_json("events_incremental.json")));
+    fake.mount(Mock::given(method("POST")).and(path(FREEBUSY)).respond_with(
+        ResponseTemplate::new(200).set_body_json(json!({"kind": "calendar#freeBusy", "calendars": {RIVERA: {"errors": [{"domain": "global", "reason": "internalError"}], "busy": []}}})),
+    ));
+    let batch = connector(&fake, rivera_only(&fake)).changes_since(Some(r#"{"dr.rivera@example.com":"CPDA"}"#), now_march_4()).unwrap().unwrap();
+    assert!(!batch.complete && batch.slots.is_empty());
+    assert_eq!(batch.cursor, r#"{"dr.rivera@example.com":"CKCbrNqDx70CEKCbrNqDx70CGAU="}"#);
+}
+
+#[test]
+fn booking_a_calendar_that_is_gone_or_unreadable_books_nothing() {
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("POST")).and(path(FREEBUSY)).respond_with(google_json("freebusy_one_calendar_in_error.json")));
+    let mut c = connector(&fake, settings(&fake));
+    let mut slot = slot_to_book("2026-03-03T16:00:00Z", "2026-03-03T16:30:00Z");
+    slot.external_id = format!("{CHEN}#20260303T160000Z");
+    slot.booking = json!({"calendar": CHEN});
+    let err = c.book(&slot, "pat-42").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Google Calendar could not give the busy time of Dr. Chen's calendar (dr.chen@example.com): the calendar was not found \
+         or is not shared with the signed-in Google account. Nothing was booked; try again later."
+    );
+    slot.booking = json!({"calendar": "someone.else@example.com"});
+    let err = c.book(&slot, "pat-42").unwrap_err();
+    assert!(err.to_string().starts_with("The calendar 'someone.else@example.com' is no longer part of Google Calendar"), "{err}");
+    assert_eq!(fake.requests().iter().filter(|r| r.url.path().ends_with("/events")).count(), 0);
+}

@@ -397,3 +397,69 @@ impl Connector for GoogleCalendarConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthConfig, NoAuth};
+    use crate::connector::calendar::CalendarSettings;
+    use chrono::TimeZone;
+    use map::When;
+
+    fn settings(base: &str) -> IntegrationSettings {
+        let mut s = IntegrationSettings::new(base, "America/New_York", AuthConfig::None);
+        s.calendars = vec![CalendarSettings {
+            id: "en.usa#holiday@group.v.calendar.google.com".into(),
+            provider: "Dr. Rivera".into(),
+            tz: None,
+            hours: "Mon-Fri 09:00-17:00".into(),
+            slot_minutes: 30,
+            location: None,
+        }];
+        s
+    }
+
+    fn connector(base: &str) -> GoogleCalendarConnector {
+        GoogleCalendarConnector::new(settings(base), FhirHttp::new(FhirHttp::default_agent(), "Google Calendar", Box::new(NoAuth))).unwrap()
+    }
+
+    #[test]
+    fn an_empty_base_url_is_googles_and_calendar_ids_are_encoded_as_path_segments() {
+        let c = connector("");
+        assert_eq!(c.url(&["freeBusy"]).as_str(), "https://www.googleapis.com/calendar/v3/freeBusy");
+        assert_eq!(
+            c.url(&["calendars", "en.usa#holiday@group.v.calendar.google.com", "events"]).as_str(),
+            "https://www.googleapis.com/calendar/v3/calendars/en.usa%23holiday@group.v.calendar.google.com/events"
+        );
+        let c = connector("http://127.0.0.1:8080/calendar/v3/");
+        assert_eq!(c.url(&["freeBusy"]).as_str(), "http://127.0.0.1:8080/calendar/v3/freeBusy");
+        let err = GoogleCalendarConnector::new(settings("calendar"), FhirHttp::new(FhirHttp::default_agent(), "G", Box::new(NoAuth))).unwrap_err();
+        assert_eq!(err.to_string(), "The Google Calendar address 'calendar' is not a web address.");
+    }
+
+    #[test]
+    fn the_affected_span_runs_from_the_first_to_the_last_changed_day_clipped_to_today_and_the_horizon() {
+        let plan = settings("").calendars[0].plan("America/New_York").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 17, 0, 0).unwrap();
+        let at = |d: u32, h: u32| When::At(Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap());
+        let changes = vec![
+            EventChange::Spans(vec![(at(10, 14), at(10, 15))]),
+            EventChange::Unknown("an event was deleted".into()),
+            EventChange::Spans(vec![(at(6, 14), at(6, 15))]),
+        ];
+        // 6 to 10 March, New York days (UTC−5 until 8 March, then UTC−4).
+        assert_eq!(
+            affected_span(&plan, &changes, now),
+            Some(Interval { start: Utc.with_ymd_and_hms(2026, 3, 6, 5, 0, 0).unwrap(), end: Utc.with_ymd_and_hms(2026, 3, 11, 4, 0, 0).unwrap() })
+        );
+        // A change reaching into the past starts today; one entirely in the past changes nothing.
+        let past = vec![EventChange::Spans(vec![(at(1, 14), at(5, 15))])];
+        assert_eq!(affected_span(&plan, &past, now).unwrap().start, Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).unwrap());
+        assert_eq!(affected_span(&plan, &[EventChange::Spans(vec![(at(1, 14), at(2, 15))])], now), None);
+        assert_eq!(affected_span(&plan, &[EventChange::Unknown("x".into())], now), None);
+        // Beyond the horizon: clipped to now + 400 days.
+        let far = When::Day(chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap());
+        let span = affected_span(&plan, &[EventChange::Spans(vec![(at(5, 14), far)])], now).unwrap();
+        assert_eq!(span.end, now + Duration::days(CHANGE_HORIZON_DAYS));
+    }
+}
