@@ -280,7 +280,13 @@ pub fn token_source(
         AuthConfig::InstalledApp { client_id, token_url, .. } => {
             let refresh_token = secrets.load_refresh_token(integration_name)?.ok_or_else(|| missing("sign-in (refresh token)"))?;
             let client_secret = secrets.load_client_secret(integration_name)?;
-            Grant::RefreshToken { client_id: client_id.clone(), client_secret, token_url: token_url.clone(), refresh_token, vault: Some(vault.clone()) }
+            Grant::RefreshToken {
+                client_id: client_id.clone(),
+                client_secret,
+                token_url: token_url.clone(),
+                refresh_token,
+                vault: Some(vault.clone()),
+            }
         }
     };
     Ok(Box::new(TokenManager::new(integration_name, agent, grant)?))

@@ -223,7 +223,8 @@ mod tests {
 
     #[test]
     fn a_token_url_that_is_not_a_web_address_is_refused() {
-        let grant = Grant::RefreshToken { client_id: "c".into(), client_secret: None, token_url: "token".into(), refresh_token: "r".into(), vault: None };
+        let grant =
+            Grant::RefreshToken { client_id: "c".into(), client_secret: None, token_url: "token".into(), refresh_token: "r".into(), vault: None };
         assert!(matches!(TokenManager::new("Epic", ureq::Agent::new(), grant), Err(AuthError::Config(_))));
     }
 }

@@ -164,7 +164,7 @@ impl FhirHttp {
                     self.tokens.bearer(true)?;
                     attempt -= 1; // a refresh is not a retry
                 }
-                Err(Failure::Status { status, retry_after, body }) if status == 429 || status == 503 || (status == 403 && rate_limited(&body)) => {
+                Err(Failure::Status { status, retry_after, body }) if retryable(status, &body) => {
                     if attempt >= self.policy.attempts {
                         return Err(ConnectorError::Server { system: self.system.clone(), status, detail: busy_detail(&body, status) });
                     }
@@ -282,6 +282,11 @@ fn plain_detail(body: &str, status: u16) -> String {
     }
 }
 
+/// HTTP 429 and 503, and a 403 that is a Google rate limit, are retried.
+fn retryable(status: u16, body: &str) -> bool {
+    status == 429 || status == 503 || (status == 403 && rate_limited(body))
+}
+
 /// True for a Google error body whose reason is a rate limit (`rateLimitExceeded`,
 /// `userRateLimitExceeded`), which Google sends with HTTP 403 as well as 429.
 fn rate_limited(body: &str) -> bool {
@@ -289,7 +294,10 @@ fn rate_limited(body: &str) -> bool {
 }
 
 fn busy_detail(body: &str, status: u16) -> String {
-    let base = if status == 429 || status == 403 { "the server asked us to slow down and kept refusing" } else { "the server is temporarily unavailable" };
+    let base = match status {
+        429 | 403 => "the server asked us to slow down and kept refusing",
+        _ => "the server is temporarily unavailable",
+    };
     let v = serde_json::from_str::<Value>(body).ok();
     match v.as_ref().and_then(|v| operation_outcome_text(v).or_else(|| google_error_text(v))) {
         Some(text) => format!("{base} ({text})"),
