@@ -748,3 +748,37 @@ fn booking_a_calendar_that_is_gone_or_unreadable_books_nothing() {
     assert!(err.to_string().starts_with("The calendar 'someone.else@example.com' is no longer part of Google Calendar"), "{err}");
     assert_eq!(fake.requests().iter().filter(|r| r.url.path().ends_with("/events")).count(), 0);
 }
+
+#[test]
+fn a_change_batch_applied_to_the_store_marks_the_newly_covered_cells_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    fake.mount(Mock::given(method("POST")).and(path(FREEBUSY)).respond_with(echo_free));
+    let mut store = Store::open(&dir.path().join("desk.db"), &DbKey::Raw([7; 32])).unwrap();
+    let integ = store.add_integration(IntegrationKind::GoogleCalendar, "Google Calendar", &rivera_only(&fake), now_march_4()).unwrap();
+    let window = span("2026-03-10T00:00:00Z", "2026-03-11T00:00:00Z");
+    let report = sync_integration(&mut store, &integ, &mut connector(&fake, rivera_only(&fake)), window, now_march_4()).unwrap();
+    assert_eq!((report.added, report.complete), (4, true));
+
+    fake.reset();
+    fake.mount(Mock::given(method("GET")).and(path(RIVERA_EVENTS)).respond_with(google_json("events_incremental.json")));
+    fake.mount(Mock::given(method("POST")).and(path(FREEBUSY)).respond_with(
+        ResponseTemplate::new(200).set_body_json(json!({"kind": "calendar#freeBusy", "calendars": {RIVERA: {"busy": [
+            {"start": "2026-03-10T14:00:00Z", "end": "2026-03-10T15:00:00Z"}
+        ]}}})),
+    ));
+    let batch = connector(&fake, rivera_only(&fake)).changes_since(Some(r#"{"dr.rivera@example.com":"CPDA"}"#), now_march_4()).unwrap().unwrap();
+    assert!(batch.complete);
+    store.apply_changes(&integ, &batch.slots, now_march_4()).unwrap();
+    let cached: Vec<(String, SlotStatus)> =
+        store.published_slots(None, window).unwrap().into_iter().map(|s| (s.span.start.format("%H:%M").to_string(), s.status)).collect();
+    assert_eq!(
+        cached,
+        vec![
+            ("13:00".into(), SlotStatus::Free),
+            ("13:30".into(), SlotStatus::Free),
+            ("14:00".into(), SlotStatus::Busy),
+            ("14:30".into(), SlotStatus::Busy),
+        ]
+    );
+}
