@@ -143,7 +143,7 @@ pub fn default_base_url(kind: IntegrationKind) -> Option<&'static str> {
 }
 
 /// Google scopes asked for: free/busy reads, event listing (change detection) and event writes (booking).
-pub const GOOGLE_SCOPES: &str = "https://www.googleapis.com/auth/calendar.freebusy https://www.googleapis.com/auth/calendar.events";
+pub const GOOGLE_SCOPES: &str = auth::google::CALENDAR_SCOPE;
 /// Google Calendar API v3 base URL.
 pub const GOOGLE_CALENDAR_API: &str = "https://www.googleapis.com/calendar/v3";
 /// athenahealth production API host.
@@ -300,7 +300,18 @@ fn sign_in(
             secrets.store_refresh_token(name, &refresh)?;
             AuthConfig::Standalone { client_id: client_id.clone(), authorize_url, token_url: cfg.token_endpoint, scope }
         }
-        ConnectAuth::InstalledApp { .. } | ConnectAuth::Basic { .. } => {
+        ConnectAuth::InstalledApp { client_id, client_secret } => {
+            let mut google = auth::google::GoogleSignIn::new(name, client_id, client_secret.as_deref());
+            if let Some(t) = &req.token_url {
+                google.token_url = t.clone();
+            }
+            if let Some(s) = &req.scope {
+                google.scope = s.clone();
+            }
+            let tokens = auth::google::sign_in(&google, open_browser, cancel, SIGN_IN_TIMEOUT, &agent)?;
+            auth::google::save_sign_in(vault, name, &google, &tokens)?
+        }
+        ConnectAuth::Basic { .. } => {
             return Err(ConnectError::Invalid(format!("{} connections are not available in this version", req.kind.label())));
         }
     };
@@ -438,6 +449,7 @@ pub fn reconnect(
             (Some(token_url.clone()), Some(scope.clone()))
         }
         AuthConfig::Standalone { scope, .. } => (None, Some(scope.clone())),
+        AuthConfig::InstalledApp { token_url, scope, .. } => (Some(token_url.clone()), Some(scope.clone())),
         AuthConfig::None => (None, None),
     };
     let req = ConnectRequest {

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::auth;
 use crate::connector::athena::AthenaConnector;
 use crate::connector::fhir::epic::EpicConnector;
+use crate::connector::google::GoogleCalendarConnector;
 use crate::connector::fhir::FhirConnector;
 use crate::connector::http::FhirHttp;
 use crate::connector::{Booked, Connector, ConnectorError, IntegrationKind, Quarantined};
@@ -133,7 +134,8 @@ pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>
         IntegrationKind::Fhir | IntegrationKind::OracleHealth => Box::new(FhirConnector::new(integ.kind, integ.settings.clone(), http)),
         IntegrationKind::Epic => Box::new(EpicConnector::new(integ.settings.clone(), http)),
         IntegrationKind::Athena => Box::new(AthenaConnector::new(integ.settings.clone(), http)?),
-        IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
+        IntegrationKind::GoogleCalendar => Box::new(GoogleCalendarConnector::new(integ.settings.clone(), http)?),
+        IntegrationKind::CalDav => {
             return Err(ConnectorError::Unsupported(format!("{} connections are not available in this version", integ.kind.label())))
         }
     })
@@ -184,6 +186,11 @@ pub fn sync_integration_waiting(
             None
         }
     };
+    read_window(store, integ, connector, window, now)
+}
+
+/// The sync proper, under the integration's lock: read `window`, apply it, record the report.
+fn read_window(store: &mut Store, integ: &Integration, connector: &mut dyn Connector, window: Interval, now: DateTime<Utc>) -> Result<SyncReport, StoreError> {
     let mut report = failed_report(integ, window, String::new());
     report.failed = false;
     report.problem = None;
@@ -259,6 +266,10 @@ pub struct PollReport {
     pub changed: usize,
     /// Slots the feed reported that the cache already had exactly so.
     pub unchanged: usize,
+    /// Slots removed by a full window read the feed asked for (see `full_resync`).
+    pub removed: usize,
+    /// True when the feed could not be read incrementally and the whole window was read instead.
+    pub full_resync: bool,
     /// True when the feed was read completely and the cursor moved on.
     pub complete: bool,
     /// Why the poll failed or was incomplete, in plain words.
@@ -289,7 +300,16 @@ pub fn poll_changes(
         Ok(Some(lock)) => Some(lock),
         Ok(None) => {
             tracing::debug!(integration = integ.id, "a sync of this integration is running; poll skipped");
-            return Ok(Some(PollReport { integration: integ.name.clone(), added: 0, changed: 0, unchanged: 0, complete: false, problem: None }));
+            return Ok(Some(PollReport {
+                integration: integ.name.clone(),
+                added: 0,
+                changed: 0,
+                unchanged: 0,
+                removed: 0,
+                full_resync: false,
+                complete: false,
+                problem: None,
+            }));
         }
         Err(e) => {
             tracing::warn!(integration = integ.id, error = %e, "could not take the integration's sync lock; polling without it");
@@ -298,7 +318,16 @@ pub fn poll_changes(
     };
     let since = integ.cursor.as_deref();
     let start = if since.is_none() { integ.last_sync_at.unwrap_or(now).min(now) } else { now };
-    let mut report = PollReport { integration: integ.name.clone(), added: 0, changed: 0, unchanged: 0, complete: false, problem: None };
+    let mut report = PollReport {
+                integration: integ.name.clone(),
+                added: 0,
+                changed: 0,
+                unchanged: 0,
+                removed: 0,
+                full_resync: false,
+                complete: false,
+                problem: None,
+            };
     match connector.changes_since(since, start) {
         Ok(None) => return Ok(None),
         Ok(Some(batch)) => {
@@ -312,7 +341,20 @@ pub fn poll_changes(
             if batch.complete {
                 store.set_integration_cursor(integ.id, &batch.cursor)?;
             } else {
-                report.problem = Some("Not every change could be read; the next poll asks again from the same point.".into());
+                // The feed could not say everything (a page failed, Google's 410 Gone for an
+                // expired sync token, a changed recurrence): read the whole window instead, and
+                // take the feed's new cursor only when that read was complete.
+                let full = read_window(store, integ, connector, default_window(now), now)?;
+                report.full_resync = true;
+                report.added += full.added;
+                report.changed += full.changed;
+                report.removed = full.removed;
+                if full.complete {
+                    store.set_integration_cursor(integ.id, &batch.cursor)?;
+                    report.complete = true;
+                } else {
+                    report.problem = full.problem.or_else(|| Some("Not every change could be read; the next poll asks again from the same point.".into()));
+                }
             }
         }
         Err(e) => report.problem = Some(e.to_string()),

@@ -726,6 +726,8 @@ fn run_poll(cfg: &WorkerConfig, id: i64, name: &str) -> Result<Outcome, WorkerEr
                 added: 0,
                 changed: 0,
                 unchanged: 0,
+                removed: 0,
+                full_resync: false,
                 complete: false,
                 problem: Some(e.to_string()),
             })))
@@ -1014,7 +1016,8 @@ mod tests {
         let batch = |status, cursor: &str, complete| ChangeBatch { slots: vec![feed_slot(status)], quarantined: vec![], cursor: cursor.into(), complete };
         let batches = Arc::new(Mutex::new(VecDeque::from([
             batch(SlotStatus::Free, "c1", true),
-            // Incomplete: applied, but the cursor stays at c1.
+            // Incomplete (say, Google's 410 Gone): applied, then the whole window is read, and
+            // the new cursor is kept because that read was complete.
             batch(SlotStatus::Busy, "c2", false),
             batch(SlotStatus::Free, "c3", true),
         ])));
@@ -1038,7 +1041,7 @@ mod tests {
         assert!(rx.recv_timeout(StdDuration::from_millis(300)).is_err());
         assert!(calls.lock().unwrap().is_empty());
         let polled = |e: WorkerEvent| match e {
-            WorkerEvent::Polled { report } => (report.added, report.changed, report.complete),
+            WorkerEvent::Polled { report } => (report.added, report.changed, report.removed, report.full_resync, report.complete),
             other => panic!("expected a poll, got {other:?}"),
         };
         let cursor = || Store::open(&db, &key).unwrap().integration("Feed").unwrap().unwrap().cursor;
@@ -1046,21 +1049,24 @@ mod tests {
             .iter().map(|s| s.status).collect::<Vec<_>>();
 
         clock.store(t0.timestamp() + 60, Ordering::SeqCst);
-        assert_eq!(polled(next_event()), (1, 0, true));
+        assert_eq!(polled(next_event()), (1, 0, 0, false, true));
         // The first poll starts from the last complete sync (t0), not from now.
         assert_eq!(calls.lock().unwrap()[0], (None, t0));
         assert_eq!(cursor().as_deref(), Some("c1"));
         assert_eq!(status(), vec![SlotStatus::Free]);
 
         clock.store(t0.timestamp() + 120, Ordering::SeqCst);
-        assert_eq!(polled(next_event()), (0, 1, false));
+        // The slot turned busy, then the full read (which lists nothing) removed it.
+        assert_eq!(polled(next_event()), (0, 1, 1, true, true));
         assert_eq!(calls.lock().unwrap()[1], (Some("c1".into()), t0 + Duration::seconds(120)));
-        assert_eq!(cursor().as_deref(), Some("c1"), "an incomplete read keeps the cursor");
-        assert_eq!(status(), vec![SlotStatus::Busy]);
+        assert_eq!(cursor().as_deref(), Some("c2"));
+        assert_eq!(status(), Vec::<SlotStatus>::new());
+        let integ = Store::open(&db, &key).unwrap().integration("Feed").unwrap().unwrap();
+        assert_eq!(integ.last_sync_at, Some(t0 + Duration::seconds(120)), "the full read counts as a sync");
 
         clock.store(t0.timestamp() + 180, Ordering::SeqCst);
-        assert_eq!(polled(next_event()), (0, 1, true));
-        assert_eq!(calls.lock().unwrap()[2].0.as_deref(), Some("c1"), "asked again from the same point");
+        assert_eq!(polled(next_event()), (1, 0, 0, false, true));
+        assert_eq!(calls.lock().unwrap()[2].0.as_deref(), Some("c2"));
         assert_eq!(cursor().as_deref(), Some("c3"));
         // The feed is now empty (None = no feed): polled once more, then never again.
         clock.store(t0.timestamp() + 240, Ordering::SeqCst);

@@ -59,9 +59,10 @@ pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCa
     let (auth, words) = auth_words(&i.settings.auth);
     let client_id = match &i.settings.auth {
         AuthConfig::None => None,
-        AuthConfig::Backend { client_id, .. } | AuthConfig::ClientSecret { client_id, .. } | AuthConfig::Standalone { client_id, .. } => {
-            Some(client_id.clone())
-        }
+        AuthConfig::Backend { client_id, .. }
+        | AuthConfig::ClientSecret { client_id, .. }
+        | AuthConfig::Standalone { client_id, .. }
+        | AuthConfig::InstalledApp { client_id, .. } => Some(client_id.clone()),
     };
     let stale = i.last_sync_at.is_some_and(|t| now - t > Duration::minutes(2 * i64::from(i.sync_minutes.max(1))));
     let problem = i.last_error.as_deref().map(sentence);

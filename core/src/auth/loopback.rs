@@ -12,7 +12,10 @@
 //! 3. [`LoopbackLogin::finish`] waits for the redirect, compares `state` in constant time, shows the
 //!    browser a short page, and exchanges the code with the PKCE verifier.
 //!
-//! Nothing here is SMART-specific except the optional `aud`, so other OAuth providers can use it.
+//! Nothing here is SMART-specific except the optional `aud`, so other OAuth providers can use it:
+//! [`LoopbackLogin::start_installed_app`] adds provider-specific authorization parameters (Google:
+//! `access_type=offline`, `prompt=consent`) and a client secret sent with the code exchange (Google
+//! desktop clients have one that is not confidential but required).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +44,7 @@ pub struct LoopbackLogin {
     state: CsrfToken,
     verifier: PkceCodeVerifier,
     client_id: String,
+    client_secret: Option<String>,
     token_url: String,
     system: String,
 }
@@ -63,6 +67,38 @@ impl LoopbackLogin {
     /// [`AuthError::Config`] for addresses that are not http(s) URLs or an empty client ID;
     /// [`AuthError::Loopback`] when no loopback port can be bound.
     pub fn start(authorize_url: &str, token_url: &str, client_id: &str, scope: &str, aud: Option<&str>) -> Result<Self, AuthError> {
+        let extra: Vec<(&str, &str)> = aud.map(|a| ("aud", a.trim())).into_iter().collect();
+        Self::begin(authorize_url, token_url, client_id, None, scope, &extra)
+    }
+
+    /// Binds the loopback listener and builds the authorization URL for an installed app
+    /// (OAuth 2.0 for native apps, RFC 8252) of a provider that is not SMART: `extra_params` are
+    /// added to the authorization URL as given (Google: `access_type=offline` so a refresh token
+    /// is issued, `prompt=consent` so it is issued again on reconnect; "OAuth 2.0 for Mobile &
+    /// Desktop Apps", step 2), and `client_secret`, when given, is sent in the body of the code
+    /// exchange ([`LoopbackLogin::finish`]).
+    ///
+    /// # Errors
+    /// As [`LoopbackLogin::start`].
+    pub fn start_installed_app(
+        authorize_url: &str,
+        token_url: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+        scope: &str,
+        extra_params: &[(&str, &str)],
+    ) -> Result<Self, AuthError> {
+        Self::begin(authorize_url, token_url, client_id, client_secret, scope, extra_params)
+    }
+
+    fn begin(
+        authorize_url: &str,
+        token_url: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+        scope: &str,
+        extra_params: &[(&str, &str)],
+    ) -> Result<Self, AuthError> {
         check_url(authorize_url, "authorization address")?;
         check_url(token_url, "token address")?;
         if client_id.trim().is_empty() {
@@ -81,8 +117,8 @@ impl LoopbackLogin {
             .authorize_url(CsrfToken::new_random)
             .add_scopes(scope.split_whitespace().map(|s| Scope::new(s.to_string())))
             .set_pkce_challenge(challenge);
-        if let Some(aud) = aud {
-            request = request.add_extra_param("aud", aud.trim().to_string());
+        for (name, value) in extra_params {
+            request = request.add_extra_param(name.to_string(), value.to_string());
         }
         let (url, state) = request.url();
         tracing::debug!(port, "loopback sign-in listener started");
@@ -93,6 +129,7 @@ impl LoopbackLogin {
             state,
             verifier,
             client_id: client_id.to_string(),
+            client_secret: client_secret.map(str::to_string).filter(|s| !s.is_empty()),
             token_url: token_url.trim().to_string(),
             system: host_of(authorize_url),
         })
@@ -198,7 +235,16 @@ impl LoopbackLogin {
                 });
             };
             respond(request, 200, "Signed in", "MedHarmony Desk received your sign-in. You can return to MedHarmony Desk.");
-            return exchange_code(agent, &self.system, &self.token_url, &self.client_id, &self.redirect_uri, code, self.verifier);
+            return exchange_code(
+                agent,
+                &self.system,
+                &self.token_url,
+                &self.client_id,
+                self.client_secret.as_deref(),
+                &self.redirect_uri,
+                code,
+                self.verifier,
+            );
         }
     }
 }
@@ -322,6 +368,28 @@ mod tests {
             LoopbackLogin::start("https://accounts.example.com/o/oauth2/auth", "https://oauth2.example.com/token", "c", "calendar", None)
                 .unwrap();
         assert!(!url::Url::parse(&login.authorize_url).unwrap().query_pairs().any(|(k, _)| k == "aud"));
+    }
+
+    #[test]
+    fn installed_app_start_adds_the_extra_parameters_and_keeps_the_secret_out_of_the_url() {
+        let login = LoopbackLogin::start_installed_app(
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            "https://oauth2.googleapis.com/token",
+            "123-abc.apps.googleusercontent.com",
+            Some("GOCSPX-not-really-secret"),
+            "https://www.googleapis.com/auth/calendar.freebusy https://www.googleapis.com/auth/calendar.events",
+            &[("access_type", "offline"), ("prompt", "consent")],
+        )
+        .unwrap();
+        let q: HashMap<String, String> = url::Url::parse(&login.authorize_url).unwrap().query_pairs().into_owned().collect();
+        assert_eq!(q["access_type"], "offline");
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["client_id"], "123-abc.apps.googleusercontent.com");
+        assert!(!q.contains_key("aud") && !q.contains_key("client_secret"));
+        assert!(!login.authorize_url.contains("GOCSPX"), "{}", login.authorize_url);
+        assert_eq!(login.client_secret.as_deref(), Some("GOCSPX-not-really-secret"));
+        assert!(!format!("{login:?}").contains("GOCSPX"));
     }
 
     #[test]

@@ -12,12 +12,15 @@
 //!   127.0.0.1 (RFC 8252 §7.3), authorization code + PKCE S256, `state` checked in constant time.
 //! * [`token`]: [`TokenManager`], the [`TokenSource`] connectors use: caches the access token in
 //!   memory and renews it 60 s before it expires.
+//! * [`google`]: Google's OAuth for installed apps ([`google::sign_in`]), on the loopback sign-in
+//!   with `access_type=offline`, `prompt=consent` and the desktop client's secret.
 //! * [`secrets`]: the keychain entries (private key, client secret, refresh token) per integration.
 //!
 //! Settings that are not secret live in the database as an [`AuthConfig`]; secrets live only in the
 //! OS keychain. No error message and no log line ever contains a token, a secret or a key.
 
 pub mod discovery;
+pub mod google;
 pub mod loopback;
 pub mod oauth;
 pub mod secrets;
@@ -215,6 +218,24 @@ pub enum AuthConfig {
         /// `openid fhirUser offline_access user/Slot.rs user/Schedule.rs user/Appointment.cruds`.
         scope: String,
     },
+    /// An installed app signed in by a user in the browser (OAuth 2.0 for native apps, RFC 8252;
+    /// Google "OAuth 2.0 for Mobile & Desktop Apps"): authorization code + PKCE, see
+    /// [`google::sign_in`]. Access is renewed with the refresh token stored under
+    /// `integration:<name>:refresh-token`, sending the client secret stored under
+    /// `integration:<name>:client-secret` when there is one (Google desktop clients have a secret
+    /// that is not confidential but required).
+    ///
+    /// Serialized as `{"method":"installed-app","client_id":"…","authorize_url":"…","token_url":"…","scope":"…"}`.
+    InstalledApp {
+        /// The OAuth client ID, e.g. `1234-abc.apps.googleusercontent.com`.
+        client_id: String,
+        /// The authorization endpoint, e.g. [`google::AUTHORIZE_URL`].
+        authorize_url: String,
+        /// The token endpoint, e.g. [`google::TOKEN_URL`].
+        token_url: String,
+        /// Space-separated scopes asked for at sign-in, e.g. [`google::CALENDAR_SCOPE`].
+        scope: String,
+    },
 }
 
 /// Builds the [`TokenSource`] for an integration from its settings and the keychain.
@@ -248,7 +269,24 @@ pub fn token_source(
         }
         AuthConfig::Standalone { client_id, token_url, .. } => {
             let refresh_token = secrets.load_refresh_token(integration_name)?.ok_or_else(|| missing("sign-in (refresh token)"))?;
-            Grant::RefreshToken { client_id: client_id.clone(), token_url: token_url.clone(), refresh_token, vault: Some(vault.clone()) }
+            Grant::RefreshToken {
+                client_id: client_id.clone(),
+                client_secret: None,
+                token_url: token_url.clone(),
+                refresh_token,
+                vault: Some(vault.clone()),
+            }
+        }
+        AuthConfig::InstalledApp { client_id, token_url, .. } => {
+            let refresh_token = secrets.load_refresh_token(integration_name)?.ok_or_else(|| missing("sign-in (refresh token)"))?;
+            let client_secret = secrets.load_client_secret(integration_name)?;
+            Grant::RefreshToken {
+                client_id: client_id.clone(),
+                client_secret,
+                token_url: token_url.clone(),
+                refresh_token,
+                vault: Some(vault.clone()),
+            }
         }
     };
     Ok(Box::new(TokenManager::new(integration_name, agent, grant)?))

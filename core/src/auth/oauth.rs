@@ -4,8 +4,11 @@
 //!   `client_assertion` / `client_assertion_type` as extra parameters, RFC 7523 §2.2);
 //! * client credentials with a client secret over HTTP Basic (RFC 6749 §2.3.1, §4.4; Oracle Health
 //!   system accounts);
-//! * refresh token (RFC 6749 §6), for a public client (`client_id` in the body);
-//! * authorization code with the PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5).
+//! * refresh token (RFC 6749 §6), for a public client (`client_id` in the body), or with a
+//!   client secret in the body for installed apps whose provider issues one (Google desktop
+//!   clients: "OAuth 2.0 for Mobile & Desktop Apps", step 5 and "Refreshing an access token");
+//! * authorization code with the PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5), likewise with
+//!   an optional client secret in the body.
 //!
 //! `ureq` 2 reports HTTP 4xx/5xx as errors, which `oauth2`'s own `ureq` glue passes on without the
 //! body; `call` here turns them back into responses so `oauth2` can read the RFC 6749 §5.2 error
@@ -246,27 +249,59 @@ pub fn client_secret_token(
 /// [`AuthError::NeedsReconnect`] for `invalid_grant` (expired or revoked sign-in), otherwise as
 /// [`backend_token`].
 pub fn refresh_token(agent: &ureq::Agent, system: &str, url: &str, client_id: &str, refresh_token: &str) -> Result<TokenSet, AuthError> {
-    let client = BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url(url)?);
+    refresh_token_with_secret(agent, system, url, client_id, None, refresh_token)
+}
+
+/// [`refresh_token`] for an installed app that has a client secret: `client_id` and
+/// `client_secret` both go in the form body (RFC 6749 §2.3.1 allows the body; Google's
+/// "Refreshing an access token (offline access)" sends them there). With `client_secret` = `None`
+/// it is exactly [`refresh_token`].
+///
+/// # Errors
+/// As [`refresh_token`]; a wrong secret is [`AuthError::Refused`] (`invalid_client`), never echoed.
+pub fn refresh_token_with_secret(
+    agent: &ureq::Agent,
+    system: &str,
+    url: &str,
+    client_id: &str,
+    client_secret: Option<&str>,
+    refresh_token: &str,
+) -> Result<TokenSet, AuthError> {
+    let client = with_body_secret(BasicClient::new(ClientId::new(client_id.to_string())), client_secret).set_token_uri(token_url(url)?);
     let status = Cell::new(None);
     let http = |request| call(agent, &status, request);
-    tracing::debug!(integration = system, "requesting an access token (refresh token)");
+    tracing::debug!(integration = system, with_secret = client_secret.is_some(), "requesting an access token (refresh token)");
     let token = RefreshToken::new(refresh_token.to_string());
     let response = client.exchange_refresh_token(&token).request(&http).map_err(|e| token_error(system, e, status.get()))?;
     Ok(TokenSet::from_response(&response, Utc::now()))
 }
 
-/// Authorization-code grant with the PKCE verifier, for a public client.
+/// Adds `secret` (when given) as a client secret sent in the request body (`client_secret`
+/// form parameter), the way installed apps send theirs.
+fn with_body_secret(client: BasicClient, secret: Option<&str>) -> BasicClient {
+    match secret.filter(|s| !s.is_empty()) {
+        Some(s) => client.set_client_secret(ClientSecret::new(s.to_string())).set_auth_type(oauth2::AuthType::RequestBody),
+        None => client,
+    }
+}
+
+/// Authorization-code grant with the PKCE verifier, for a public client, or with `client_secret`
+/// in the body when the installed app has one (Google desktop clients).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn exchange_code(
     agent: &ureq::Agent,
     system: &str,
     url: &str,
     client_id: &str,
+    client_secret: Option<&str>,
     redirect_uri: &str,
     code: &str,
     verifier: PkceCodeVerifier,
 ) -> Result<TokenSet, AuthError> {
     let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| AuthError::Loopback(e.to_string()))?;
-    let client = BasicClient::new(ClientId::new(client_id.to_string())).set_token_uri(token_url(url)?).set_redirect_uri(redirect);
+    let client = with_body_secret(BasicClient::new(ClientId::new(client_id.to_string())), client_secret)
+        .set_token_uri(token_url(url)?)
+        .set_redirect_uri(redirect);
     let status = Cell::new(None);
     let http = |request| call(agent, &status, request);
     tracing::debug!(integration = system, "exchanging the authorization code");

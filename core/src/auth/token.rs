@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::store::key::KeyVault;
 
-use super::oauth::{backend_token, client_secret_token, refresh_token, TokenSet};
+use super::oauth::{backend_token, client_secret_token, refresh_token_with_secret, TokenSet};
 use super::secrets::Secrets;
 use super::signing::SigningKey;
 use super::{check_url, AuthError, TokenSource};
@@ -44,10 +44,13 @@ pub enum Grant {
         /// The client secret.
         secret: String,
     },
-    /// Refresh-token grant of a user sign-in (public client).
+    /// Refresh-token grant of a user sign-in (public client, or an installed app with a client
+    /// secret such as a Google desktop client).
     RefreshToken {
         /// The app's client ID.
         client_id: String,
+        /// The installed app's client secret, sent in the request body; `None` for a public client.
+        client_secret: Option<String>,
         /// The token endpoint.
         token_url: String,
         /// The current refresh token.
@@ -133,8 +136,8 @@ impl TokenManager {
             Grant::ClientSecret { client_id, token_url, scope, secret } => {
                 client_secret_token(&self.agent, &self.system, token_url, client_id, secret, scope)
             }
-            Grant::RefreshToken { client_id, token_url, refresh_token: current, vault } => {
-                let tokens = refresh_token(&self.agent, &self.system, token_url, client_id, current)?;
+            Grant::RefreshToken { client_id, client_secret, token_url, refresh_token: current, vault } => {
+                let tokens = refresh_token_with_secret(&self.agent, &self.system, token_url, client_id, client_secret.as_deref(), current)?;
                 if let Some(rotated) = tokens.refresh_token.as_deref().filter(|t| *t != current.as_str()) {
                     *current = rotated.to_string();
                     if let Some(vault) = vault {
@@ -220,7 +223,8 @@ mod tests {
 
     #[test]
     fn a_token_url_that_is_not_a_web_address_is_refused() {
-        let grant = Grant::RefreshToken { client_id: "c".into(), token_url: "token".into(), refresh_token: "r".into(), vault: None };
+        let grant =
+            Grant::RefreshToken { client_id: "c".into(), client_secret: None, token_url: "token".into(), refresh_token: "r".into(), vault: None };
         assert!(matches!(TokenManager::new("Epic", ureq::Agent::new(), grant), Err(AuthError::Config(_))));
     }
 }

@@ -5,12 +5,15 @@
 //!   §10.2.3: seconds or an HTTP-date), else a capped exponential backoff with
 //!   full jitter; at most [`RetryPolicy::attempts`] tries in all. A server
 //!   that asks for a longer wait than [`RetryPolicy::cap`] is not retried.
+//! * Google's HTTP 403 with reason `rateLimitExceeded` or `userRateLimitExceeded` (Calendar API
+//!   "Handle API errors": "Implement exponential backoff") is retried like a 429.
 //! * HTTP 401 gets one forced token refresh ([`TokenSource::bearer`] with
 //!   `force_refresh`) and one retry; a second 401 is
 //!   [`ConnectorError::Unauthorized`].
 //! * Other error statuses become [`ConnectorError::Server`] with the
 //!   server's own words: a FHIR OperationOutcome's text, an OAuth
-//!   `error_description`, or an athenahealth error body
+//!   `error_description`, a Google error body's message (see
+//!   [`super::google::map::google_error_text`]), or an athenahealth error body
 //!   (`{"error": "...", "detailedmessage": "..."}`, see [`athena_error_text`]).
 //! * A body that is not JSON (e.g. truncated) is [`ConnectorError::BadReply`].
 //!
@@ -22,6 +25,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::fhir::map::operation_outcome_text;
+use super::google::map::{google_error_text, google_rate_limited};
 use super::ConnectorError;
 use crate::auth::TokenSource;
 
@@ -62,13 +66,28 @@ pub struct FhirHttp {
     tokens: Box<dyn TokenSource>,
     policy: RetryPolicy,
     sleep: Box<dyn FnMut(Duration) + Send>,
+    content_type: &'static str,
 }
 
 impl FhirHttp {
     /// A client that names the system `system` in errors (the integration's
     /// name as staff know it) and signs requests with `tokens`.
     pub fn new(agent: ureq::Agent, system: &str, tokens: Box<dyn TokenSource>) -> Self {
-        FhirHttp { agent, system: system.to_string(), tokens, policy: RetryPolicy::default(), sleep: Box::new(std::thread::sleep) }
+        FhirHttp {
+            agent,
+            system: system.to_string(),
+            tokens,
+            policy: RetryPolicy::default(),
+            sleep: Box::new(std::thread::sleep),
+            content_type: "application/fhir+json",
+        }
+    }
+
+    /// Replaces the `Content-Type` of request bodies (default `application/fhir+json`; Google's
+    /// APIs take `application/json`).
+    pub fn with_content_type(mut self, content_type: &'static str) -> Self {
+        self.content_type = content_type;
+        self
     }
 
     /// Replaces the retry policy.
@@ -135,6 +154,14 @@ impl FhirHttp {
         self.send(method, url, Body::Form(form), None)
     }
 
+    /// `DELETE url` (an empty reply body is `Value::Null`).
+    ///
+    /// # Errors
+    /// See the module documentation.
+    pub fn delete(&mut self, url: &str) -> Result<Reply, ConnectorError> {
+        self.send("DELETE", url, Body::None, None)
+    }
+
     fn send(&mut self, method: &str, url: &str, body: Body<'_>, if_match: Option<&str>) -> Result<Reply, ConnectorError> {
         let mut refreshed = false;
         let mut attempt = 0u32;
@@ -153,7 +180,7 @@ impl FhirHttp {
                     self.tokens.bearer(true)?;
                     attempt -= 1; // a refresh is not a retry
                 }
-                Err(Failure::Status { status: status @ (429 | 503), retry_after, body }) => {
+                Err(Failure::Status { status, retry_after, body }) if retryable(status, &body) => {
                     if attempt >= self.policy.attempts {
                         return Err(ConnectorError::Server { system: self.system.clone(), status, detail: busy_detail(&body, status) });
                     }
@@ -192,7 +219,7 @@ impl FhirHttp {
             req = req.set("If-Match", tag);
         }
         let resp = match body {
-            Body::Json(b) => req.set("Content-Type", "application/fhir+json").send_string(&b.to_string()),
+            Body::Json(b) => req.set("Content-Type", self.content_type).send_string(&b.to_string()),
             Body::Form(pairs) => req.send_form(pairs),
             Body::None => req.call(),
         };
@@ -265,6 +292,9 @@ fn server_words(body: &str) -> Option<String> {
     if let Some(text) = operation_outcome_text(&v) {
         return Some(text);
     }
+    if let Some(text) = google_error_text(&v) {
+        return Some(text);
+    }
     if let Some(desc) = v.get("error_description").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty()) {
         return Some(desc.to_string());
     }
@@ -309,8 +339,22 @@ fn plain_detail(body: &str, status: u16) -> String {
     }
 }
 
+/// HTTP 429 and 503, and a 403 that is a Google rate limit, are retried.
+fn retryable(status: u16, body: &str) -> bool {
+    status == 429 || status == 503 || (status == 403 && rate_limited(body))
+}
+
+/// True for a Google error body whose reason is a rate limit (`rateLimitExceeded`,
+/// `userRateLimitExceeded`), which Google sends with HTTP 403 as well as 429.
+fn rate_limited(body: &str) -> bool {
+    serde_json::from_str::<Value>(body).ok().as_ref().is_some_and(google_rate_limited)
+}
+
 fn busy_detail(body: &str, status: u16) -> String {
-    let base = if status == 429 { "the server asked us to slow down and kept refusing" } else { "the server is temporarily unavailable" };
+    let base = match status {
+        429 | 403 => "the server asked us to slow down and kept refusing",
+        _ => "the server is temporarily unavailable",
+    };
     match server_words(body) {
         Some(text) => format!("{base} ({text})"),
         None => base.to_string(),

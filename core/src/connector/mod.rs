@@ -19,6 +19,7 @@
 pub mod athena;
 pub mod calendar;
 pub mod fhir;
+pub mod google;
 pub mod http;
 
 use std::fmt;
@@ -182,7 +183,9 @@ pub struct ChangeBatch {
     /// The cursor to pass next time (the server's `Bundle.meta.lastUpdated`,
     /// or the newest `meta.lastUpdated` seen).
     pub cursor: String,
-    /// True when every page arrived.
+    /// True when every page arrived. Google Calendar: `false` also means the batch cannot stand
+    /// on its own and the caller should run a full [`Connector::availability`] read of its window
+    /// (sync token expired, HTTP 410; see [`google`]).
     pub complete: bool,
 }
 

@@ -7,4 +7,5 @@ mod fake;
 mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;
+mod google;
 mod worker;
