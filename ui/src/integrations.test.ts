@@ -23,6 +23,14 @@ function values(over: Partial<ConnectValues> = {}): ConnectValues {
     locations: "",
     tokenUrl: "",
     stu3Url: "",
+    username: "",
+    password: "",
+    practiceId: "",
+    departmentIds: "",
+    appointmentTypeIds: "",
+    reasonIds: "",
+    providerIds: "",
+    calendars: [],
     ...over,
   };
 }
@@ -43,6 +51,8 @@ describe("the Connect form's checks", () => {
       locations: [],
       token_url: null,
       stu3_base_url: null,
+      athena: null,
+      calendars: [],
     });
     const secret = buildConnectForm(values({ method: "client-secret", clientId: " acct ", clientSecret: "s3cret" })).form;
     expect(secret?.auth).toEqual({ method: "client-secret", client_id: "acct", client_secret: "s3cret" });
@@ -84,8 +94,13 @@ describe("the Connect form's checks", () => {
     expect(SYSTEMS.map((s) => [s.kind, s.methods[0]])).toEqual([
       ["epic", "backend-key"],
       ["oracle-health", "client-secret"],
+      ["athena", "client-secret"],
+      ["google-calendar", "google"],
+      ["caldav", "basic"],
       ["fhir", "none"],
     ]);
+    // athenahealth, Google and CalDAV each sign in one way only.
+    expect(SYSTEMS.filter((s) => s.methods.length === 1).map((s) => s.kind)).toEqual(["athena", "google-calendar", "caldav"]);
     expect(SYSTEMS.find((s) => s.kind === "epic")?.methods).not.toContain("none");
   });
 

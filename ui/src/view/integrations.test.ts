@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "../api";
-import type { ConnectForm, ConnectResult, IntegrationsView, SignInStarted } from "../bindings";
+import type { ConnectForm, ConnectResult, FoundCalendar, IntegrationsView, SignInStarted } from "../bindings";
 import { createIntegrationsPage } from "../integrations-page";
 import { integrationCard, syncResult } from "../test-fixtures";
 import { openConnectDialog } from "./connect";
@@ -19,6 +19,7 @@ function options(over: Partial<IntegrationsPageOptions> = {}): IntegrationsPageO
     syncing: new Set(),
     onSyncNow: vi.fn(),
     onDisconnect: vi.fn(),
+    onReconnect: vi.fn(),
     onConnect: vi.fn(),
     onImport: vi.fn(),
     onCancelSignIn: vi.fn(),
@@ -38,8 +39,19 @@ describe("the Integrations page", () => {
     const page = renderIntegrations(view(), opts);
     expect(text(page.querySelector("#integration-cards"))).toMatch(/^No system is connected yet/);
     const tiles = Array.from(page.querySelectorAll<HTMLButtonElement>("[data-connect]"));
-    expect(tiles.map((t) => t.dataset.connect)).toEqual(["epic", "oracle-health", "fhir"]);
-    expect(tiles.map((t) => t.querySelector(".tile-title")?.textContent)).toEqual(["Epic", "Oracle Health", "Other FHIR server"]);
+    expect(tiles.map((t) => t.dataset.connect)).toEqual(["epic", "oracle-health", "athena", "google-calendar", "caldav", "fhir"]);
+    expect(tiles.map((t) => t.querySelector(".tile-title")?.textContent)).toEqual(["Epic", "Oracle Health", "athenahealth", "Google Calendar", "CalDAV calendar", "Other FHIR server"]);
+    // Every tile has a line for staff, and Manual upload comes last.
+    expect(tiles.every((t) => text(t.querySelector(".tile-blurb")).length > 20)).toBe(true);
+    expect(Array.from(page.querySelectorAll(".tiles > .system-tile")).map((t) => (t as HTMLElement).dataset.connect ?? t.id)).toEqual([
+      "epic",
+      "oracle-health",
+      "athena",
+      "google-calendar",
+      "caldav",
+      "fhir",
+      "manual-upload",
+    ]);
     tiles[1].click();
     expect(opts.onConnect).toHaveBeenCalledWith("oracle-health");
     expect(text(page.querySelector("#manual-upload"))).toContain("Manual upload (.ics/.csv)");
@@ -135,6 +147,7 @@ function connectApi() {
   const api = {
     connectIntegration: vi.fn((_form: ConnectForm) => new Promise<ConnectResult>((resolve, reject) => (settle = { resolve, reject }))),
     cancelSignIn: vi.fn(async () => true),
+    findCalendars: vi.fn(async (_baseUrl: string, _username: string, _password: string): Promise<FoundCalendar[]> => []),
   };
   return { api, resolve: (r: ConnectResult) => settle?.resolve(r), reject: (e: unknown) => settle?.reject(e) };
 }
@@ -192,6 +205,8 @@ describe("the Connect dialog", () => {
       locations: [],
       token_url: null,
       stu3_base_url: null,
+      athena: null,
+      calendars: [],
     });
     expect([$<HTMLButtonElement>("#connect-submit").disabled, text($("#connect-submit"))]).toEqual([true, "Connecting…"]);
     f.resolve(result);
