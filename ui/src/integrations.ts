@@ -372,7 +372,7 @@ function buildAthena(v: ConnectValues): { athena: AthenaForm; error: null } | { 
   ];
   for (const [key, label] of names) {
     const bad = lists[key].find((id) => !/^\d+$/.test(id));
-    if (bad !== undefined) return fail(`“${bad}” is not a ${label}: athenahealth IDs are numbers, e.g. 1 or 82. Separate several with commas.`);
+    if (bad !== undefined) return fail(`“${bad}” is not ${/^[aeiou]/.test(label) ? "an" : "a"} ${label}: athenahealth IDs are numbers, e.g. 1 or 82. Separate several with commas.`);
   }
   return { athena: { practiceid: practice, ...lists }, error: null };
 }

@@ -33,6 +33,7 @@ const COLUMNS = ["Calendar", "Provider", "Working hours", "Minutes per appointme
 /** Creates the calendars table for `kind`, with `zones` for each row's time zone. */
 export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTable {
   const body = h("tbody", {});
+  const trs = () => Array.from(body.children) as HTMLTableRowElement[];
   const calendarExample = kind === "caldav" ? "https://…/calendars/…/" : "dr.rivera@yourpractice.com";
 
   function label(tr: HTMLElement, n: number): void {
@@ -46,7 +47,7 @@ export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTabl
   }
 
   function relabel(): void {
-    Array.from(body.rows).forEach((tr, i) => label(tr, i + 1));
+    trs().forEach((tr, i) => label(tr, i + 1));
   }
 
   function addRow(row: Partial<CalendarRow> = {}): void {
@@ -70,7 +71,7 @@ export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTabl
     remove.addEventListener("click", () => {
       tr.remove();
       // The table always has a row to type in.
-      if (body.rows.length === 0) addRow();
+      if (trs().length === 0) addRow();
       relabel();
       (body.querySelector(".cal-calendar") as HTMLInputElement | null)?.focus();
     });
@@ -79,7 +80,7 @@ export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTabl
   }
 
   function rows(): CalendarRow[] {
-    return Array.from(body.rows).map((tr) => {
+    return trs().map((tr) => {
       const v = (sel: string) => (tr.querySelector(sel) as HTMLInputElement | HTMLSelectElement).value;
       return { calendar: v(".cal-calendar"), provider: v(".cal-provider"), hours: v(".cal-hours"), minutes: v(".cal-minutes"), tz: v(".cal-tz") };
     });
@@ -87,7 +88,7 @@ export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTabl
 
   function fill(found: FoundCalendar[]): number {
     const current = rows();
-    Array.from(body.rows).forEach((tr, i) => {
+    trs().forEach((tr, i) => {
       const r = current[i];
       if (!r.calendar.trim() && !r.provider.trim() && !r.hours.trim()) tr.remove();
     });
@@ -99,14 +100,14 @@ export function calendarsTable(kind: SystemKind, zones: string[]): CalendarsTabl
       addRow({ calendar: c.url, provider: c.name });
       added++;
     }
-    if (body.rows.length === 0) addRow();
+    if (trs().length === 0) addRow();
     relabel();
     return added;
   }
 
   const addBtn = h("button", { type: "button", class: "btn", id: "connect-add-calendar", onclick: () => {
     addRow();
-    (body.rows[body.rows.length - 1]?.querySelector(".cal-calendar") as HTMLInputElement | null)?.focus();
+    (trs()[trs().length - 1]?.querySelector(".cal-calendar") as HTMLInputElement | null)?.focus();
   } }, "Add calendar");
   const help =
     kind === "caldav"

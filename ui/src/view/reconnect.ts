@@ -108,7 +108,13 @@ export function openReconnectDialog(card: IntegrationCard, deps: ReconnectDeps):
     "fieldset",
     { class: "connect-fields" },
     h("legend", { class: "sr-only" }, "Sign-in"),
-    h("p", { class: "help" }, h("strong", {}, METHODS[method].label), " — ", METHODS[method].help),
+    h(
+      "p",
+      { class: "help", id: "reconnect-method" },
+      h("strong", {}, METHODS[method].label),
+      " — ",
+      athena ? "The client ID and secret of your practice's API app in the athenahealth Developer Portal; your athenahealth administrator has them." : METHODS[method].help,
+    ),
     signInFields,
   );
   const error = h("p", { class: "form-error", id: "reconnect-error", role: "alert" });
