@@ -4,12 +4,14 @@
 
 import type {
   AppStatus,
+  AuthForm,
   CommandName,
   ConnectForm,
   ConnectResult,
   DemoResult,
   DisconnectResult,
   FileCheck,
+  FoundCalendar,
   ImportArgs,
   ImportReport,
   IntegrationsView,
@@ -45,6 +47,13 @@ export interface Api {
   syncNow(name: string): Promise<SyncResult>;
   /** Disconnects a system: its open times are removed, and its sign-in from the keychain. */
   disconnectIntegration(name: string): Promise<DisconnectResult>;
+  /**
+   * Signs in again to the connected system `name` whose sign-in expired or was refused
+   * (a browser sign-in opens the browser), then syncs it once.
+   */
+  reconnectIntegration(name: string, auth: AuthForm): Promise<ConnectResult>;
+  /** The calendars of a CalDAV account (the Connect form's "Find calendars"). */
+  findCalendars(baseUrl: string, username: string, password: string): Promise<FoundCalendar[]>;
 }
 
 /** Builds the typed API over an `invoke` function. */
@@ -63,6 +72,9 @@ export function makeApi(invoke: Invoke): Api {
     cancelSignIn: () => invoke<boolean>("cancel_sign_in"),
     syncNow: (name) => invoke<SyncResult>("sync_now", { name }),
     disconnectIntegration: (name) => invoke<DisconnectResult>("disconnect_integration", { name }),
+    reconnectIntegration: (name, auth) => invoke<ConnectResult>("reconnect_integration", { name, auth }),
+    // Tauri maps camelCase argument keys to the command's snake_case parameters (base_url).
+    findCalendars: (baseUrl, username, password) => invoke<FoundCalendar[]>("find_calendars", { baseUrl, username, password }),
   };
 }
 

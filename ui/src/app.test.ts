@@ -83,6 +83,12 @@ function fakeBackend() {
     disconnectIntegration: async () => {
       throw "not in this test";
     },
+    reconnectIntegration: async () => {
+      throw "not in this test";
+    },
+    findCalendars: async () => {
+      throw "not in this test";
+    },
   };
   const backend: Backend = {
     api,

@@ -1,5 +1,5 @@
 // The Integrations page's controller: loads the cards, re-renders them when
-// the database changes, and runs Connect, Sync now and Disconnect.
+// the database changes, and runs Connect, Reconnect, Sync now and Disconnect.
 
 import type { Api, ListenSignIn } from "./api";
 import { errorText } from "./api";
@@ -7,6 +7,7 @@ import type { IntegrationCard, IntegrationsView } from "./bindings";
 import type { SystemKind } from "./integrations";
 import { confirmDisconnect } from "./view/dialogs";
 import { openConnectDialog } from "./view/connect";
+import { openReconnectDialog } from "./view/reconnect";
 import { replaceChildren } from "./view/dom";
 import { renderIntegrations } from "./view/integrations";
 
@@ -74,6 +75,7 @@ export function createIntegrationsPage(container: HTMLElement, deps: Integration
         syncing,
         onSyncNow: (c) => void syncNow(c),
         onDisconnect: (c) => void disconnect(c),
+        onReconnect: (c) => void reconnect(c),
         onConnect: (k) => void connect(k),
         onImport: () => deps.importFiles(),
         onCancelSignIn: () => void api.cancelSignIn().catch(() => undefined),
@@ -145,6 +147,25 @@ export function createIntegrationsPage(container: HTMLElement, deps: Integration
         deps.notify("warning", `${name} is connected, but its first sync failed`, [first.problem ?? first.summary, "Check the address and sign-in details with your IT person, then click Sync now."]);
       } else {
         deps.notify("success", `${name} is connected`, [first.summary, `Its open times appear in the week view, marked “${name}”.`]);
+      }
+    } finally {
+      connecting = false;
+    }
+    await load();
+  }
+
+  async function reconnect(card: IntegrationCard): Promise<void> {
+    if (connecting) return;
+    connecting = true;
+    try {
+      const result = await openReconnectDialog(card, { api, pickKeyFile: deps.pickKeyFile, onSignIn: deps.onSignIn });
+      if (!result) return;
+      const first = result.first_sync;
+      const name = result.card.name;
+      if (first.failed) {
+        deps.notify("warning", `${name} is reconnected, but its sync failed`, [first.problem ?? first.summary, "Click Sync now to try again, or check the sign-in details with your IT person."]);
+      } else {
+        deps.notify("success", `${name} is reconnected`, [first.summary]);
       }
     } finally {
       connecting = false;

@@ -63,13 +63,15 @@ export function syncResult(over: Partial<SyncResult> = {}): SyncResult {
   };
 }
 
-/** "Clinic FHIR", an open FHIR server in New York time, synced at 14:55Z and working. */
+/** "Clinic FHIR", an open FHIR server in New York time, synced at 14:55Z and working; next sync at 15:10Z. */
 export function integrationCard(over: Partial<IntegrationCard> = {}): IntegrationCard {
   return {
     name: "Clinic FHIR",
     kind: "fhir",
     kind_label: "FHIR server",
     base_url: "https://fhir.example.org/r4",
+    calendars: [],
+    athena: null,
     auth: "none",
     auth_words: "No sign-in (an open server)",
     client_id: null,
@@ -81,6 +83,8 @@ export function integrationCard(over: Partial<IntegrationCard> = {}): Integratio
     stale: false,
     last_sync: syncResult(),
     problem: null,
+    needs_reconnect: false,
+    next_sync_at: "2026-03-04T15:10:00Z",
     ...over,
   };
 }

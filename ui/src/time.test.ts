@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addDays, clockTime, compactHours, dayName, formatTimeRange, formatZonedRange, relativeTime, workingDays, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "./time";
+import { addDays, clockTime, compactHours, dayName, formatTimeRange, formatZonedRange, relativeTime, timeUntil, workingDays, zoneAbbrev, zoneCity, zoneOffsetMinutes } from "./time";
 
 describe("dates", () => {
   it("adds days across months and DST without shifting", () => {
@@ -55,5 +55,20 @@ describe("working hours", () => {
     expect(compactHours(spec)).toBe("Mon–Fri 08:00–16:00");
     expect(compactHours("Mon 07:00-12:00; Mon 13:00-17:00; Wed 09:00-10:00")).toBe("Mon 07:00–12:00, 13:00–17:00; Wed 09:00–10:00");
     expect([...workingDays(spec)]).toEqual(["Mon", "Tue", "Wed", "Thu", "Fri"]);
+  });
+});
+
+describe("time until an instant", () => {
+  const now = Date.parse("2026-03-04T15:00:00Z");
+  it("rounds up to the minute and says now when it has come", () => {
+    expect(timeUntil("2026-03-04T15:00:00Z", now)).toBe("now");
+    expect(timeUntil("2026-03-04T14:00:00Z", now)).toBe("now");
+    expect(timeUntil("2026-03-04T15:00:01Z", now)).toBe("in 1 min");
+    expect(timeUntil("2026-03-04T15:12:00Z", now)).toBe("in 12 min");
+    expect(timeUntil("2026-03-04T15:59:30Z", now)).toBe("in 1 hour");
+    expect(timeUntil("2026-03-04T16:30:00Z", now)).toBe("in 1 hour");
+    expect(timeUntil("2026-03-04T18:00:00Z", now)).toBe("in 3 hours");
+    expect(timeUntil("2026-03-05T15:00:00Z", now)).toBe("in 1 day");
+    expect(timeUntil("2026-03-07T16:00:00Z", now)).toBe("in 3 days");
   });
 });

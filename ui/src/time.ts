@@ -156,6 +156,18 @@ export function relativeTime(iso: string, nowMs: number, locale?: string): strin
   return new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" }).format(new Date(iso));
 }
 
+/** "in 1 min", "in 12 min", "in 2 hours", "in 3 days" until a later instant; "now" when it has come. */
+export function timeUntil(iso: string, nowMs: number): string {
+  const diff = new Date(iso).getTime() - nowMs;
+  if (diff <= 0) return "now";
+  const min = Math.ceil(diff / 60_000);
+  if (min < 60) return `in ${min} min`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return hours === 1 ? "in 1 hour" : `in ${hours} hours`;
+  const days = Math.floor(hours / 24);
+  return days === 1 ? "in 1 day" : `in ${days} days`;
+}
+
 const DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /**

@@ -1,11 +1,13 @@
 // The Integrations page: a card per connected system, then the systems that
 // can be added. Stable hooks for tests:
-//   card:  article[data-integration="<name>"][data-status="ok|problem|stale|never|syncing"]
-//   tile:  button[data-connect="epic|oracle-health|fhir"], #manual-import
+//   card:  article[data-integration="<name>"][data-status="ok|problem|stale|never|syncing"],
+//          .card-athena, .card-calendars li, .next-sync, .card-reconnect,
+//          buttons [data-action="sync|disconnect|reconnect"]
+//   tile:  button[data-connect="epic|oracle-health|athena|google-calendar|caldav|fhir"], #manual-import
 
 import type { IntegrationCard, IntegrationsView } from "../bindings";
 import type { SystemKind } from "../integrations";
-import { SYSTEMS, countsText, lastSyncedText, setAsideText, statusBadge } from "../integrations";
+import { SYSTEMS, countsText, lastSyncedText, nextSyncText, reconnectText, setAsideText, statusBadge } from "../integrations";
 import { h } from "./dom";
 
 /** What the page's buttons do. */
@@ -16,6 +18,8 @@ export interface IntegrationsPageOptions {
   syncing: Set<string>;
   onSyncNow(card: IntegrationCard): void;
   onDisconnect(card: IntegrationCard): void;
+  /** Signs in again to a connection whose sign-in expired or was refused. */
+  onReconnect(card: IntegrationCard): void;
   onConnect(kind: SystemKind): void;
   onImport(): void;
   onCancelSignIn(): void;
@@ -42,8 +46,38 @@ function renderCard(card: IntegrationCard, opts: IntegrationsPageOptions): HTMLE
       { class: "card-facts" },
       h("div", {}, h("dt", {}, "Sign-in"), h("dd", {}, card.auth_words, card.client_id ? h("span", { class: "muted" }, ` · client ID ${card.client_id}`) : null)),
       h("div", {}, h("dt", {}, "Time zone"), h("dd", {}, card.tz)),
+      card.athena ? h("div", { class: "card-athena" }, h("dt", {}, "Reads"), h("dd", {}, card.athena)) : null,
+      card.calendars.length
+        ? h(
+            "div",
+            { class: "card-calendars" },
+            h("dt", {}, "Calendars"),
+            h(
+              "dd",
+              {},
+              h(
+                "ul",
+                {},
+                card.calendars.map((c) => h("li", {}, c)),
+              ),
+            ),
+          )
+        : null,
     ),
-    h("p", { class: "last-synced", title: card.last_sync_at ?? "" }, lastSyncedText(card, opts.now)),
+    card.needs_reconnect
+      ? h(
+          "div",
+          { class: "card-reconnect", role: "alert" },
+          h("p", {}, reconnectText(card)),
+          h("button", { type: "button", class: "btn primary", "data-action": "reconnect", disabled: here, onclick: () => opts.onReconnect(card) }, "Reconnect"),
+        )
+      : null,
+    h(
+      "div",
+      { class: "sync-times" },
+      h("p", { class: "last-synced", title: card.last_sync_at ?? "" }, lastSyncedText(card, opts.now)),
+      h("p", { class: ["next-sync", card.active && card.next_sync_at ? "" : "paused"], title: card.next_sync_at ?? "" }, nextSyncText(card, opts.now)),
+    ),
     counts && last
       ? h(
           "div",
@@ -100,11 +134,13 @@ function signingInCard(name: string, opts: IntegrationsPageOptions): HTMLElement
   );
 }
 
+const TILE_MARKS: Record<SystemKind, string> = { epic: "E", "oracle-health": "O", athena: "a", "google-calendar": "G", caldav: "C", fhir: "F" };
+
 function tile(kind: SystemKind, title: string, blurb: string, opts: IntegrationsPageOptions): HTMLElement {
   return h(
     "button",
     { type: "button", class: ["system-tile", `system-${kind}`], "data-connect": kind, onclick: () => opts.onConnect(kind) },
-    h("span", { class: "tile-mark", "aria-hidden": "true" }, kind === "epic" ? "E" : kind === "oracle-health" ? "O" : "F"),
+    h("span", { class: "tile-mark", "aria-hidden": "true" }, TILE_MARKS[kind]),
     h("span", { class: "tile-text" }, h("span", { class: "tile-title" }, title), h("span", { class: "tile-blurb" }, blurb)),
     h("span", { class: "tile-go", "aria-hidden": "true" }, "Connect →"),
   );

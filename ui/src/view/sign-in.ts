@@ -1,0 +1,94 @@
+// The browser sign-in wait panel, shared by the Connect and Reconnect dialogs:
+// while staff sign in in their web browser (SMART standalone launch, Google),
+// the dialog shows only this panel and a Cancel sign-in button.
+//
+// Stable hooks for tests: #sign-in-wait, #sign-in-text, #sign-in-cancel.
+
+import type { ListenSignIn } from "../api";
+import { errorText } from "../api";
+import type { SignInStarted } from "../bindings";
+import { h } from "./dom";
+
+/** The wait panel of one dialog. */
+export interface SignInWait {
+  /** The panel (hidden until `show`). */
+  el: HTMLElement;
+  /** True while a browser sign-in is awaited. */
+  waiting(): boolean;
+  /** Shows the panel with `text` in place of `form` and focuses Cancel sign-in. */
+  show(text: string): void;
+  /** Hides the panel and shows `form` again. */
+  hide(): void;
+  /** Asks the shell once to stop the sign-in (Cancel sign-in, Escape, Cancel). */
+  cancel(): Promise<void>;
+}
+
+/** What the panel says once the shell has tried to open the browser. */
+export function browserText(started: SignInStarted, account: string): string {
+  return started.browser_opened
+    ? `A browser window opened for you to sign in to ${started.name}. Sign in there with ${account}; MedHarmony Desk continues by itself when you are done (it waits up to 5 minutes).`
+    : "MedHarmony Desk could not open your web browser. Cancel the sign-in, then ask your IT person to check this computer's default browser.";
+}
+
+/**
+ * Creates the panel for `dialog`, hiding `form` while waiting. `account` names the account to
+ * sign in with ("your EHR account"); `cancelSignIn` is the shell's command; a failure to
+ * cancel goes to `onError`. Listens to the `sign-in` event until the dialog closes.
+ */
+export function signInWait(opts: {
+  dialog: HTMLDialogElement;
+  form: HTMLElement;
+  account: () => string;
+  cancelSignIn: () => Promise<unknown>;
+  onError: (text: string) => void;
+  onSignIn?: ListenSignIn;
+}): SignInWait {
+  let waiting = false;
+  const text = h("p", { id: "sign-in-text" });
+  const cancelBtn = h("button", { type: "button", class: "btn", id: "sign-in-cancel" }, "Cancel sign-in");
+  const el = h("div", { class: "sign-in-wait", id: "sign-in-wait", role: "status", hidden: true }, h("span", { class: "spinner", "aria-hidden": "true" }), h("div", { class: "wait-body" }, text, cancelBtn));
+
+  async function cancel(): Promise<void> {
+    cancelBtn.disabled = true;
+    cancelBtn.textContent = "Cancelling…";
+    try {
+      await opts.cancelSignIn();
+    } catch (e) {
+      opts.onError(errorText(e));
+    }
+  }
+  cancelBtn.addEventListener("click", () => void cancel());
+
+  let unlisten: (() => void) | null = null;
+  opts
+    .onSignIn?.((started) => {
+      if (waiting) text.textContent = browserText(started, opts.account());
+    })
+    .then((u) => {
+      if (opts.dialog.isConnected) unlisten = u;
+      else u();
+    })
+    .catch(() => undefined);
+  opts.dialog.addEventListener("close", () => unlisten?.());
+
+  return {
+    el,
+    waiting: () => waiting,
+    show(t: string) {
+      waiting = true;
+      text.textContent = t;
+      cancelBtn.disabled = false;
+      cancelBtn.textContent = "Cancel sign-in";
+      // While the browser sign-in runs, the dialog is only about it.
+      opts.form.hidden = true;
+      el.hidden = false;
+      cancelBtn.focus();
+    },
+    hide() {
+      waiting = false;
+      el.hidden = true;
+      opts.form.hidden = false;
+    },
+    cancel,
+  };
+}
