@@ -15,6 +15,7 @@
 //! `Retry-After`, token refresh on 401) in [`http`]; authorization in
 //! [`crate::auth`].
 
+pub mod caldav;
 pub mod calendar;
 pub mod fhir;
 pub mod http;
