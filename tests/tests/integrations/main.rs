@@ -2,6 +2,7 @@
 //! FHIR server on loopback. One test binary, one module per area.
 
 mod auth;
+mod caldav;
 mod fake;
 mod cli_connectors;
 mod real_fhir;

@@ -360,6 +360,24 @@ impl CalDavConnector {
             .build()
     }
 
+    /// With `false`, busy time is read with `calendar-query` only, never `free-busy-query`
+    /// (for a server whose free/busy answers are known to be wrong; tests of the fallback).
+    pub fn with_free_busy(mut self, use_it: bool) -> Self {
+        for plan in self.plans.iter().flatten() {
+            self.free_busy.insert(plan.settings.id.clone(), use_it);
+        }
+        self
+    }
+
+    /// How the busy time of the calendar with URL `calendar_url` is read: `Some(true)` when the
+    /// last read used `free-busy-query`, `Some(false)` when the server refused it (or
+    /// [`CalDavConnector::with_free_busy`] said so) and `calendar-query` is used, `None` before
+    /// the first read.
+    pub fn uses_free_busy(&self, calendar_url: &str) -> Option<bool> {
+        let want = calendar_url.trim_end_matches('/');
+        self.free_busy.iter().find(|(k, _)| k.trim_end_matches('/') == want).map(|(_, v)| *v)
+    }
+
     /// Replaces the clock used for DTSTAMP (tests).
     pub fn with_clock(mut self, now: impl Fn() -> DateTime<Utc> + Send + 'static) -> Self {
         self.now = Box::new(now);
@@ -371,7 +389,10 @@ impl CalDavConnector {
         let url = plan.settings.id.clone();
         if self.free_busy.get(&url).copied().unwrap_or(true) {
             match self.free_busy_query(&url, range)? {
-                Some(busy) => return Ok(busy),
+                Some(busy) => {
+                    self.free_busy.insert(url, true);
+                    return Ok(busy);
+                }
                 None => {
                     tracing::info!(system = %self.dav.system, "the server refused free-busy-query; reading events with calendar-query");
                     self.free_busy.insert(url.clone(), false);

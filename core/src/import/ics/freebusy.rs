@@ -144,9 +144,9 @@ END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
         assert_eq!(
             reasons,
             vec![
-                (Some(13), "FREEBUSY period '20260303T090000/20260303T100000' is not in UTC"),
-                (Some(13), "FREEBUSY period '20260303T230000Z/20260303T220000Z' ends before it starts"),
-                (Some(13), "FREEBUSY period 'nonsense' is not a period of time"),
+                (Some(14), "FREEBUSY period '20260303T090000/20260303T100000' is not in UTC"),
+                (Some(14), "FREEBUSY period '20260303T230000Z/20260303T220000Z' ends before it starts"),
+                (Some(14), "FREEBUSY period 'nonsense' is not a period of time"),
             ]
         );
     }
