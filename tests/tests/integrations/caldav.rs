@@ -275,3 +275,82 @@ fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// Two desks booking the same time at once (wiremock): ours went in, but reading the span
+/// again shows another desk's event, so ours is deleted and the booking is `SlotTaken`.
+/// The first free/busy request is answered 503 with `Retry-After: 0` and retried.
+#[test]
+fn a_simultaneous_booking_elsewhere_withdraws_ours() {
+    use std::sync::{Arc, Mutex};
+    use wiremock::matchers::{body_string_contains, method, path, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let fake = crate::fake::Fake::start();
+    let cal_path = "/dav/calendars/weber/clinic/";
+    let calendar = format!("{}{cal_path}", fake.uri());
+    fake.mount(
+        Mock::given(method("REPORT"))
+            .and(path(cal_path))
+            .and(body_string_contains("free-busy-query"))
+            .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "0"))
+            .up_to_n_times(1),
+    );
+    let empty_free_busy = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//EN\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:20260301T000000Z\r\n\
+DTSTART:20260304T120000Z\r\nDTEND:20260304T123000Z\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    fake.mount(
+        Mock::given(method("REPORT"))
+            .and(path(cal_path))
+            .and(body_string_contains("free-busy-query"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(empty_free_busy, "text/calendar; charset=utf-8")),
+    );
+    fake.mount(Mock::given(method("PUT")).and(path_regex(r"^/dav/calendars/weber/clinic/[0-9a-f]{32}-medharmony\.ics$")).respond_with(ResponseTemplate::new(201)));
+    let other = format!(
+        "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\" xmlns:cal=\"urn:ietf:params:xml:ns:caldav\"><d:response>\
+<d:href>{cal_path}other-desk.ics</d:href><d:propstat><d:prop><d:getetag>\"1\"</d:getetag><cal:calendar-data>{}</cal:calendar-data>\
+</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>",
+        ics("BEGIN:VEVENT\r\nUID:other-desk\r\nDTSTAMP:20260301T000000Z\r\nDTSTART:20260304T120000Z\r\nDTEND:20260304T123000Z\r\nSUMMARY:Booked\r\nEND:VEVENT\r\n")
+    );
+    fake.mount(
+        Mock::given(method("REPORT"))
+            .and(path(cal_path))
+            .and(body_string_contains("calendar-query"))
+            .respond_with(ResponseTemplate::new(207).set_body_raw(other, "application/xml; charset=utf-8")),
+    );
+    fake.mount(Mock::given(method("DELETE")).respond_with(ResponseTemplate::new(204)));
+
+    let mut settings = IntegrationSettings::new(&fake.uri(), "Europe/Berlin", AuthConfig::Basic { username: USER.into() });
+    settings.calendars = vec![CalendarSettings {
+        id: calendar.clone(),
+        provider: "Dr. Weber".into(),
+        tz: None,
+        hours: "Wed 13:00-16:00".into(),
+        slot_minutes: 30,
+        location: None,
+    }];
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let recorded = waits.clone();
+    let mut desk = CalDavConnector::new("Fastmail", settings, USER.into(), PASSWORD.into(), CalDavConnector::default_agent())
+        .unwrap()
+        .with_sleeper(move |d| recorded.lock().unwrap().push(d));
+    let span = Interval { start: utc(4, 12, 0), end: utc(4, 12, 30) };
+    let slot = SlotToBook {
+        external_id: format!("{calendar}#20260304T120000Z"),
+        span,
+        provider_ref: None,
+        location_ref: None,
+        booking: serde_json::json!({ "calendar": calendar }),
+    };
+    let err = desk.book(&slot, "patient-1").unwrap_err();
+    assert!(matches!(err, ConnectorError::SlotTaken { .. }), "{err}");
+    assert_eq!(*waits.lock().unwrap(), vec![std::time::Duration::ZERO]);
+
+    let requests = fake.requests();
+    let put = requests.iter().find(|r| r.method.as_str() == "PUT").expect("the event was PUT");
+    assert_eq!(put.headers.get("If-None-Match").and_then(|v| v.to_str().ok()), Some("*"));
+    let body = String::from_utf8_lossy(&put.body);
+    assert!(body.contains("DTSTART:20260304T120000Z\r\n") && body.contains("X-MEDHARMONY-PATIENT-ID:patient-1\r\n"), "{body}");
+    let deleted: Vec<_> = requests.iter().filter(|r| r.method.as_str() == "DELETE").map(|r| r.url.path().to_string()).collect();
+    assert_eq!(deleted, vec![put.url.path().to_string()], "our own event, and only it, was withdrawn");
+    let free_busy_asks = requests.iter().filter(|r| String::from_utf8_lossy(&r.body).contains("free-busy-query")).count();
+    assert_eq!(free_busy_asks, 2, "503 then retried");
+}

@@ -21,6 +21,11 @@
 //!   VEVENT ([`xml::booking_event`]) is PUT to `<calendar URL><uid>.ics` with
 //!   `If-None-Match: *` (RFC 4791 §5.3.2). The appointment id is the event's URL; cancelling
 //!   DELETEs it.
+//! * HTTP 429 / 503 are retried up to three times, waiting what `Retry-After` says (at most
+//!   30 s) or 0.5 s, 1 s, 2 s.
+//! * After a booking's PUT the span is read again with `calendar-query`: when another busy
+//!   event overlaps it (a simultaneous booking elsewhere), ours is deleted and the booking is
+//!   [`ConnectorError::SlotTaken`]; so two desks racing never both keep the time.
 //! * Redirects are followed here (at most [`MAX_REDIRECTS`]), keeping the method (a
 //!   PROPFIND stays a PROPFIND, RFC 6764 §5) and sending the password on only to the same
 //!   origin or over HTTPS; the agent must not follow them itself (see
@@ -44,6 +49,13 @@ use crate::time::Interval;
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
 
+/// Retries of a request answered 429 or 503 (waiting what `Retry-After` says, RFC 9110
+/// §10.2.3, else 0.5 s, 1 s, 2 s).
+const RETRY_ATTEMPTS: u32 = 3;
+
+/// Longest `Retry-After` waited for; a server asking more gets its error passed on.
+const RETRY_CAP: Duration = Duration::from_secs(30);
+
 /// What staff are told to check when the server refuses the sign-in.
 const CHECK_SIGN_IN: &str = "check the user name and app password";
 
@@ -66,6 +78,8 @@ struct Dav {
     system: String,
     /// `Basic <base64(user:password)>`; never logged, never in an error.
     authorization: String,
+    /// How waits before retries are done (tests record them instead of sleeping).
+    sleep: Box<dyn Fn(Duration) + Send>,
 }
 
 /// A reply of any HTTP status.
@@ -101,7 +115,7 @@ struct Transport {
 impl Dav {
     fn new(agent: ureq::Agent, system: &str, username: &str, password: &str) -> Self {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-        Dav { agent, system: system.to_string(), authorization: format!("Basic {token}") }
+        Dav { agent, system: system.to_string(), authorization: format!("Basic {token}"), sleep: Box::new(std::thread::sleep) }
     }
 
     /// Sends `method url` and returns the reply whatever its status; follows redirects.
@@ -116,7 +130,12 @@ impl Dav {
         let mut current = url::Url::parse(url).map_err(|_| Transport { detail: format!("'{url}' is not a web address"), sent: false })?;
         let first = current.clone();
         let mut with_auth = true;
-        for _ in 0..=MAX_REDIRECTS {
+        let mut busy_tries = 0u32;
+        let mut hops = 0usize;
+        loop {
+            if hops > MAX_REDIRECTS {
+                return Err(Transport { detail: "the server kept redirecting".into(), sent: false });
+            }
             let mut req = self.agent.request_url(method, &current);
             if with_auth {
                 req = req.set("Authorization", &self.authorization);
@@ -140,12 +159,26 @@ impl Dav {
                 }
             };
             let status = resp.status();
+            if matches!(status, 429 | 503) && busy_tries < RETRY_ATTEMPTS {
+                let wait = resp.header("Retry-After").map(|v| super::http::parse_retry_after(v, Utc::now()));
+                let wait = match wait {
+                    None => Some(Duration::from_millis(500 << busy_tries)),
+                    Some(w) => w.filter(|w| *w <= RETRY_CAP),
+                };
+                if let Some(wait) = wait {
+                    busy_tries += 1;
+                    tracing::info!(system = %self.system, status, wait_ms = wait.as_millis() as u64, "server busy; waiting before retrying");
+                    (self.sleep)(wait);
+                    continue;
+                }
+            }
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 if let Some(next) = resp.header("Location").and_then(|l| current.join(l).ok()) {
                     tracing::debug!(system = %self.system, status, from = %current.path(), to = %next.path(), "following a redirect");
                     // The password goes on only to the server it was given for, or over HTTPS.
                     with_auth = with_auth && (same_origin(&first, &next) || next.scheme() == "https");
                     current = next;
+                    hops += 1;
                     continue;
                 }
             }
@@ -153,7 +186,6 @@ impl Dav {
             let body = resp.into_string().map_err(|e| Transport { detail: format!("the reply was cut off ({e})"), sent: true })?;
             return Ok(DavReply { status, body, content_type, url: current });
         }
-        Err(Transport { detail: "the server kept redirecting".into(), sent: false })
     }
 
     fn unreachable(&self, t: Transport) -> ConnectorError {
@@ -277,8 +309,9 @@ pub fn discover(base_url: &str, username: &str, password: &str, agent: ureq::Age
     Ok(found)
 }
 
+/// Percent-decodes a URL path segment (a `+` stays a `+`).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_else(|| s.to_string())
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_else(|| s.to_string())
 }
 
 /// Why one calendar's busy time could not be read.
@@ -378,6 +411,12 @@ impl CalDavConnector {
         self.free_busy.iter().find(|(k, _)| k.trim_end_matches('/') == want).map(|(_, v)| *v)
     }
 
+    /// Replaces how waits before retries are done (tests record them instead of sleeping).
+    pub fn with_sleeper(mut self, sleep: impl Fn(Duration) + Send + 'static) -> Self {
+        self.dav.sleep = Box::new(sleep);
+        self
+    }
+
     /// Replaces the clock used for DTSTAMP (tests).
     pub fn with_clock(mut self, now: impl Fn() -> DateTime<Utc> + Send + 'static) -> Self {
         self.now = Box::new(now);
@@ -399,7 +438,7 @@ impl CalDavConnector {
                 }
             }
         }
-        self.calendar_query(plan, range)
+        Ok(self.calendar_query(plan, range)?.into_iter().map(|(_, span)| span).collect())
     }
 
     /// The free-busy-query REPORT; `Ok(None)` when the server does not support it.
@@ -435,8 +474,9 @@ impl CalDavConnector {
         }
     }
 
-    /// The calendar-query REPORT, its events read with the .ics importer.
-    fn calendar_query(&mut self, plan: &CalendarPlan, range: Interval) -> Result<Vec<Interval>, BusyError> {
+    /// The calendar-query REPORT, its events read with the .ics importer: each busy instance's
+    /// UID and span.
+    fn calendar_query(&mut self, plan: &CalendarPlan, range: Interval) -> Result<Vec<(String, Interval)>, BusyError> {
         let url = &plan.settings.id;
         let body = xml::calendar_query(range);
         let reply = self
@@ -462,7 +502,7 @@ impl CalDavConnector {
             if let Some(first) = import.skipped.first() {
                 return Err(BusyError::Calendar(format!("an event could not be read: {}", first.reason)));
             }
-            busy.extend(import.instances.iter().map(|i| i.span));
+            busy.extend(import.instances.into_iter().map(|i| (i.uid, i.span)));
         }
         Ok(busy)
     }
@@ -563,6 +603,25 @@ impl Connector for CalDavConnector {
         })?;
         match reply.status {
             200 | 201 | 204 => {
+                // CalDAV has no slot lock: two desks may both have seen the time free and both
+                // PUT. Read the span again; if any other busy event overlaps it now, withdraw
+                // ours. (If both desks see each other, both withdraw: never a double booking.)
+                match self.calendar_query(&plan, slot.span) {
+                    Ok(events) if events.iter().any(|(u, b)| *u != uid && b.start < slot.span.end && slot.span.start < b.end) => {
+                        tracing::info!(system = %system, "another event took the time while booking; withdrawing ours");
+                        let withdrawn = self.dav.send("DELETE", &event_url, None, None, &[]);
+                        return match withdrawn {
+                            Ok(r) if matches!(r.status, 200 | 202 | 204 | 404 | 410) => Err(ConnectorError::SlotTaken { system }),
+                            _ => Err(ConnectorError::BookingUnknown {
+                                system,
+                                detail: "someone else booked the same time at once and our event could not be withdrawn".into(),
+                            }),
+                        };
+                    }
+                    Ok(_) => {}
+                    // The booking stands; only the extra check could not be made.
+                    Err(_) => tracing::warn!(system = %system, "could not re-check the booked time for a simultaneous booking"),
+                }
                 tracing::info!(system = %system, "event booked in the CalDAV calendar");
                 Ok(Booked { appointment_id: event_url, status: "booked".into() })
             }

@@ -113,6 +113,7 @@ fn nextcloud_discovery_replies_prefixed_namespaces_and_timezone_ids() {
     );
     assert!(cals.iter().all(CalendarEntry::holds_events));
     assert_eq!(percent_decode("dr%20rivera%20clinic"), "dr rivera clinic");
+    assert_eq!(percent_decode("a+b%C3%A9"), "a+bé");
 }
 
 #[test]
