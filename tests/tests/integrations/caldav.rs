@@ -168,6 +168,17 @@ fn a_calendar_that_is_gone_makes_the_window_incomplete_naming_the_provider() {
         // Dr. Rivera's calendar was still read.
         assert_eq!(starts(&read).len(), expected().len());
     }
+    // Booking into it says so in plain words.
+    let slot = SlotToBook {
+        external_id: format!("{}#20260304T160000Z", okafor.id),
+        span: Interval { start: utc(4, 16, 0), end: utc(4, 16, 30) },
+        provider_ref: None,
+        location_ref: None,
+        booking: serde_json::json!({ "calendar": okafor.id }),
+    };
+    let err = connector(&server, vec![okafor.clone()], PASSWORD).book(&slot, "patient-1").unwrap_err();
+    assert!(matches!(err, ConnectorError::Server { status: 404, .. }), "{err}");
+    assert!(err.to_string().contains("Dr. Okafor's calendar could not be checked before booking: the calendar was not found"), "{err}");
 }
 
 #[test]

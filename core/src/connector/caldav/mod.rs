@@ -318,16 +318,24 @@ fn percent_decode(s: &str) -> String {
 enum BusyError {
     /// Fatal for the whole read (sign-in refused, server unreachable).
     Fatal(ConnectorError),
-    /// This calendar only, in plain words.
-    Calendar(String),
+    /// This calendar only, in plain words, with the HTTP status when the server refused
+    /// (`None`: its reply could not be read).
+    Calendar(String, Option<u16>),
+}
+
+impl BusyError {
+    fn unreadable(why: String) -> Self {
+        BusyError::Calendar(why, None)
+    }
 }
 
 impl From<ConnectorError> for BusyError {
     fn from(e: ConnectorError) -> Self {
         match e {
             ConnectorError::Unauthorized { .. } | ConnectorError::Unreachable { .. } => BusyError::Fatal(e),
-            ConnectorError::Server { detail, .. } | ConnectorError::BadReply { detail, .. } => BusyError::Calendar(detail),
-            other => BusyError::Calendar(other.to_string()),
+            ConnectorError::Server { detail, status, .. } => BusyError::Calendar(detail, Some(status)),
+            ConnectorError::BadReply { detail, .. } => BusyError::Calendar(detail, None),
+            other => BusyError::Calendar(other.to_string(), None),
         }
     }
 }
@@ -460,7 +468,7 @@ impl CalDavConnector {
                     _ => return Ok(None),
                 };
                 if let Some(first) = read.unreadable.first() {
-                    return Err(BusyError::Calendar(format!(
+                    return Err(BusyError::unreadable(format!(
                         "the calendar's free/busy reply could not be read in full ({} period(s); first: {})",
                         read.unreadable.len(),
                         first.reason
@@ -486,7 +494,7 @@ impl CalDavConnector {
         if reply.status != 207 {
             return Err(self.dav.status_error(reply.status, "the calendar").into());
         }
-        let responses = xml::parse_multistatus(&reply.body).map_err(BusyError::Calendar)?;
+        let responses = xml::parse_multistatus(&reply.body).map_err(BusyError::unreadable)?;
         let opts = IcsOptions { provider_zone: plan.tz, window: range };
         let mut busy = Vec::new();
         for obj in xml::calendar_objects(&responses) {
@@ -496,11 +504,11 @@ impl CalDavConnector {
                 Err(_) if resolve(&reply.url, &obj.href).is_some_and(|u| u.path().trim_end_matches('/') == reply.url.path().trim_end_matches('/')) => {
                     continue
                 }
-                Err(status) => return Err(BusyError::Calendar(format!("an event could not be read (status {status})"))),
+                Err(status) => return Err(BusyError::unreadable(format!("an event could not be read (status {status})"))),
             };
-            let import = parse_ics(data.as_bytes(), &opts).map_err(|e| BusyError::Calendar(format!("an event could not be read: {e}")))?;
+            let import = parse_ics(data.as_bytes(), &opts).map_err(|e| BusyError::unreadable(format!("an event could not be read: {e}")))?;
             if let Some(first) = import.skipped.first() {
-                return Err(BusyError::Calendar(format!("an event could not be read: {}", first.reason)));
+                return Err(BusyError::unreadable(format!("an event could not be read: {}", first.reason)));
             }
             busy.extend(import.instances.into_iter().map(|i| (i.uid, i.span)));
         }
@@ -551,7 +559,7 @@ impl Connector for CalDavConnector {
             match self.busy(&plan, range) {
                 Ok(busy) => read.slots.extend(calendar::open_slots(&plan, window, &busy)),
                 Err(BusyError::Fatal(e)) => return Err(e),
-                Err(BusyError::Calendar(why)) => problems.push(format!("{}'s calendar: {why}", plan.settings.provider)),
+                Err(BusyError::Calendar(why, _)) => problems.push(format!("{}'s calendar: {why}", plan.settings.provider)),
             }
         }
         read.complete = problems.is_empty();
@@ -587,8 +595,12 @@ impl Connector for CalDavConnector {
             }
             Ok(_) => {}
             Err(BusyError::Fatal(e)) => return Err(e),
-            Err(BusyError::Calendar(detail)) => {
-                return Err(ConnectorError::Server { system, status: 0, detail: format!("{}'s calendar could not be checked: {detail}", plan.settings.provider) })
+            Err(BusyError::Calendar(why, status)) => {
+                let detail = format!("{}'s calendar could not be checked before booking: {why}", plan.settings.provider);
+                return Err(match status {
+                    Some(status) => ConnectorError::Server { system, status, detail },
+                    None => ConnectorError::BadReply { system, detail },
+                });
             }
         }
         let uid = random_uid();
