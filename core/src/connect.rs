@@ -311,8 +311,23 @@ fn sign_in(
             let tokens = auth::google::sign_in(&google, open_browser, cancel, SIGN_IN_TIMEOUT, &agent)?;
             auth::google::save_sign_in(vault, name, &google, &tokens)?
         }
-        ConnectAuth::Basic { .. } => {
-            return Err(ConnectError::Invalid(format!("{} connections are not available in this version", req.kind.label())));
+        ConnectAuth::Basic { username, password } => {
+            // Checks the user name and app password, and that every calendar is one the account sees.
+            let agent = crate::connector::caldav::CalDavConnector::default_agent();
+            let found = crate::connector::caldav::discover(base_url, username, password, agent).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+            let norm = |u: &str| u.trim().trim_end_matches('/').to_lowercase();
+            for c in &req.calendars {
+                if !found.iter().any(|f| norm(&f.url) == norm(&c.id)) {
+                    let names: Vec<String> = found.iter().map(|f| f.display_name.clone()).collect();
+                    return Err(ConnectError::Invalid(format!(
+                        "{} is not one of the calendars this account can see{}. Use Find calendars to pick them.",
+                        c.id,
+                        if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
+                    )));
+                }
+            }
+            secrets.store_password(name, password)?;
+            AuthConfig::Basic { username: username.clone() }
         }
     };
     Ok(auth_config)
@@ -450,7 +465,7 @@ pub fn reconnect(
         }
         AuthConfig::Standalone { scope, .. } => (None, Some(scope.clone())),
         AuthConfig::InstalledApp { token_url, scope, .. } => (Some(token_url.clone()), Some(scope.clone())),
-        AuthConfig::None => (None, None),
+        AuthConfig::None | AuthConfig::Basic { .. } => (None, None),
     };
     let req = ConnectRequest {
         token_url,

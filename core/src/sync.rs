@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::auth;
 use crate::connector::athena::AthenaConnector;
+use crate::connector::caldav::CalDavConnector;
 use crate::connector::fhir::epic::EpicConnector;
 use crate::connector::google::GoogleCalendarConnector;
 use crate::connector::fhir::FhirConnector;
@@ -128,7 +129,7 @@ impl IntegrationLock {
 /// [`ConnectorError::Auth`] when a secret is missing from the keychain.
 pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>) -> Result<Box<dyn Connector>, ConnectorError> {
     let agent = FhirHttp::default_agent();
-    let tokens = auth::token_source(&integ.settings.auth, &integ.name, vault, agent.clone())?;
+    let tokens = auth::token_source(&integ.settings.auth, &integ.name, vault.clone(), agent.clone())?;
     let http = FhirHttp::new(agent, &integ.name, tokens);
     Ok(match integ.kind {
         IntegrationKind::Fhir | IntegrationKind::OracleHealth => Box::new(FhirConnector::new(integ.kind, integ.settings.clone(), http)),
@@ -136,7 +137,8 @@ pub fn connector_for(integ: &Integration, vault: Arc<dyn KeyVault + Send + Sync>
         IntegrationKind::Athena => Box::new(AthenaConnector::new(integ.settings.clone(), http)?),
         IntegrationKind::GoogleCalendar => Box::new(GoogleCalendarConnector::new(integ.settings.clone(), http)?),
         IntegrationKind::CalDav => {
-            return Err(ConnectorError::Unsupported(format!("{} connections are not available in this version", integ.kind.label())))
+            let (username, password) = auth::basic_credentials(&integ.settings.auth, &integ.name, vault.as_ref())?;
+            Box::new(CalDavConnector::new(&integ.name, integ.settings.clone(), username, password, CalDavConnector::default_agent())?)
         }
     })
 }

@@ -58,7 +58,7 @@ pub fn list(state: &DeskState) -> Result<IntegrationsView, DeskError> {
 pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCard {
     let (auth, words) = auth_words(&i.settings.auth);
     let client_id = match &i.settings.auth {
-        AuthConfig::None => None,
+        AuthConfig::None | AuthConfig::Basic { .. } => None,
         AuthConfig::Backend { client_id, .. }
         | AuthConfig::ClientSecret { client_id, .. }
         | AuthConfig::Standalone { client_id, .. }
@@ -433,8 +433,16 @@ pub fn find_calendars(base_url: &str, username: &str, password: &str) -> Result<
     if username.trim().is_empty() || password.trim().is_empty() {
         return Err(DeskError::Form("Enter the user name and app password first, then find the calendars.".into()));
     }
-    let _ = base;
-    Err(DeskError::Form("Finding calendars is not available in this version; enter each calendar's address.".into()))
+    let agent = medharmony::connector::caldav::CalDavConnector::default_agent();
+    match medharmony::connector::caldav::discover(&base, username.trim(), password.trim(), agent) {
+        Ok(found) if found.is_empty() => Err(DeskError::Form(format!(
+            "The account {} has no calendars on {}. Make a calendar for each provider there, then find the calendars again.",
+            username.trim(),
+            url::Url::parse(&base).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_else(|| base.clone())
+        ))),
+        Ok(found) => Ok(found.into_iter().map(|c| FoundCalendar { url: c.url, name: c.display_name }).collect()),
+        Err(e) => Err(DeskError::Form(sentence(&e.to_string()))),
+    }
 }
 
 /// One sync of `integ` over the default window around `now`, recorded on the

@@ -257,6 +257,7 @@ pub fn auth_words(cfg: &medharmony::auth::AuthConfig) -> (&'static str, &'static
         AuthConfig::ClientSecret { .. } => ("client-secret", "System account with a client secret"),
         AuthConfig::Standalone { .. } => ("standalone", "A staff member signed in with the web browser"),
         AuthConfig::InstalledApp { .. } => ("google", "A staff member signed in with a Google account in the web browser"),
+        AuthConfig::Basic { .. } => ("basic", "User name and app password"),
     }
 }
 

@@ -2,6 +2,7 @@
 //! them against a throw-away encrypted database.
 
 pub mod fhir_server;
+pub mod radicale;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -14,7 +14,8 @@
 //!   memory and renews it 60 s before it expires.
 //! * [`google`]: Google's OAuth for installed apps ([`google::sign_in`]), on the loopback sign-in
 //!   with `access_type=offline`, `prompt=consent` and the desktop client's secret.
-//! * [`secrets`]: the keychain entries (private key, client secret, refresh token) per integration.
+//! * [`secrets`]: the keychain entries (private key, client secret, refresh token, password) per integration.
+//! * [`basic_credentials`]: user name and app password of HTTP Basic sign-in (CalDAV).
 //!
 //! Settings that are not secret live in the database as an [`AuthConfig`]; secrets live only in the
 //! OS keychain. No error message and no log line ever contains a token, a secret or a key.
@@ -65,7 +66,7 @@ pub enum AuthError {
     MissingSecret {
         /// The integration's name.
         system: String,
-        /// `private key`, `client secret` or `sign-in (refresh token)`.
+        /// `private key`, `client secret`, `sign-in (refresh token)` or `password`.
         what: &'static str,
     },
     /// The OS keychain could not be used.
@@ -236,6 +237,31 @@ pub enum AuthConfig {
         /// Space-separated scopes asked for at sign-in, e.g. [`google::CALENDAR_SCOPE`].
         scope: String,
     },
+    /// HTTP Basic (RFC 7617) with a user name and an app password (CalDAV servers: iCloud,
+    /// Fastmail, Nextcloud, Radicale). The password is stored under `integration:<name>:password`
+    /// and sent by the connector itself on every request (see [`basic_credentials`]); no token
+    /// is involved, so [`token_source`] gives [`NoAuth`] for it.
+    Basic {
+        /// The account's user name (for iCloud the Apple ID e-mail address).
+        username: String,
+    },
+}
+
+/// The user name and password of an [`AuthConfig::Basic`] integration, the password read from
+/// the keychain (`integration:<name>:password`).
+///
+/// # Errors
+/// [`AuthError::Config`] when `cfg` is not `Basic`, [`AuthError::MissingSecret`] ("The password
+/// for `<name>` is missing from this computer's keychain. Reconnect …") when no password is
+/// stored, [`AuthError::Keychain`] when the keychain cannot be used.
+pub fn basic_credentials(cfg: &AuthConfig, integration_name: &str, vault: &dyn KeyVault) -> Result<(String, String), AuthError> {
+    let AuthConfig::Basic { username } = cfg else {
+        return Err(AuthError::Config(format!("{integration_name} does not sign in with a user name and password.")));
+    };
+    let password = Secrets::new(vault)
+        .load_password(integration_name)?
+        .ok_or_else(|| AuthError::MissingSecret { system: integration_name.to_string(), what: "password" })?;
+    Ok((username.clone(), password))
 }
 
 /// Builds the [`TokenSource`] for an integration from its settings and the keychain.
@@ -257,7 +283,8 @@ pub fn token_source(
     let secrets = Secrets::new(vault.as_ref());
     let missing = |what| AuthError::MissingSecret { system: integration_name.to_string(), what };
     let grant = match cfg {
-        AuthConfig::None => return Ok(Box::new(NoAuth)),
+        // No bearer token: a Basic integration's connector sends the user name and password itself.
+        AuthConfig::None | AuthConfig::Basic { .. } => return Ok(Box::new(NoAuth)),
         AuthConfig::Backend { client_id, token_url, scope, kid } => {
             let pem = secrets.load_private_key(integration_name)?.ok_or_else(|| missing("private key"))?;
             let key = SigningKey::from_pem(&pem, kid.as_deref())?;
@@ -344,6 +371,8 @@ mod tests {
         );
         assert_eq!(serde_json::from_value::<AuthConfig>(json).unwrap(), cfg);
         assert_eq!(serde_json::to_value(AuthConfig::None).unwrap(), serde_json::json!({"method": "none"}));
+        let basic = AuthConfig::Basic { username: "rivera@example.com".into() };
+        assert_eq!(serde_json::to_value(&basic).unwrap(), serde_json::json!({"method": "basic", "username": "rivera@example.com"}));
         let secret = serde_json::json!({"method": "client-secret", "client_id": "a", "token_url": "https://t", "scope": "s"});
         assert!(matches!(serde_json::from_value::<AuthConfig>(secret).unwrap(), AuthConfig::ClientSecret { .. }));
     }
@@ -372,8 +401,17 @@ mod tests {
         };
         let err = token_source(&standalone, "Epic", vault.clone(), agent.clone()).err().unwrap();
         assert!(matches!(err, AuthError::MissingSecret { what: "sign-in (refresh token)", .. }), "{err}");
-        let none = token_source(&AuthConfig::None, "Open server", vault, agent).unwrap().bearer(false).unwrap();
+        let none = token_source(&AuthConfig::None, "Open server", vault.clone(), agent.clone()).unwrap().bearer(false).unwrap();
         assert_eq!(none, None);
+
+        // Basic: no bearer token; the password comes from the keychain, named when missing.
+        let basic = AuthConfig::Basic { username: "rivera".into() };
+        assert_eq!(token_source(&basic, "iCloud", vault.clone(), agent).unwrap().bearer(false).unwrap(), None);
+        let err = basic_credentials(&basic, "iCloud", vault.as_ref()).unwrap_err();
+        assert_eq!(err.to_string(), "The password for iCloud is missing from this computer's keychain. Reconnect iCloud on the Integrations page.");
+        Secrets::new(vault.as_ref()).store_password("iCloud", "abcd-efgh-ijkl-mnop").unwrap();
+        assert_eq!(basic_credentials(&basic, "iCloud", vault.as_ref()).unwrap(), ("rivera".to_string(), "abcd-efgh-ijkl-mnop".to_string()));
+        assert!(matches!(basic_credentials(&AuthConfig::None, "iCloud", vault.as_ref()), Err(AuthError::Config(_))));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! * `integration:<name>:client-secret`: a system account's client secret (HTTP Basic).
 //! * `integration:<name>:refresh-token`: the refresh token of a user sign-in (standalone launch),
 //!   replaced whenever the server rotates it.
+//! * `integration:<name>:password`: the (app) password of HTTP Basic sign-in (CalDAV).
 //!
 //! The database holds only the non-secret [`super::AuthConfig`].
 
@@ -13,8 +14,8 @@ use crate::store::key::KeyVault;
 
 use super::AuthError;
 
-/// The three kinds of secret an integration may have.
-const KINDS: [&str; 3] = ["private-key", "client-secret", "refresh-token"];
+/// The kinds of secret an integration may have.
+const KINDS: [&str; 4] = ["private-key", "client-secret", "refresh-token", "password"];
 
 /// Reads and writes an integration's secrets in a [`KeyVault`] (the OS keychain in the product).
 pub struct Secrets<'a> {
@@ -28,7 +29,7 @@ impl<'a> Secrets<'a> {
     }
 
     /// The keychain account of one secret: `integration:<name>:<kind>` where `kind` is
-    /// `private-key`, `client-secret` or `refresh-token`.
+    /// `private-key`, `client-secret`, `refresh-token` or `password`.
     pub fn account(integration_name: &str, kind: &str) -> String {
         format!("integration:{integration_name}:{kind}")
     }
@@ -92,7 +93,23 @@ impl<'a> Secrets<'a> {
         self.get(integration_name, "refresh-token")
     }
 
-    /// Deletes all three secrets of an integration (those that exist), e.g. when it is removed.
+    /// Stores (or replaces) the password of HTTP Basic sign-in (a CalDAV app password).
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_password(&self, integration_name: &str, password: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "password", password)
+    }
+
+    /// The stored Basic password, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_password(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "password")
+    }
+
+    /// Deletes all four secrets of an integration (those that exist), e.g. when it is removed.
     ///
     /// # Errors
     /// [`AuthError::Keychain`] when the keychain cannot be used; the deletions before the failing
@@ -119,6 +136,9 @@ mod tests {
         secrets.store_client_secret("Epic", "s3cret").unwrap();
         secrets.store_refresh_token("Epic", "rt-1").unwrap();
         secrets.store_refresh_token("Other", "rt-other").unwrap();
+        secrets.store_password("Epic", "app-pw").unwrap();
+        assert_eq!(secrets.load_password("Epic").unwrap().as_deref(), Some("app-pw"));
+        assert_eq!(vault.map.borrow().get("integration:Epic:password").map(String::as_str), Some("app-pw"));
 
         assert_eq!(
             secrets.load_private_key("Epic").unwrap().as_deref(),
@@ -137,6 +157,7 @@ mod tests {
         assert_eq!(secrets.load_private_key("Epic").unwrap(), None);
         assert_eq!(secrets.load_client_secret("Epic").unwrap(), None);
         assert_eq!(secrets.load_refresh_token("Epic").unwrap(), None);
+        assert_eq!(secrets.load_password("Epic").unwrap(), None);
         // Other integrations keep theirs; forgetting twice is fine.
         assert_eq!(secrets.load_refresh_token("Other").unwrap().as_deref(), Some("rt-other"));
         secrets.forget_integration("Epic").unwrap();

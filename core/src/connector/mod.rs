@@ -17,6 +17,7 @@
 //! [`crate::auth`].
 
 pub mod athena;
+pub mod caldav;
 pub mod calendar;
 pub mod fhir;
 pub mod google;

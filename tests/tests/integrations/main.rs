@@ -3,6 +3,7 @@
 
 mod athena;
 mod auth;
+mod caldav;
 mod fake;
 mod cli_connectors;
 mod real_fhir;

@@ -51,6 +51,7 @@
 mod assemble;
 mod event;
 mod expand;
+pub mod freebusy;
 mod normalize;
 mod structure;
 mod values;
@@ -68,6 +69,8 @@ use icalendar::parser::{Component, Property};
 use crate::import::Skipped;
 use crate::model::BusyStatus;
 use crate::time::Interval;
+
+pub use freebusy::{parse_free_busy, FreeBusyPeriod, FreeBusyRead};
 
 /// Options for [`parse_ics`]: how to read times without an explicit zone
 /// (RFC 5545 §3.3.4 DATE, §3.3.5 floating DATE-TIME) and which instances to
