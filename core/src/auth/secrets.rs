@@ -6,6 +6,8 @@
 //! * `integration:<name>:client-secret`: a system account's client secret (HTTP Basic).
 //! * `integration:<name>:refresh-token`: the refresh token of a user sign-in (standalone launch),
 //!   replaced whenever the server rotates it.
+//! * `integration:<name>:webhook-secret`: the shared secret the practice's interface engine (or the
+//!   source system) signs webhook deliveries with (HMAC-SHA256, see [`crate::webhook`]).
 //!
 //! The database holds only the non-secret [`super::AuthConfig`].
 
@@ -13,8 +15,8 @@ use crate::store::key::KeyVault;
 
 use super::AuthError;
 
-/// The three kinds of secret an integration may have.
-const KINDS: [&str; 3] = ["private-key", "client-secret", "refresh-token"];
+/// The kinds of secret an integration may have.
+const KINDS: [&str; 4] = ["private-key", "client-secret", "refresh-token", "webhook-secret"];
 
 /// Reads and writes an integration's secrets in a [`KeyVault`] (the OS keychain in the product).
 pub struct Secrets<'a> {
@@ -28,7 +30,7 @@ impl<'a> Secrets<'a> {
     }
 
     /// The keychain account of one secret: `integration:<name>:<kind>` where `kind` is
-    /// `private-key`, `client-secret` or `refresh-token`.
+    /// `private-key`, `client-secret`, `refresh-token` or `webhook-secret`.
     pub fn account(integration_name: &str, kind: &str) -> String {
         format!("integration:{integration_name}:{kind}")
     }
@@ -92,7 +94,23 @@ impl<'a> Secrets<'a> {
         self.get(integration_name, "refresh-token")
     }
 
-    /// Deletes all three secrets of an integration (those that exist), e.g. when it is removed.
+    /// Stores (or replaces) the webhook signing secret (see [`crate::webhook`]).
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_webhook_secret(&self, integration_name: &str, secret: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "webhook-secret", secret)
+    }
+
+    /// The stored webhook signing secret, `None` when there is none (webhooks of this integration are refused).
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_webhook_secret(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "webhook-secret")
+    }
+
+    /// Deletes all secrets of an integration (those that exist), e.g. when it is removed.
     ///
     /// # Errors
     /// [`AuthError::Keychain`] when the keychain cannot be used; the deletions before the failing
@@ -119,6 +137,7 @@ mod tests {
         secrets.store_client_secret("Epic", "s3cret").unwrap();
         secrets.store_refresh_token("Epic", "rt-1").unwrap();
         secrets.store_refresh_token("Other", "rt-other").unwrap();
+        secrets.store_webhook_secret("Epic", "whsec-1").unwrap();
 
         assert_eq!(
             secrets.load_private_key("Epic").unwrap().as_deref(),
@@ -129,6 +148,9 @@ mod tests {
         assert_eq!(vault.map.borrow().get("integration:Epic:refresh-token").map(String::as_str), Some("rt-1"));
         assert_eq!(vault.map.borrow().get("integration:Epic:client-secret").map(String::as_str), Some("s3cret"));
         assert!(vault.map.borrow().contains_key("integration:Epic:private-key"));
+        assert_eq!(vault.map.borrow().get("integration:Epic:webhook-secret").map(String::as_str), Some("whsec-1"));
+        assert_eq!(secrets.load_webhook_secret("Epic").unwrap().as_deref(), Some("whsec-1"));
+        assert_eq!(secrets.load_webhook_secret("Other").unwrap(), None);
 
         secrets.store_refresh_token("Epic", "rt-2").unwrap();
         assert_eq!(secrets.load_refresh_token("Epic").unwrap().as_deref(), Some("rt-2"));
@@ -137,6 +159,7 @@ mod tests {
         assert_eq!(secrets.load_private_key("Epic").unwrap(), None);
         assert_eq!(secrets.load_client_secret("Epic").unwrap(), None);
         assert_eq!(secrets.load_refresh_token("Epic").unwrap(), None);
+        assert_eq!(secrets.load_webhook_secret("Epic").unwrap(), None);
         // Other integrations keep theirs; forgetting twice is fine.
         assert_eq!(secrets.load_refresh_token("Other").unwrap().as_deref(), Some("rt-other"));
         secrets.forget_integration("Epic").unwrap();
