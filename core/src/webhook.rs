@@ -583,6 +583,29 @@ pub enum DeliveryOutcome {
     ResyncFailed(String),
 }
 
+impl DeliveryOutcome {
+    /// One word for JSON lines: `applied`, `duplicate`, `stale`, `ignored`, `queued`, `resynced`, `resync-failed`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            DeliveryOutcome::Applied => "applied",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::Stale => "stale",
+            DeliveryOutcome::Ignored => "ignored",
+            DeliveryOutcome::Queued(_) => "queued",
+            DeliveryOutcome::Resynced { .. } => "resynced",
+            DeliveryOutcome::ResyncFailed(_) => "resync-failed",
+        }
+    }
+}
+
+/// The address path of an integration's MedHarmony events, its name percent-encoded as one path segment:
+/// `Main St Epic` → `/webhooks/Main%20St%20Epic` (FHIR notifications: that path plus `/fhir`).
+pub fn path_for(integration_name: &str) -> String {
+    let mut u = url::Url::parse("http://localhost/webhooks/").expect("a valid base");
+    u.path_segments_mut().expect("a base with a path").pop_if_empty().push(integration_name);
+    u.path().to_string()
+}
+
 impl Delivery {
     /// One line for staff, e.g. "Main St Epic: APPOINTMENT.BOOKED applied".
     pub fn plain(&self) -> String {
@@ -979,6 +1002,13 @@ mod tests {
         assert!(!verify_signature("s3cret", 1_772_445_600, sig.trim_start_matches("sha256="), body), "no scheme");
         assert!(!verify_signature("s3cret", 1_772_445_600, "sha256=zz", body), "not hex");
         assert!(!verify_signature("s3cret", 1_772_445_600, &sig[..sig.len() - 2], body), "truncated");
+    }
+
+    #[test]
+    fn paths_percent_encode_the_integration_name() {
+        assert_eq!(path_for("Main St Epic"), "/webhooks/Main%20St%20Epic");
+        assert_eq!(path_for("A/B?C#D"), "/webhooks/A%2FB%3FC%23D");
+        assert_eq!(path_for("Clinic"), "/webhooks/Clinic");
     }
 
     #[test]
