@@ -167,8 +167,9 @@ pub const TIMESTAMP_HEADER: &str = "x-medharmony-timestamp";
 /// Header with `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-medharmony-signature";
 
-/// How long a webhook secret read from the keychain is reused before it is read again (30 s),
-/// so a new secret takes effect within this time without a restart.
+/// How long a webhook secret read from the keychain is reused before it is read again (30 s). A delivery
+/// that the cached secret does not verify reads the keychain again, so a new secret works at once; the
+/// replaced one keeps working for at most this long.
 pub const SECRET_CACHE: StdDuration = StdDuration::from_secs(30);
 
 /// The signature header value for `body` sent at `timestamp` (Unix seconds):
@@ -797,38 +798,45 @@ async fn authenticate(shared: &Arc<Shared>, name: String, headers: &HeaderMap, b
         tracing::info!(integration = %name, "webhook refused: its timestamp is more than 5 minutes off");
         return Err(unauthorized());
     }
-    let cached = {
+    // A cached secret that does not verify is read again from the keychain once, so a new secret works at once.
+    let key = name.to_lowercase();
+    let mut cached = {
         let cache = shared.secrets.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(&name.to_lowercase()).filter(|(_, at)| at.elapsed() < SECRET_CACHE).map(|(s, _)| s.clone())
+        cache.get(&key).filter(|(_, at)| at.elapsed() < SECRET_CACHE).map(|(s, _)| s.clone())
     };
-    let lookup = {
-        let (shared, name) = (shared.clone(), name.clone());
-        tokio::task::spawn_blocking(move || -> Result<Option<(Integration, Option<String>)>, String> {
-            let integ = shared.store.lock().unwrap_or_else(|p| p.into_inner()).integration(&name).map_err(|e| e.to_string())?;
-            let Some(integ) = integ else { return Ok(None) };
-            let secret = match cached {
-                Some(s) => Some(s),
-                None => Secrets::new(shared.cfg.vault.as_ref()).load_webhook_secret(&integ.name).map_err(|e| e.to_string())?,
-            };
-            Ok(Some((integ, secret)))
-        })
-        .await
-    };
-    let (integ, secret) = match lookup {
-        Ok(Ok(Some((integ, Some(secret))))) => (integ, secret),
-        Ok(Ok(_)) => {
-            tracing::info!(integration = %name, "webhook refused: no such integration, or it has no webhook secret");
+    loop {
+        let from_cache = cached.is_some();
+        let lookup = {
+            let (shared, name, cached) = (shared.clone(), name.clone(), cached.take());
+            tokio::task::spawn_blocking(move || -> Result<Option<(Integration, Option<String>)>, String> {
+                let integ = shared.store.lock().unwrap_or_else(|p| p.into_inner()).integration(&name).map_err(|e| e.to_string())?;
+                let Some(integ) = integ else { return Ok(None) };
+                let secret = match cached {
+                    Some(s) => Some(s),
+                    None => Secrets::new(shared.cfg.vault.as_ref()).load_webhook_secret(&integ.name).map_err(|e| e.to_string())?,
+                };
+                Ok(Some((integ, secret)))
+            })
+            .await
+        };
+        let (integ, secret) = match lookup {
+            Ok(Ok(Some((integ, Some(secret))))) => (integ, secret),
+            Ok(Ok(_)) => {
+                tracing::info!(integration = %name, "webhook refused: no such integration, or it has no webhook secret");
+                return Err(unauthorized());
+            }
+            Ok(Err(e)) => return Err(unavailable(e)),
+            Err(e) => return Err(unavailable(e)),
+        };
+        if verify_signature(&secret, ts, sig, body) {
+            shared.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (secret, Instant::now()));
+            return Ok(integ);
+        }
+        if !from_cache {
+            tracing::info!(integration = %integ.name, "webhook refused: wrong signature");
             return Err(unauthorized());
         }
-        Ok(Err(e)) => return Err(unavailable(e)),
-        Err(e) => return Err(unavailable(e)),
-    };
-    if !verify_signature(&secret, ts, sig, body) {
-        tracing::info!(integration = %integ.name, "webhook refused: wrong signature");
-        return Err(unauthorized());
     }
-    shared.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_lowercase(), (secret, Instant::now()));
-    Ok(integ)
 }
 
 fn report(shared: &Shared, integ: &Integration, kind: &str, outcome: DeliveryOutcome) {

@@ -72,6 +72,7 @@ struct Rig {
     server: Option<WebhookServer>,
     offset: Arc<AtomicI64>,
     deliveries: Arc<Mutex<Vec<Delivery>>>,
+    vault: TestVault,
 }
 
 fn settings(base: &str) -> IntegrationSettings {
@@ -96,11 +97,11 @@ impl Rig {
         let cfg = WebhookConfig {
             clock: Arc::new(move || base_time() + chrono::Duration::seconds(o.load(Ordering::SeqCst))),
             on_delivery: Arc::new(move |x: &Delivery| d.lock().unwrap().push(x.clone())),
-            ..WebhookConfig::new("127.0.0.1:0".parse().unwrap(), db.clone(), key.clone(), vault)
+            ..WebhookConfig::new("127.0.0.1:0".parse().unwrap(), db.clone(), key.clone(), vault.clone())
         };
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let server = WebhookServer::start(cfg, rt.handle()).unwrap();
-        Rig { _dir: dir, db, key, rt, server: Some(server), offset, deliveries }
+        Rig { _dir: dir, db, key, rt, server: Some(server), offset, deliveries, vault }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -281,7 +282,8 @@ fn a_bad_or_missing_signature_is_refused_and_changes_nothing() {
         b[i] ^= 1;
         b
     };
-    let cases: Vec<(&str, Vec<(&str, String)>, &[u8])> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a [u8]);
+    let cases: Vec<Case> = vec![
         ("another secret", signed("not-the-secret", ts, &body), &body),
         ("a body changed after signing", vec![("X-MedHarmony-Timestamp", ts.to_string()), ("X-MedHarmony-Signature", good.clone())], &tampered),
         ("another timestamp", vec![("X-MedHarmony-Timestamp", (ts - 1).to_string()), ("X-MedHarmony-Signature", good.clone())], &body),
@@ -314,6 +316,25 @@ fn a_bad_or_missing_signature_is_refused_and_changes_nothing() {
     // Nothing above recorded its event id: once signed and sent properly, s-1 applies.
     applied(&deliver(&rig, &appointment("s-1", "APPOINTMENT.CANCELLED", "2026-03-02T13:59:00Z", "slot-1", json!({}))));
     assert_eq!(rig.slots()["slot-1"].0, SlotStatus::Free);
+}
+
+#[test]
+fn a_new_secret_works_at_once_and_disconnecting_refuses_deliveries() {
+    let rig = Rig::start("http://127.0.0.1:9/r4");
+    applied(&deliver(&rig, &appointment("k-1", "APPOINTMENT.BOOKED", "2026-03-02T13:00:00Z", "slot-1", json!({}))));
+    // Staff make a new secret (the receiver has the old one cached).
+    let secrets_of = |v: &TestVault| Secrets::new(&DatabaseVault::new(v.clone(), &rig.db)).store_webhook_secret("Clinic FHIR", "n3w-secret").unwrap();
+    secrets_of(&rig.vault);
+    let body = appointment("k-2", "APPOINTMENT.CANCELLED", "2026-03-02T13:10:00Z", "slot-1", json!({})).to_string().into_bytes();
+    applied(&post(&rig.url("/webhooks/Clinic%20FHIR"), &signed("n3w-secret", rig.now().timestamp(), &body), &body));
+    assert_eq!(rig.slots()["slot-1"].0, SlotStatus::Free);
+    // Disconnecting removes the integration and forgets its secrets: nothing is accepted any more, at once.
+    assert!(rig.store().remove_integration("Clinic FHIR", rig.now()).unwrap());
+    Secrets::new(&DatabaseVault::new(rig.vault.clone(), &rig.db)).forget_integration("Clinic FHIR").unwrap();
+    assert_eq!(rig.vault.get(&format!("{}|integration:Clinic FHIR:webhook-secret", std::path::absolute(&rig.db).unwrap().display())).unwrap(), None);
+    let body = appointment("k-3", "APPOINTMENT.BOOKED", "2026-03-02T13:20:00Z", "slot-1", json!({})).to_string().into_bytes();
+    let r = post(&rig.url("/webhooks/Clinic%20FHIR"), &signed("n3w-secret", rig.now().timestamp(), &body), &body);
+    assert_eq!((r.status, r.body.as_str()), (401, ""));
 }
 
 #[test]
