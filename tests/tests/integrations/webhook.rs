@@ -564,3 +564,53 @@ fn serve_accepts_a_signed_event_on_its_webhook_address() {
     };
     assert_eq!(code, Some(0));
 }
+
+/// The id-only notification fixture with another event number (a new notification of the same Subscription).
+fn notification(event_number: u32) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&std::fs::read(medharmony_e2e::fixture("fhir/r4/subscription-notification-id-only.json")).unwrap()).unwrap();
+    let part = &mut v["entry"][0]["resource"]["parameter"][5]["part"][0];
+    assert_eq!(part["name"], "event-number");
+    part["valueString"] = json!(event_number.to_string());
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn notifications_during_a_re_read_queue_one_more_and_a_failed_re_read_can_be_redelivered() {
+    let fake = Fake::start();
+    let rig = Rig::start(&fake.base());
+    let url = rig.url("/webhooks/Clinic%20FHIR/fhir");
+    let send = |n: u32| {
+        let body = notification(n);
+        post(&url, &signed(SECRET, rig.now().timestamp(), &body), &body)
+    };
+    // A slow source: each search takes 400 ms.
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path("/r4/Slot"))
+            .respond_with(fhir_json(searchset(&[("slot-2", "2026-03-03T15:00:00Z")])).set_delay(Duration::from_millis(400))),
+    );
+    for n in 10..14 {
+        assert_eq!(send(n).status, 202, "notification {n}");
+    }
+    let resynced = || rig.deliveries.lock().unwrap().iter().filter(|d| d.outcome.word() == "resynced").count();
+    wait_until(Duration::from_secs(5), "two re-reads", || resynced() == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    // Four notifications, one read running and one more queued behind it: two reads in all.
+    assert_eq!((fake.requests().len(), resynced()), (2, 2));
+    assert!(rig.slots().contains_key("slot-2"));
+
+    // The source fails: the re-read is reported, nothing changes, and the same notification sent again is read again.
+    fake.reset();
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(wiremock::ResponseTemplate::new(400)));
+    let before = rig.snapshot();
+    assert_eq!(send(20).status, 202);
+    let failed = || rig.deliveries.lock().unwrap().iter().filter(|d| d.outcome.word() == "resync-failed").count();
+    wait_until(Duration::from_secs(5), "the failed re-read", || failed() == 1);
+    assert_eq!(rig.snapshot(), before);
+    let plain = rig.deliveries.lock().unwrap().iter().find(|d| d.outcome.word() == "resync-failed").map(Delivery::plain).unwrap();
+    assert!(plain.starts_with("Clinic FHIR: FHIR notification re-read failed (Clinic FHIR answered with an error (HTTP 400)"), "{plain}");
+    assert!(plain.ends_with("; the next scheduled sync will catch up"), "{plain}");
+    let again = send(20);
+    assert_eq!((again.status, again.body.as_str()), (202, r#"{"result":"queued"}"#));
+    wait_until(Duration::from_secs(5), "the second failed re-read", || failed() == 2);
+}
