@@ -979,6 +979,121 @@ fn resync_once(shared: &Shared, integ: &Integration, window: Interval) -> Result
     Ok(DeliveryOutcome::Resynced { added: outcome.inserted, changed: outcome.updated, removed: outcome.removed, complete: read.complete })
 }
 
+/// What [`bench_latency`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyReport {
+    /// Events sent (all APPOINTMENT.BOOKED / CANCELLED, each for its own slot id cycling over 500 slots).
+    pub sent: usize,
+    /// Events answered 202 (applied).
+    pub applied: usize,
+    /// Change-log entries the store emitted (one per applied event, plus one when the first creates the slot source).
+    pub changes: usize,
+    /// Median latency in milliseconds from the event's scheduled send time to its 202 (the change-log entry is
+    /// committed and emitted before the 202 is sent, so this bounds webhook → change-log from above).
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Largest, milliseconds.
+    pub max_ms: f64,
+}
+
+/// Measures webhook → change-log latency: starts a receiver over a new database in `dir` (an in-memory
+/// keychain), sends signed appointment events over loopback HTTP at `rate_per_sec` for `seconds`, from 8
+/// sender threads keeping to the schedule (a late send still counts from its scheduled time, so a stall
+/// shows in the numbers), and reports percentiles. For manual runs only (it takes `seconds` of wall time);
+/// never run by the tests.
+///
+/// # Errors
+/// The database or the receiver could not be set up (in plain words).
+pub fn bench_latency(dir: &std::path::Path, rate_per_sec: u32, seconds: u32) -> Result<LatencyReport, String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    #[derive(Clone, Default)]
+    struct BenchVault(Arc<Mutex<HashMap<String, String>>>);
+    impl KeyVault for BenchVault {
+        fn get(&self, a: &str) -> Result<Option<String>, String> {
+            Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).get(a).cloned())
+        }
+        fn set(&self, a: &str, s: &str) -> Result<(), String> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(a.into(), s.into());
+            Ok(())
+        }
+        fn delete(&self, a: &str) -> Result<(), String> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(a);
+            Ok(())
+        }
+    }
+    struct Count(AtomicUsize);
+    impl EventSink for Count {
+        fn emit(&self, _: &crate::events::Change) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let db = dir.join("webhook-bench.db");
+    let key = DbKey::generate().map_err(|e| e.to_string())?;
+    let name = "Bench FHIR";
+    let mut store = Store::open(&db, &key).map_err(|e| e.to_string())?;
+    let settings = crate::connector::IntegrationSettings::new("http://127.0.0.1:9/r4", "UTC", crate::auth::AuthConfig::None);
+    store.add_integration(crate::connector::IntegrationKind::Fhir, name, &settings, Utc::now()).map_err(|e| e.to_string())?;
+    drop(store);
+    let vault = BenchVault::default();
+    let secret = generate_secret().map_err(|e| e.to_string())?;
+    Secrets::new(&DatabaseVault::new(vault.clone(), &db)).store_webhook_secret(name, &secret).map_err(|e| e.to_string())?;
+    let changes = Arc::new(Count(AtomicUsize::new(0)));
+    let cfg = WebhookConfig { sink: Some(changes.clone()), ..WebhookConfig::new("127.0.0.1:0".parse().expect("an address"), db, key, vault) };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+    let server = WebhookServer::start(cfg, rt.handle()).map_err(|e| e.to_string())?;
+    let url = format!("http://{}{}", server.local_addr(), path_for(name));
+    let total = (rate_per_sec as usize) * (seconds as usize);
+    let gap = StdDuration::from_secs_f64(1.0 / f64::from(rate_per_sec.max(1)));
+    let (next, t0) = (Arc::new(AtomicUsize::new(0)), Instant::now() + StdDuration::from_millis(50));
+    let senders: Vec<_> = (0..8)
+        .map(|_| {
+            let (next, url, secret) = (next.clone(), url.clone(), secret.clone());
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().timeout(StdDuration::from_secs(10)).build();
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return out;
+                    }
+                    let due = t0 + gap * i as u32;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let now = Utc::now();
+                    let start = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc() + Duration::days(1) + Duration::minutes(15 * (i % 500) as i64);
+                    let body = serde_json::json!({
+                        "id": format!("bench-{i}"), "type": if i % 2 == 0 { "APPOINTMENT.BOOKED" } else { "APPOINTMENT.CANCELLED" },
+                        "occurred_at": now.to_rfc3339(), "integration": "Bench FHIR",
+                        "data": { "slot_id": format!("s-{}", i % 500), "start": start.to_rfc3339(), "end": (start + Duration::minutes(15)).to_rfc3339(), "provider": "Dr. Bench" }
+                    })
+                    .to_string();
+                    let ts = now.timestamp();
+                    let reply = agent
+                        .post(&url)
+                        .set("X-MedHarmony-Timestamp", &ts.to_string())
+                        .set("X-MedHarmony-Signature", &sign(&secret, ts, body.as_bytes()))
+                        .send_string(&body);
+                    out.push((reply.map(|r| r.status()).unwrap_or(0) == 202, due.elapsed()));
+                }
+            })
+        })
+        .collect();
+    let mut samples: Vec<(bool, StdDuration)> = senders.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
+    rt.block_on(server.stop());
+    samples.sort_by_key(|s| s.1);
+    let ms = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).map_or(0.0, |s| s.1.as_secs_f64() * 1000.0);
+    Ok(LatencyReport {
+        sent: samples.len(),
+        applied: samples.iter().filter(|s| s.0).count(),
+        changes: changes.0.load(Ordering::Relaxed),
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        max_ms: ms(1.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -987,6 +1102,17 @@ mod tests {
     fn fixture(rel: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel);
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Manual: `cargo test -p medharmony --lib webhook::tests::bench -- --ignored --nocapture` (10 s at 200 events/s).
+    #[test]
+    #[ignore = "a 10-second benchmark; run by hand"]
+    fn bench_webhook_to_change_log_latency_at_200_per_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = bench_latency(dir.path(), 200, 10).unwrap();
+        println!("{r:?}");
+        // One change-log entry per event, and one for the slot source the first event creates.
+        assert_eq!((r.sent, r.applied, r.changes), (2000, 2000, 2001));
     }
 
     #[test]
