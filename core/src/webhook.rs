@@ -115,6 +115,8 @@
 //! De-duplication key: the Subscription reference with the notification's
 //! event numbers, else the Bundle id.
 //!
+//! A paused integration still accepts webhooks (pausing stops its scheduled syncs only).
+//!
 //! A webhook-triggered re-read does not count as the integration's scheduled
 //! sync (the worker still syncs the whole window on its schedule) and its
 //! failures are logged, not shown as the integration's sync problem.
@@ -1128,6 +1130,8 @@ mod tests {
         let sig = sign("s3cret", 1_772_445_600, body);
         let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret"), b"1772445600.{\"id\":\"e1\"}");
         assert_eq!(sig, format!("sha256={}", hex::encode(mac.as_ref())));
+        // The same value as `printf '%s.%s' 1772445600 '{"id":"e1"}' | openssl dgst -sha256 -hmac s3cret` (docs/webhooks.md).
+        assert_eq!(sig, "sha256=013dbaadbd0cfd29d2d79e9d6fca4eb86e772d8009d9cc851e17727bb98465c3");
         assert!(verify_signature("s3cret", 1_772_445_600, &sig, body));
         assert!(verify_signature("s3cret", 1_772_445_600, &sig.to_uppercase().replace("SHA256=", "sha256="), body), "hex in either case");
         assert!(!verify_signature("s3cret", 1_772_445_601, &sig, body), "another timestamp");
