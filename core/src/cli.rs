@@ -27,6 +27,7 @@ use crate::import::file::{import_path, ImportRequest};
 use crate::import::Skipped;
 use crate::model::{Provider, SlotStatus, WorkingHours};
 use crate::store::key::{resolve_key, DatabaseVault, DbKey, KeyVault, OsKeychain, KEY_ENV};
+use crate::webhook::{self, Delivery, WebhookConfig, WebhookServer};
 use crate::worker::{Worker, WorkerConfig, WorkerEvent};
 use crate::store::{default_db_path, Store};
 use crate::time::{parse_iana, resolve_tzid, Interval};
@@ -105,7 +106,8 @@ pub enum Command {
     /// Never-synced integrations run at once, then each every 15 minutes (its
     /// own interval); failures are retried after 1, 2, 4 … minutes, at most
     /// its interval. Only one scheduler keeps a database in sync at a time (a second `serve` exits 1).
-    Serve,
+    /// Also receives webhooks (signed change notices from the practice's systems) so changes show at once.
+    Serve(ServeArgs),
     /// Book a synced slot for a patient in its source system.
     Book {
         /// The slot id as `slots` lists it, e.g. slot-42.
@@ -229,6 +231,41 @@ pub enum IntegrationsCommand {
         /// The integration's name.
         name: String,
     },
+    /// Make a new webhook secret for a system and show it once (give it to the practice's interface engine);
+    /// the previous secret stops working.
+    WebhookSecret {
+        /// The integration's name.
+        name: String,
+    },
+}
+
+/// Where `serve` listens for webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookListen {
+    /// Do not receive webhooks.
+    Off,
+    /// Listen on this address.
+    At(std::net::SocketAddr),
+}
+
+fn parse_listen(s: &str) -> Result<WebhookListen, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(WebhookListen::Off);
+    }
+    s.trim()
+        .parse()
+        .map(WebhookListen::At)
+        .map_err(|_| format!("'{s}' is not an address and port such as 127.0.0.1:8737 or 0.0.0.0:8737 (or off)"))
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Receive webhooks on this address and port; `off` receives none. The default, 127.0.0.1:8737, takes them
+    /// from this computer only; use 0.0.0.0:8737 (or this computer's network address) for an interface engine
+    /// on another machine. When the default port is taken, syncing goes on without webhooks.
+    #[arg(long, env = "MEDHARMONY_WEBHOOK_LISTEN", value_name = "ADDR:PORT", value_parser = parse_listen)]
+    pub webhook_listen: Option<WebhookListen>,
 }
 
 /// How `integrations add` signs in.
@@ -408,17 +445,29 @@ fn open_store(cli: &Cli) -> anyhow::Result<Store> {
 
 /// `medharmony serve`: the sync worker until SIGINT/SIGTERM. With `--now`,
 /// the worker's clock starts at that time and runs on in real time.
-fn serve(cli: &Cli) -> anyhow::Result<u8> {
+fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
     let (path, key) = db_and_key(cli)?;
     // Open once first, so a wrong key or a newer schema is reported before anything starts.
     let count = Store::open(&path, &key)?.integrations()?.iter().filter(|i| i.active).count();
     let offset = cli.now.map_or_else(Duration::zero, |n| n - Utc::now());
     let json = cli.json;
+    let clock: crate::worker::Clock = Arc::new(move || Utc::now() + offset);
     let config = WorkerConfig {
-        clock: Arc::new(move || Utc::now() + offset),
+        clock: clock.clone(),
         on_event: Arc::new(move |e: &WorkerEvent| print_worker_event(e, json)),
-        ..WorkerConfig::new(path.clone(), key, OsKeychain)
+        ..WorkerConfig::new(path.clone(), key.clone(), OsKeychain)
     };
+    // An address given on purpose must work; the default may be taken (another desk on this computer).
+    let (listen, explicit) = match args.webhook_listen {
+        Some(WebhookListen::Off) => (None, true),
+        Some(WebhookListen::At(a)) => (Some(a), true),
+        None => (Some(webhook::DEFAULT_LISTEN.parse().expect("a valid default address")), false),
+    };
+    let hooks = listen.map(|addr| WebhookConfig {
+        clock: clock.clone(),
+        on_delivery: Arc::new(move |d: &Delivery| print_delivery(d, json)),
+        ..WebhookConfig::new(addr, path.clone(), key.clone(), OsKeychain)
+    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let outcome = rt.block_on(async {
         // Listen before announcing, so a signal right after the banner stops cleanly.
@@ -426,7 +475,27 @@ fn serve(cli: &Cli) -> anyhow::Result<u8> {
         let handle = Worker::start(config, &tokio::runtime::Handle::current())?;
         let plural = if count == 1 { "" } else { "s" };
         eprintln!("Keeping {} in sync ({count} active integration{plural}); press Ctrl+C to stop.", path.display());
+        let receiver = match hooks.map(|h| WebhookServer::start(h, &tokio::runtime::Handle::current())).transpose() {
+            Ok(r) => r,
+            Err(e) if explicit => {
+                handle.stop().await?;
+                return Err(e.into());
+            }
+            Err(e) => {
+                eprintln!("warning: {e}; syncing goes on without webhooks");
+                None
+            }
+        };
+        if let Some(r) = &receiver {
+            eprintln!(
+                "Receiving webhooks at http://{}/webhooks/<integration name> (each system needs a secret: medharmony integrations webhook-secret NAME).",
+                r.local_addr()
+            );
+        }
         stop.await;
+        if let Some(r) = receiver {
+            r.stop().await;
+        }
         handle.stop().await?;
         eprintln!("Stopped.");
         Ok(0)
@@ -491,6 +560,15 @@ fn print_worker_event(e: &WorkerEvent, json: bool) {
                 println!("{now} {integration}: sync could not run: {error}");
             }
         }
+    }
+}
+
+/// One line per webhook delivery (and per re-read it queued), like the worker's sync lines.
+fn print_delivery(d: &Delivery, json: bool) {
+    if json {
+        let _ = print_json(&serde_json::json!({ "webhook": d.kind, "integration": d.integration, "result": d.outcome.word() }));
+    } else {
+        println!("{} {}", fmt_instant(Utc::now()), d.plain());
     }
 }
 
@@ -688,7 +766,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Integrations { command } => integrations(cli, command, now),
-        Command::Serve => serve(cli),
+        Command::Serve(a) => serve(cli, a),
         Command::Sync(a) => {
             let mut store = open_store(cli)?;
             let all = store.integrations()?;
@@ -859,6 +937,31 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
                 println!("Resumed {name}: it syncs on its schedule again.");
             } else {
                 println!("Paused {name}: it is no longer synced on its schedule; its open times stay. Resume with: medharmony integrations resume \"{name}\"");
+            }
+            Ok(0)
+        }
+        IntegrationsCommand::WebhookSecret { name } => {
+            let store = open_store(cli)?;
+            let Some(integ) = store.integration(name)? else {
+                bail!("there is no integration named '{name}'; see `medharmony integrations list`");
+            };
+            let secret = webhook::generate_secret()?;
+            let vault = DatabaseVault::new(OsKeychain, store.path());
+            crate::auth::Secrets::new(&vault).store_webhook_secret(&integ.name, &secret)?;
+            let path = webhook::path_for(&integ.name);
+            if cli.json {
+                print_json(&serde_json::json!({ "integration": integ.name, "secret": secret, "path": path, "fhir_path": format!("{path}/fhir") }))?;
+            } else {
+                // The secret alone on stdout (for scripts); the explanation on stderr.
+                println!("{secret}");
+                eprintln!(
+                    "This is the new webhook secret for {name}. It is shown only this once and kept in this computer's keychain; \
+                     any earlier secret for {name} no longer works.\n\
+                     Give it to whoever runs the practice's interface engine, with the address \
+                     http://<this computer>:8737{path} (FHIR Subscription notifications: {path}/fhir). \
+                     Every delivery must be signed with it (headers X-MedHarmony-Timestamp and X-MedHarmony-Signature).",
+                    name = integ.name
+                );
             }
             Ok(0)
         }

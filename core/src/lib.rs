@@ -10,6 +10,7 @@
 //! * [`demo`]: the built-in demo practice (synthetic data).
 //! * [`sync`]: one sync of an integration and booking through it.
 //! * [`worker`]: the sync worker (schedule, backoff, jitter, one scheduler per database) behind `medharmony serve`.
+//! * [`webhook`]: the webhook receiver (signed MedHarmony events, FHIR Subscription notifications) behind `medharmony serve`.
 //! * [`cli`]: the headless `medharmony` command.
 //!
 //! No GUI dependency: changes are reported through an [`events::EventSink`]
@@ -28,4 +29,5 @@ pub mod model;
 pub mod store;
 pub mod sync;
 pub mod time;
+pub mod webhook;
 pub mod worker;

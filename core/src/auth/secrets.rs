@@ -7,6 +7,8 @@
 //! * `integration:<name>:refresh-token`: the refresh token of a user sign-in (standalone launch),
 //!   replaced whenever the server rotates it.
 //! * `integration:<name>:password`: the (app) password of HTTP Basic sign-in (CalDAV).
+//! * `integration:<name>:webhook-secret`: the shared secret the practice's interface engine (or the
+//!   source system) signs webhook deliveries with (HMAC-SHA256, see [`crate::webhook`]).
 //!
 //! The database holds only the non-secret [`super::AuthConfig`].
 
@@ -15,7 +17,7 @@ use crate::store::key::KeyVault;
 use super::AuthError;
 
 /// The kinds of secret an integration may have.
-const KINDS: [&str; 4] = ["private-key", "client-secret", "refresh-token", "password"];
+const KINDS: [&str; 5] = ["private-key", "client-secret", "refresh-token", "password", "webhook-secret"];
 
 /// Reads and writes an integration's secrets in a [`KeyVault`] (the OS keychain in the product).
 pub struct Secrets<'a> {
@@ -29,7 +31,7 @@ impl<'a> Secrets<'a> {
     }
 
     /// The keychain account of one secret: `integration:<name>:<kind>` where `kind` is
-    /// `private-key`, `client-secret`, `refresh-token` or `password`.
+    /// `private-key`, `client-secret`, `refresh-token`, `password` or `webhook-secret`.
     pub fn account(integration_name: &str, kind: &str) -> String {
         format!("integration:{integration_name}:{kind}")
     }
@@ -110,6 +112,23 @@ impl<'a> Secrets<'a> {
     }
 
     /// Deletes all four secrets of an integration (those that exist), e.g. when it is removed.
+    /// Stores (or replaces) the webhook signing secret (see [`crate::webhook`]).
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn store_webhook_secret(&self, integration_name: &str, secret: &str) -> Result<(), AuthError> {
+        self.set(integration_name, "webhook-secret", secret)
+    }
+
+    /// The stored webhook signing secret, `None` when there is none (webhooks of this integration are refused).
+    ///
+    /// # Errors
+    /// [`AuthError::Keychain`] when the keychain cannot be used.
+    pub fn load_webhook_secret(&self, integration_name: &str) -> Result<Option<String>, AuthError> {
+        self.get(integration_name, "webhook-secret")
+    }
+
+    /// Deletes all secrets of an integration (those that exist), e.g. when it is removed.
     ///
     /// # Errors
     /// [`AuthError::Keychain`] when the keychain cannot be used; the deletions before the failing
@@ -139,6 +158,7 @@ mod tests {
         secrets.store_password("Epic", "app-pw").unwrap();
         assert_eq!(secrets.load_password("Epic").unwrap().as_deref(), Some("app-pw"));
         assert_eq!(vault.map.borrow().get("integration:Epic:password").map(String::as_str), Some("app-pw"));
+        secrets.store_webhook_secret("Epic", "whsec-1").unwrap();
 
         assert_eq!(
             secrets.load_private_key("Epic").unwrap().as_deref(),
@@ -149,6 +169,9 @@ mod tests {
         assert_eq!(vault.map.borrow().get("integration:Epic:refresh-token").map(String::as_str), Some("rt-1"));
         assert_eq!(vault.map.borrow().get("integration:Epic:client-secret").map(String::as_str), Some("s3cret"));
         assert!(vault.map.borrow().contains_key("integration:Epic:private-key"));
+        assert_eq!(vault.map.borrow().get("integration:Epic:webhook-secret").map(String::as_str), Some("whsec-1"));
+        assert_eq!(secrets.load_webhook_secret("Epic").unwrap().as_deref(), Some("whsec-1"));
+        assert_eq!(secrets.load_webhook_secret("Other").unwrap(), None);
 
         secrets.store_refresh_token("Epic", "rt-2").unwrap();
         assert_eq!(secrets.load_refresh_token("Epic").unwrap().as_deref(), Some("rt-2"));
@@ -158,6 +181,7 @@ mod tests {
         assert_eq!(secrets.load_client_secret("Epic").unwrap(), None);
         assert_eq!(secrets.load_refresh_token("Epic").unwrap(), None);
         assert_eq!(secrets.load_password("Epic").unwrap(), None);
+        assert_eq!(secrets.load_webhook_secret("Epic").unwrap(), None);
         // Other integrations keep theirs; forgetting twice is fine.
         assert_eq!(secrets.load_refresh_token("Other").unwrap().as_deref(), Some("rt-other"));
         secrets.forget_integration("Epic").unwrap();

@@ -202,87 +202,9 @@ impl Store {
     }
 
     fn write_slots(&mut self, integ: &Integration, window: Option<Interval>, slots: &[RemoteSlot], now: DateTime<Utc>) -> Result<ImportOutcome> {
-        let tz = parse_iana(&integ.settings.tz).ok_or_else(|| StoreError::Corrupt(format!("integration '{}' has zone '{}'", integ.name, integ.settings.tz)))?;
         let before = self.last_change_seq()?;
         let tx = self.begin()?;
-        let source_id = ensure_source(&tx, SourceKind::Integration, &integ.name, None)?;
-        tx.execute("UPDATE sources SET integration_id = ?1 WHERE id = ?2", params![integ.id, source_id])?;
-        let seq = log_change(&tx, now, "slots", if window.is_some() { "sync" } else { "changes" }, Some(source_id), None, serde_json::json!({}))?;
-        let mut providers = std::collections::HashMap::new();
-        let mut locations = std::collections::HashMap::new();
-        let mut rows = Vec::with_capacity(slots.len());
-        let bookings = desk_bookings(&tx, source_id)?;
-        let mut acknowledged: Vec<i64> = Vec::new();
-        for s in slots {
-            let mut status = s.status;
-            if let Some(&(booking_id, ref state, at)) = bookings.get(&s.external_id) {
-                let age = to_secs(now) - at;
-                if s.status != SlotStatus::Free {
-                    acknowledged.push(booking_id); // the source has it now
-                } else if state == "booked" {
-                    status = SlotStatus::Busy;
-                } else if state == "unknown" || age >= CLAIM_TIMEOUT_MINUTES * 60 {
-                    if age >= UNKNOWN_EXPIRY_MINUTES * 60 {
-                        acknowledged.push(booking_id); // still free long after: it did not land
-                    } else {
-                        status = SlotStatus::BusyTentative;
-                    }
-                } else {
-                    status = SlotStatus::BusyTentative; // a booking is in flight
-                }
-            }
-            let key = s.provider.to_lowercase();
-            let provider_id = match providers.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let p = ensure_provider(&tx, &ProviderRef { name: s.provider.clone(), tz_if_new: Some(tz) }, now)?;
-                    providers.insert(key, p.id);
-                    p.id
-                }
-            };
-            let location_id = match &s.location {
-                Some(name) => match locations.get(&name.to_lowercase()) {
-                    Some(id) => Some(*id),
-                    None => {
-                        let id = ensure_location(&tx, name, tz)?;
-                        locations.insert(name.to_lowercase(), id);
-                        Some(id)
-                    }
-                },
-                None => None,
-            };
-            let remote = serde_json::json!({
-                "provider_ref": s.provider_ref, "location_ref": s.location_ref, "schedule_ref": s.schedule_ref, "booking": s.booking,
-            });
-            rows.push(FeedRow {
-                external_id: s.external_id.clone(),
-                span: s.span,
-                group: None,
-                data: RowData::Slot {
-                    provider_id,
-                    location_id,
-                    status,
-                    service_type: s.service_type.clone(),
-                    remote: Some(remote.to_string()),
-                },
-            });
-        }
-        for id in acknowledged {
-            tx.execute("DELETE FROM bookings WHERE id = ?1", [id])?;
-        }
-        // The connectors search by start (`start=ge…&start=lt…`), so a window
-        // speaks for the slots that start inside it.
-        let outcome = sync_feed(&tx, Table::Slots, source_id, 0, seq, &rows, |old, in_new| match window {
-            Some(w) => !in_new && w.start <= old.span.start && old.span.start < w.end,
-            None => false,
-        })?;
-        match window {
-            Some(w) => finish_import(&tx, seq, source_id, now, w, &outcome)?,
-            None => {
-                let detail = serde_json::json!({ "inserted": outcome.inserted, "updated": outcome.updated, "removed": 0, "unchanged": outcome.unchanged });
-                tx.execute("UPDATE changes SET detail = ?1 WHERE seq = ?2", params![detail.to_string(), seq])?;
-            }
-        }
+        let outcome = write_slots_in(&tx, integ, window, slots, now)?;
         tx.commit()?;
         self.emit_after_commit(before)?;
         Ok(outcome)
@@ -291,7 +213,100 @@ impl Store {
     fn integration_source(&self, integration_id: i64) -> Result<Option<i64>> {
         Ok(self.conn.query_row("SELECT id FROM sources WHERE integration_id = ?1", [integration_id], |r| r.get(0)).optional()?)
     }
+}
 
+/// The body of [`Store::apply_window`] / [`Store::apply_changes`] inside the caller's transaction (also used by
+/// the webhook receiver, so its de-duplication and ordering records commit together with the slots).
+pub(super) fn write_slots_in(
+    tx: &rusqlite::Transaction<'_>,
+    integ: &Integration,
+    window: Option<Interval>,
+    slots: &[RemoteSlot],
+    now: DateTime<Utc>,
+) -> Result<ImportOutcome> {
+    let tz = parse_iana(&integ.settings.tz).ok_or_else(|| StoreError::Corrupt(format!("integration '{}' has zone '{}'", integ.name, integ.settings.tz)))?;
+    let source_id = ensure_source(tx, SourceKind::Integration, &integ.name, None)?;
+    tx.execute("UPDATE sources SET integration_id = ?1 WHERE id = ?2", params![integ.id, source_id])?;
+    let seq = log_change(tx, now, "slots", if window.is_some() { "sync" } else { "changes" }, Some(source_id), None, serde_json::json!({}))?;
+    let mut providers = std::collections::HashMap::new();
+    let mut locations = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(slots.len());
+    let bookings = desk_bookings(tx, source_id)?;
+    let mut acknowledged: Vec<i64> = Vec::new();
+    for s in slots {
+        let mut status = s.status;
+        if let Some(&(booking_id, ref state, at)) = bookings.get(&s.external_id) {
+            let age = to_secs(now) - at;
+            if s.status != SlotStatus::Free {
+                acknowledged.push(booking_id); // the source has it now
+            } else if state == "booked" {
+                status = SlotStatus::Busy;
+            } else if state == "unknown" || age >= CLAIM_TIMEOUT_MINUTES * 60 {
+                if age >= UNKNOWN_EXPIRY_MINUTES * 60 {
+                    acknowledged.push(booking_id); // still free long after: it did not land
+                } else {
+                    status = SlotStatus::BusyTentative;
+                }
+            } else {
+                status = SlotStatus::BusyTentative; // a booking is in flight
+            }
+        }
+        let key = s.provider.to_lowercase();
+        let provider_id = match providers.get(&key) {
+            Some(id) => *id,
+            None => {
+                let p = ensure_provider(tx, &ProviderRef { name: s.provider.clone(), tz_if_new: Some(tz) }, now)?;
+                providers.insert(key, p.id);
+                p.id
+            }
+        };
+        let location_id = match &s.location {
+            Some(name) => match locations.get(&name.to_lowercase()) {
+                Some(id) => Some(*id),
+                None => {
+                    let id = ensure_location(tx, name, tz)?;
+                    locations.insert(name.to_lowercase(), id);
+                    Some(id)
+                }
+            },
+            None => None,
+        };
+        let remote = serde_json::json!({
+            "provider_ref": s.provider_ref, "location_ref": s.location_ref, "schedule_ref": s.schedule_ref, "booking": s.booking,
+        });
+        rows.push(FeedRow {
+            external_id: s.external_id.clone(),
+            span: s.span,
+            group: None,
+            data: RowData::Slot {
+                provider_id,
+                location_id,
+                status,
+                service_type: s.service_type.clone(),
+                remote: Some(remote.to_string()),
+            },
+        });
+    }
+    for id in acknowledged {
+        tx.execute("DELETE FROM bookings WHERE id = ?1", [id])?;
+    }
+    // The connectors search by start (`start=ge…&start=lt…`), so a window
+    // speaks for the slots that start inside it.
+    let outcome = sync_feed(tx, Table::Slots, source_id, 0, seq, &rows, |old, in_new| match window {
+        Some(w) => !in_new && w.start <= old.span.start && old.span.start < w.end,
+        None => false,
+    })?;
+    match window {
+        Some(w) => finish_import(tx, seq, source_id, now, w, &outcome)?,
+        None => {
+            let detail = serde_json::json!({ "inserted": outcome.inserted, "updated": outcome.updated, "removed": 0, "unchanged": outcome.unchanged });
+            tx.execute("UPDATE changes SET detail = ?1 WHERE seq = ?2", params![detail.to_string(), seq])?;
+        }
+    }
+    Ok(outcome)
+}
+
+impl Store {
     /// Records the outcome of a sync of `integration_id` that started at
     /// `now`: its report (JSON), its error in plain words (`None` when it
     /// succeeded), the attempt time, and, when the window was read

@@ -127,6 +127,26 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE integrations ADD COLUMN last_attempt_at INTEGER;
     ALTER TABLE integrations ADD COLUMN failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0);
     "#,
+    // 6: the webhook receiver. Event ids already received per integration
+    // (a redelivery changes nothing, also after a restart; ids older than
+    // the retention are pruned), and per synced slot the `occurred_at` of
+    // the newest event applied to it (milliseconds since the Unix epoch,
+    // UTC), so an older event arriving later changes nothing.
+    r#"
+    CREATE TABLE webhook_events (
+        integration_id  INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        event_id        TEXT NOT NULL,
+        received_at     INTEGER NOT NULL,
+        PRIMARY KEY (integration_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX webhook_events_by_age ON webhook_events(received_at);
+    CREATE TABLE webhook_slot_versions (
+        integration_id    INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        slot_external_id  TEXT NOT NULL,
+        occurred_at_ms    INTEGER NOT NULL,
+        PRIMARY KEY (integration_id, slot_external_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -183,7 +203,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(tables, ["bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources"]);
+        assert_eq!(
+            tables,
+            ["bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources", "webhook_events", "webhook_slot_versions"]
+        );
         let demo_col: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('providers') WHERE name = 'demo'", [], |r| r.get(0)).unwrap();
         assert_eq!(demo_col, 1);
         drop(conn);
@@ -214,7 +237,7 @@ mod tests {
             conn.pragma_update(None, "user_version", i + 1).unwrap();
         }
         conn.execute("INSERT INTO integrations (kind, name, last_sync_at) VALUES ('fhir', 'Clinic FHIR', 1772366400)", []).unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), 5);
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
         let row: (String, Option<i64>, Option<i64>, i64, bool) = conn
             .query_row("SELECT name, last_sync_at, last_attempt_at, failures, active FROM integrations", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
@@ -223,6 +246,30 @@ mod tests {
         assert_eq!(row, ("Clinic FHIR".to_string(), Some(1_772_366_400), None, 0, true));
         // A negative failure count is refused by the schema.
         assert!(conn.execute("UPDATE integrations SET failures = -1", []).is_err());
+    }
+
+    #[test]
+    fn version_6_adds_the_webhook_tables_which_follow_their_integration() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v5.db")).unwrap();
+        for (i, m) in MIGRATIONS[..5].iter().enumerate() {
+            conn.execute_batch(m).unwrap();
+            conn.pragma_update(None, "user_version", i + 1).unwrap();
+        }
+        conn.execute("INSERT INTO integrations (kind, name) VALUES ('fhir', 'Clinic FHIR')", []).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 6);
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute("INSERT INTO webhook_events VALUES (1, 'evt-1', 1772366400)", []).unwrap();
+        // The same event id twice for one integration is refused by the key.
+        assert!(conn.execute("INSERT INTO webhook_events VALUES (1, 'evt-1', 1772366401)", []).is_err());
+        conn.execute("INSERT INTO webhook_slot_versions VALUES (1, 'slot-9', 1772366400123)", []).unwrap();
+        // An unknown integration is refused; removing the integration removes its rows.
+        assert!(conn.execute("INSERT INTO webhook_events VALUES (2, 'evt-1', 0)", []).is_err());
+        conn.execute("DELETE FROM integrations", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT (SELECT count(*) FROM webhook_events) + (SELECT count(*) FROM webhook_slot_versions)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]

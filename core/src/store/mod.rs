@@ -16,6 +16,7 @@
 pub mod integrations;
 pub mod key;
 pub mod migrations;
+pub mod webhooks;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -115,7 +116,7 @@ pub(crate) fn from_secs(s: i64) -> Result<DateTime<Utc>> {
 }
 
 /// Summary of one applied import, the CLI's per-file JSON without the file name.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportOutcome {
     /// The source (feed) id.
     pub source_id: i64,

@@ -10,3 +10,4 @@ mod real_fhir;
 mod fhir_fake;
 mod google;
 mod worker;
+mod webhook;
