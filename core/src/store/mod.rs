@@ -16,6 +16,7 @@
 pub mod integrations;
 pub mod key;
 pub mod migrations;
+mod waitlist;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
