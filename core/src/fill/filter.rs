@@ -37,7 +37,8 @@ pub struct FillSlot {
     pub provider: String,
     /// Location name, if known.
     pub location: Option<String>,
-    /// `[start, end)` UTC.
+    /// `[start, end)` UTC, serialized as `"start"` and `"end"` (RFC 3339, `Z`).
+    #[serde(flatten)]
     pub span: Interval,
     /// Visit / service type, if the source gives one.
     pub service_type: Option<String>,

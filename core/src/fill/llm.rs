@@ -342,14 +342,18 @@ fn read_ranking(reply: &Value, ids: &[String], n: usize) -> Result<Vec<(String, 
     let ranking: Value = serde_json::from_str(content).map_err(|_| "the language model's answer is not valid JSON".to_string())?;
     let schema = response_schema(ids, n);
     let validator = jsonschema::validator_for(&schema).map_err(|_| "the reply schema could not be built".to_string())?;
-    if let Err(e) = validator.validate(&ranking) {
-        let at = e.instance_path().to_string();
-        return Err(match e.kind() {
-            jsonschema::error::ValidationErrorKind::Enum { .. } if at.ends_with("/id") => {
-                "the language model named a candidate it was not given".to_string()
-            }
-            jsonschema::error::ValidationErrorKind::MaxItems { .. } => "the language model listed more candidates than it was given".to_string(),
-            _ => format!("the language model's answer does not follow the requested form (at '{at}')"),
+    // Every violation is looked at, so an unknown id is named as such even when the list is also too long.
+    let errors: Vec<_> = validator.iter_errors(&ranking).collect();
+    if !errors.is_empty() {
+        use jsonschema::error::ValidationErrorKind as K;
+        let unknown = errors.iter().any(|e| matches!(e.kind(), K::Enum { .. }) && e.instance_path().to_string().ends_with("/id"));
+        let too_many = errors.iter().any(|e| matches!(e.kind(), K::MaxItems { .. }));
+        return Err(if unknown {
+            "the language model named a candidate it was not given".to_string()
+        } else if too_many {
+            "the language model listed more candidates than it was given".to_string()
+        } else {
+            format!("the language model's answer does not follow the requested form (at '{}')", errors[0].instance_path())
         });
     }
     let mut seen = HashSet::new();

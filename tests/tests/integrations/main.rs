@@ -7,3 +7,4 @@ mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;
 mod worker;
+mod llm;
