@@ -260,7 +260,7 @@ pub fn rerank(settings: &LlmSettings, slot: &FillSlot, ranked: Vec<Candidate>) -
     order.extend(slots.into_iter().flatten().map(|c| (c, None)));
     // The model may reorder only within a tier: a stable sort by tier restores tier order
     // and keeps the model's order inside each tier.
-    order.sort_by(|a, b| b.0.priority.cmp(&a.0.priority));
+    order.sort_by_key(|(c, _)| std::cmp::Reverse(c.priority));
     tracing::info!(sent = n, "fill: ranked by the language model");
     Reranked { order, ranked_by: RankedBy::Llm, fallback_reason: None }
 }
@@ -270,16 +270,16 @@ fn ask(settings: &LlmSettings, body: &Value) -> Result<Value, String> {
     let agent = ureq::AgentBuilder::new().timeout(settings.timeout).build();
     let url = format!("{}/chat/completions", settings.base_url);
     let secs = settings.timeout.as_secs_f64();
-    let send = || {
+    let send = || -> Result<ureq::Response, Box<ureq::Error>> {
         let mut req = agent.post(&url).set("Accept", "application/json");
         if let Some(k) = &settings.api_key {
             req = req.set("Authorization", &format!("Bearer {k}"));
         }
-        req.send_json(body.clone())
+        req.send_json(body.clone()).map_err(Box::new)
     };
     let mut retried = false;
     let resp = loop {
-        match send() {
+        match send().map_err(|e| *e) {
             Ok(r) => break r,
             Err(ureq::Error::Status(429, r)) if !retried => {
                 let wait = r.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
