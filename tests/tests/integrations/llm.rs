@@ -331,3 +331,57 @@ fn cli_suggest_json_on_a_small_database() {
     assert!(v["fallback_reason"].as_str().unwrap().contains("could not be reached"), "{v}");
     assert_eq!(names(&v), ["Ursula Urgent", "Sam Soon", "Sue Soon"]);
 }
+
+/// `waitlist add|list|remove|import` and `options --patient --json` through the built CLI.
+#[test]
+fn cli_waitlist_commands_and_options() {
+    let db = Db::new();
+    let now = "--now=2026-12-01T12:00:00Z";
+    let slots = db.dir.path().join("schedule.csv");
+    std::fs::write(
+        &slots,
+        "provider,date,start,end,location,service type\n\
+         Dr. Rivera,2026-12-02,09:00,09:30,North,Follow-up\n\
+         Dr. Rivera,2026-12-05,09:00,09:30,North,Follow-up\n\
+         Dr. Rivera,2026-12-07,14:00,14:30,South,Follow-up\n",
+    )
+    .unwrap();
+    assert_eq!(db.run(&[now, "import", slots.to_str().unwrap(), "--tz", "America/New_York"]).code, 0);
+    let add = db.run(&[
+        now, "--json", "waitlist", "add", "Ana Example", "--tz", "Europe/Berlin", "--phone", "+49 30 1234567", "--priority", "soon",
+        "--blocked-weekdays", "Sat,Sun", "--preferred-time", "14:00-18:00", "--location", "North", "--min-notice-hours", "12",
+        "--patient-id", "Main St Epic=E1234",
+    ]);
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let id = add.json()["id"].as_i64().unwrap();
+    let list = db.run(&["--json", "waitlist", "list"]);
+    let entry = &list.json()[0];
+    assert_eq!((entry["id"].as_i64(), entry["display_name"].as_str(), entry["tz"].as_str()), (Some(id), Some("Ana Example"), Some("Europe/Berlin")));
+    assert_eq!(entry["prefs"]["preferred_times"], serde_json::json!(["14:00-18:00"]));
+    assert_eq!(entry["source_ids"]["Main St Epic"], "E1234");
+    // Options: Wed 09:00 EST is 15:00 in Berlin (inside 14:00-18:00, at North); Sat is blocked; Mon is at South.
+    let o = db.run(&[now, "--json", "options", "--patient", &id.to_string()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v = o.json();
+    let starts: Vec<&str> = v["options"].as_array().unwrap().iter().map(|x| x["slot"]["start"].as_str().unwrap()).collect();
+    assert_eq!(starts, ["2026-12-02T14:00:00Z"]);
+    assert_eq!(v["options"][0]["patient_local_start"], "2026-12-02 15:00");
+    assert_eq!(v["options"][0]["karma_bonus"], 20);
+    // A bad option value is refused with the option named; a bad CSV row names line and column and adds nobody.
+    let bad = db.run(&[now, "waitlist", "add", "X", "--tz", "UTC", "--preferred-time", "9-10"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--preferred-time"), "{}", bad.stderr);
+    let csv = db.dir.path().join("w.csv");
+    std::fs::write(&csv, "name,tz,priority\nBen,UTC,soon\nCara,UTC,whenever\n").unwrap();
+    let imp = db.run(&[now, "waitlist", "import", csv.to_str().unwrap()]);
+    assert_eq!(imp.code, 1);
+    assert!(imp.stderr.contains("line 3, column 'priority'") && imp.stderr.contains("nothing was imported"), "{}", imp.stderr);
+    assert!(!imp.stderr.contains("Cara"), "{}", imp.stderr);
+    assert_eq!(db.run(&["--json", "waitlist", "list"]).json().as_array().unwrap().len(), 1);
+    // Remove, twice.
+    assert_eq!(db.run(&[now, "waitlist", "remove", &id.to_string()]).code, 0);
+    let again = db.run(&[now, "waitlist", "remove", &id.to_string()]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains(&format!("no patient {id}")), "{}", again.stderr);
+    assert_eq!(db.run(&["--json", "waitlist", "list"]).json(), serde_json::json!([]));
+}
