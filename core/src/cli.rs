@@ -108,6 +108,28 @@ pub enum Command {
     /// its interval. Only one scheduler keeps a database in sync at a time (a second `serve` exits 1).
     /// Also receives webhooks (signed change notices from the practice's systems) so changes show at once.
     Serve(ServeArgs),
+    /// Keep the cancellation-fill waitlist: add, list, remove, import a .csv (patient details stay in the encrypted database).
+    Waitlist {
+        #[command(subcommand)]
+        command: WaitlistCommand,
+    },
+    /// Suggest the top 3 waiting patients for a free slot (score, reason, karma bonus; who ranked them).
+    ///
+    /// With MEDHARMONY_LLM_BASE_URL and MEDHARMONY_LLM_MODEL set, a language model re-orders the
+    /// candidates within each priority tier from de-identified features (API key from the keychain
+    /// account llm:api-key or MEDHARMONY_LLM_API_KEY; MEDHARMONY_LLM_TIMEOUT_SECS, default 8;
+    /// MEDHARMONY_LLM_TOP_N, default 10). Any problem falls back to the deterministic ranking.
+    Suggest {
+        /// The slot id as `slots` lists it, e.g. slot-42.
+        #[arg(long)]
+        slot: String,
+    },
+    /// The first 3 free slots in the next 30 days that suit a waiting patient.
+    Options {
+        /// The patient's waitlist id (see `waitlist list`).
+        #[arg(long)]
+        patient: i64,
+    },
     /// Book a synced slot for a patient in its source system.
     Book {
         /// The slot id as `slots` lists it, e.g. slot-42.
@@ -116,6 +138,77 @@ pub enum Command {
         #[arg(long)]
         patient: String,
     },
+}
+
+/// `waitlist` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WaitlistCommand {
+    /// Put a patient on the waitlist.
+    Add(Box<WaitlistAddArgs>),
+    /// List the waitlist (urgent first, then soon, then routine; oldest first within each).
+    List,
+    /// Take a patient off the waitlist.
+    Remove {
+        /// The waitlist id.
+        id: i64,
+    },
+    /// Add every row of a .csv (columns documented in `medharmony::fill::csv_import`); one bad row refuses the whole file.
+    Import {
+        /// The .csv file.
+        file: PathBuf,
+    },
+}
+
+/// `waitlist add` options. Dates and times are the patient's local ones, in --tz.
+#[derive(Debug, Args)]
+pub struct WaitlistAddArgs {
+    /// The patient's display name.
+    pub name: String,
+    /// The patient's IANA time zone, e.g. America/New_York.
+    #[arg(long, value_parser = parse_zone_arg)]
+    pub tz: Tz,
+    /// Phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The patient's id in a connected system, as INTEGRATION=ID (e.g. "Main St Epic=E1234"); repeatable.
+    #[arg(long = "patient-id")]
+    pub patient_ids: Vec<String>,
+    /// Wanted visit type [default: any].
+    #[arg(long)]
+    pub visit_type: Option<String>,
+    /// Wanted provider [default: any].
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Acceptable location; repeatable [default: any].
+    #[arg(long = "location")]
+    pub locations: Vec<String>,
+    /// Minutes the visit needs [default: any slot length].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub duration_minutes: Option<u32>,
+    /// routine, soon or urgent.
+    #[arg(long, default_value = "routine", value_parser = |s: &str| s.parse::<crate::fill::Priority>())]
+    pub priority: crate::fill::Priority,
+    /// When the patient was put on the list (RFC 3339) [default: now].
+    #[arg(long, value_parser = parse_instant)]
+    pub added: Option<DateTime<Utc>>,
+    /// Weekdays the patient cannot come, e.g. Sat,Sun.
+    #[arg(long)]
+    pub blocked_weekdays: Option<String>,
+    /// A date the patient cannot come (YYYY-MM-DD); repeatable.
+    #[arg(long = "blocked-date")]
+    pub blocked_dates: Vec<String>,
+    /// A time range the patient can come, e.g. 08:00-12:00; repeatable [default: any time].
+    #[arg(long = "preferred-time")]
+    pub preferred_times: Vec<String>,
+    /// Least notice the patient needs, in hours.
+    #[arg(long, default_value_t = 0)]
+    pub min_notice_hours: u32,
+    /// Last acceptable date (YYYY-MM-DD).
+    #[arg(long)]
+    pub latest_date: Option<String>,
 }
 
 /// `providers` subcommands.
@@ -823,6 +916,30 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Waitlist { command } => waitlist(cli, command, now),
+        Command::Suggest { slot } => suggest(cli, slot, now),
+        Command::Options { patient } => {
+            let store = open_store(cli)?;
+            let o = crate::fill::options_for_patient(&store, *patient, now)?;
+            if cli.json {
+                print_json(&o)?;
+            } else if o.options.is_empty() {
+                println!("No free slot in the next {} days suits patient {patient}.", crate::fill::OPTIONS_DAYS);
+            } else {
+                for (i, x) in o.options.iter().enumerate() {
+                    println!(
+                        "{}. {}\t{}\t{} (patient's time)\tkarma +{}\t{}",
+                        i + 1,
+                        x.slot.id,
+                        x.slot.provider,
+                        x.patient_local_start,
+                        x.karma_bonus,
+                        x.reason
+                    );
+                }
+            }
+            Ok(0)
+        }
         Command::Changes { since } => {
             let store = open_store(cli)?;
             let list = store.changes_since(*since, 10_000)?;
@@ -836,6 +953,105 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    use crate::fill::model::{parse_date, parse_dates, parse_source_ids, parse_weekdays, parse_windows, Patient};
+    let mut store = open_store(cli)?;
+    match command {
+        WaitlistCommand::Add(a) => {
+            let mut p = Patient::new(&a.name, a.tz, a.added.unwrap_or(now));
+            p.phone = a.phone.clone().filter(|s| !s.trim().is_empty());
+            p.email = a.email.clone().filter(|s| !s.trim().is_empty());
+            p.source_ids = parse_source_ids(&a.patient_ids.join(";")).map_err(|e| anyhow!("--patient-id: {e}"))?;
+            p.wants.service_type = a.visit_type.clone().filter(|s| !crate::fill::model::is_any(s));
+            p.wants.provider = a.provider.clone().filter(|s| !crate::fill::model::is_any(s));
+            p.wants.locations = a.locations.iter().filter(|s| !crate::fill::model::is_any(s)).map(|s| s.trim().to_string()).collect();
+            p.wants.duration_minutes = a.duration_minutes;
+            p.priority = a.priority;
+            p.prefs.blocked_weekdays = parse_weekdays(a.blocked_weekdays.as_deref().unwrap_or("")).map_err(|e| anyhow!("--blocked-weekdays: {e}"))?;
+            p.prefs.blocked_dates = parse_dates(&a.blocked_dates.join(";")).map_err(|e| anyhow!("--blocked-date: {e}"))?;
+            p.prefs.preferred_times = parse_windows(&a.preferred_times.join(";")).map_err(|e| anyhow!("--preferred-time: {e}"))?;
+            p.prefs.min_notice_hours = a.min_notice_hours;
+            p.prefs.latest_date = a.latest_date.as_deref().map(parse_date).transpose().map_err(|e| anyhow!("--latest-date: {e}"))?;
+            p.validate().map_err(|(field, problem)| anyhow!("{field}: {problem}"))?;
+            let e = store.add_waitlist(&p, now)?;
+            if cli.json {
+                print_json(&e)?;
+            } else {
+                println!("Added patient {} to the waitlist ({}).", e.id, e.patient.priority);
+            }
+        }
+        WaitlistCommand::List => {
+            let list = store.waitlist()?;
+            if cli.json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!("The waitlist is empty. Add someone with: medharmony waitlist add \"Name\" --tz America/New_York");
+            } else {
+                for e in list {
+                    let p = &e.patient;
+                    let any = |o: &Option<String>| o.clone().unwrap_or_else(|| "any".into());
+                    println!(
+                        "{}\t{}\t{}\t{}\tadded {}\t{}\t{}",
+                        e.id,
+                        p.priority,
+                        p.display_name,
+                        p.tz.name(),
+                        fmt_instant(p.added_at),
+                        any(&p.wants.service_type),
+                        any(&p.wants.provider)
+                    );
+                }
+            }
+        }
+        WaitlistCommand::Remove { id } => {
+            if !store.remove_waitlist(*id, now)? {
+                bail!("there is no patient {id} on the waitlist; see `medharmony waitlist list`");
+            }
+            if cli.json {
+                print_json(&serde_json::json!({ "removed": id }))?;
+            } else {
+                println!("Removed patient {id} from the waitlist.");
+            }
+        }
+        WaitlistCommand::Import { file } => {
+            let added = crate::fill::csv_import::import_waitlist_csv(&mut store, file, now)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "file": file.display().to_string(), "added": added.len(), "ids": added.iter().map(|e| e.id).collect::<Vec<_>>() }))?;
+            } else {
+                println!("{}: added {} patients to the waitlist.", file.display(), added.len());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `medharmony suggest --slot ID`: language-model settings from the environment (see `Command::Suggest`).
+fn suggest(cli: &Cli, slot: &str, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    let store = open_store(cli)?;
+    let vault = DatabaseVault::new(OsKeychain, store.path());
+    let llm = crate::fill::llm::LlmSettings::from_env(&vault).map_err(|e| anyhow!(e))?;
+    let s = crate::fill::suggest_for_slot(&store, slot, now, llm.as_ref())?;
+    if cli.json {
+        print_json(&s)?;
+        return Ok(0);
+    }
+    let zone = store.provider(&s.slot.provider)?.map_or(chrono_tz::UTC, |p| p.tz);
+    let ranked = match (&s.ranked_by, &s.fallback_reason) {
+        (crate::fill::RankedBy::Llm, _) => "ranked by the language model within priority tiers".to_string(),
+        (_, Some(why)) => format!("ranked deterministically: {why}"),
+        (_, None) => "ranked deterministically".to_string(),
+    };
+    println!("{} {} {} ({ranked})", s.slot.id, s.slot.provider, local_span(zone, s.slot.span.start, s.slot.span.end, false));
+    if s.suggestions.is_empty() {
+        println!("No one on the waitlist can take this slot ({} waiting).", s.waiting);
+    }
+    for (i, x) in s.suggestions.iter().enumerate() {
+        let llm = x.llm_reason.as_deref().map(|r| format!(" (model: {r})")).unwrap_or_default();
+        println!("{}. {} (patient {})\tscore {}\tkarma +{}\t{}{llm}", i + 1, x.display_name, x.patient_id, x.score, x.karma_bonus, x.reason);
+    }
+    Ok(0)
 }
 
 fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) -> anyhow::Result<u8> {

@@ -8,6 +8,7 @@
 //! * [`connector`]: reading availability from and booking into EHRs (FHIR R4, Oracle Health, Epic).
 //! * [`auth`]: SMART authorization (backend services, standalone launch with PKCE) and keychain secrets.
 //! * [`demo`]: the built-in demo practice (synthetic data).
+//! * [`fill`]: cancellation fill: the waitlist, who can take a freed slot, deterministic ranking and an optional LLM re-rank.
 //! * [`sync`]: one sync of an integration and booking through it.
 //! * [`worker`]: the sync worker (schedule, backoff, jitter, one scheduler per database) behind `medharmony serve`.
 //! * [`webhook`]: the webhook receiver (signed MedHarmony events, FHIR Subscription notifications) behind `medharmony serve`.
@@ -24,6 +25,7 @@ pub mod connect;
 pub mod connector;
 pub mod demo;
 pub mod events;
+pub mod fill;
 pub mod import;
 pub mod model;
 pub mod store;

@@ -147,6 +147,36 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (integration_id, slot_external_id)
     ) WITHOUT ROWID;
     "#,
+    // 7: cancellation fill: the waitlist (issue "Cancellation fill"). Patient
+    // details live only here, in the encrypted file. Lists are JSON text:
+    // source_ids an object {integration name: patient id}; locations,
+    // blocked_weekdays ("Mon".."Sun"), blocked_dates (local YYYY-MM-DD) and
+    // preferred_times ("HH:MM-HH:MM", patient-local) arrays. NULL service_type /
+    // provider and an empty locations array mean "any". latest_date is a local
+    // date in the patient's zone `tz`; added_at and updated_at are UTC seconds.
+    r#"
+    CREATE TABLE waitlist (
+        id                INTEGER PRIMARY KEY,
+        display_name      TEXT NOT NULL CHECK (length(trim(display_name)) > 0),
+        phone             TEXT,
+        email             TEXT,
+        tz                TEXT NOT NULL,
+        source_ids        TEXT NOT NULL DEFAULT '{}',
+        service_type      TEXT,
+        provider          TEXT,
+        locations         TEXT NOT NULL DEFAULT '[]',
+        duration_minutes  INTEGER CHECK (duration_minutes IS NULL OR duration_minutes > 0),
+        priority          TEXT NOT NULL DEFAULT 'routine' CHECK (priority IN ('routine', 'soon', 'urgent')),
+        added_at          INTEGER NOT NULL,
+        blocked_weekdays  TEXT NOT NULL DEFAULT '[]',
+        blocked_dates     TEXT NOT NULL DEFAULT '[]',
+        preferred_times   TEXT NOT NULL DEFAULT '[]',
+        min_notice_hours  INTEGER NOT NULL DEFAULT 0 CHECK (min_notice_hours >= 0),
+        latest_date       TEXT,
+        updated_at        INTEGER NOT NULL
+    );
+    CREATE INDEX waitlist_by_priority ON waitlist(priority, added_at);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -205,7 +235,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             tables,
-            ["bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources", "webhook_events", "webhook_slot_versions"]
+            [
+                "bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources", "waitlist", "webhook_events",
+                "webhook_slot_versions"
+            ]
         );
         let demo_col: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('providers') WHERE name = 'demo'", [], |r| r.get(0)).unwrap();
         assert_eq!(demo_col, 1);
@@ -257,7 +290,7 @@ mod tests {
             conn.pragma_update(None, "user_version", i + 1).unwrap();
         }
         conn.execute("INSERT INTO integrations (kind, name) VALUES ('fhir', 'Clinic FHIR')", []).unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), 6);
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         conn.execute("INSERT INTO webhook_events VALUES (1, 'evt-1', 1772366400)", []).unwrap();
         // The same event id twice for one integration is refused by the key.

@@ -17,6 +17,7 @@ pub mod integrations;
 pub mod key;
 pub mod migrations;
 pub mod webhooks;
+mod waitlist;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -11,3 +11,4 @@ mod fhir_fake;
 mod google;
 mod worker;
 mod webhook;
+mod llm;
