@@ -587,11 +587,75 @@ mod tests {
             locations: vec![],
             token_url: Some("  ".into()),
             stu3_base_url: None,
+            athena: None,
+            calendars: vec![],
         }
     }
 
     fn refusal(f: ConnectForm) -> String {
         connect_request(f).unwrap_err().to_string()
+    }
+
+    fn calendar_row(calendar: &str, provider: &str, hours: &str) -> crate::dto::CalendarForm {
+        crate::dto::CalendarForm { calendar: calendar.into(), provider: provider.into(), hours: hours.into(), slot_minutes: None, tz: None }
+    }
+
+    #[test]
+    fn athenahealth_google_and_caldav_forms_become_engine_requests() {
+        let athena = ConnectForm {
+            kind: "athena".into(),
+            base_url: "".into(),
+            auth: AuthForm::ClientSecret { client_id: " app ".into(), client_secret: " s3cret ".into() },
+            athena: Some(crate::dto::AthenaForm {
+                practiceid: " 195900 ".into(),
+                departmentids: vec!["1".into(), " ".into(), " 21 ".into()],
+                providerids: vec![],
+                reasonids: vec![],
+                appointmenttypeids: vec!["82".into()],
+            }),
+            ..form(AuthForm::None)
+        };
+        let req = connect_request(athena.clone()).unwrap();
+        assert_eq!(req.kind, IntegrationKind::Athena);
+        assert_eq!(req.base_url, medharmony::connect::ATHENA_PRODUCTION);
+        let a = req.athena.unwrap();
+        assert_eq!((a.practiceid.as_str(), a.departmentids, a.appointmenttypeids), ("195900", vec!["1".to_string(), "21".to_string()], vec!["82".to_string()]));
+        assert!(matches!(req.auth, ConnectAuth::ClientSecret { ref client_id, ref secret } if client_id == "app" && secret == "s3cret"));
+        assert_eq!(refusal(ConnectForm { athena: None, ..athena }), "Enter the athenahealth practice ID and at least one department ID.");
+
+        let google = ConnectForm {
+            kind: "google-calendar".into(),
+            base_url: "".into(),
+            auth: AuthForm::Google { client_id: "1234-abc.apps.googleusercontent.com".into(), client_secret: Some(" ".into()) },
+            calendars: vec![calendar_row(" rivera@example.com ", " Dr. Rivera ", "Mon-Fri 08:00-17:00"), calendar_row(" ", "", "")],
+            ..form(AuthForm::None)
+        };
+        let req = connect_request(google.clone()).unwrap();
+        assert_eq!(req.base_url, "");
+        assert!(matches!(req.auth, ConnectAuth::InstalledApp { ref client_id, client_secret: None } if client_id == "1234-abc.apps.googleusercontent.com"));
+        assert_eq!(req.calendars.len(), 1, "the empty row is dropped");
+        assert_eq!((req.calendars[0].id.as_str(), req.calendars[0].provider.as_str(), req.calendars[0].slot_minutes), ("rivera@example.com", "Dr. Rivera", 30));
+        assert_eq!(refusal(ConnectForm { calendars: vec![], ..google.clone() }), "Add at least one calendar and the provider it belongs to.");
+        assert_eq!(
+            refusal(ConnectForm { auth: AuthForm::Google { client_id: " ".into(), client_secret: None }, ..google }),
+            "Enter the client ID of your practice's Google Cloud project (an OAuth client of type “Desktop app”)."
+        );
+
+        let caldav = ConnectForm {
+            kind: "caldav".into(),
+            base_url: "https://caldav.fastmail.com/".into(),
+            auth: AuthForm::Basic { username: "desk@example.com".into(), password: "app-pass".into() },
+            calendars: vec![calendar_row("https://caldav.fastmail.com/dav/calendars/user/desk@example.com/rivera/", "Dr. Rivera", "Mon 09:00-12:00")],
+            ..form(AuthForm::None)
+        };
+        let req = connect_request(caldav.clone()).unwrap();
+        assert_eq!(req.base_url, "https://caldav.fastmail.com");
+        assert!(matches!(req.auth, ConnectAuth::Basic { ref username, ref password } if username == "desk@example.com" && password == "app-pass"));
+        assert!(refusal(ConnectForm { base_url: " ".into(), ..caldav.clone() }).starts_with("Enter the calendar server's address"));
+        assert_eq!(
+            refusal(ConnectForm { auth: AuthForm::Basic { username: "desk@example.com".into(), password: " ".into() }, ..caldav }),
+            "Enter an app password for the calendar account (made in the account's security settings, not its usual password)."
+        );
     }
 
     #[test]
@@ -645,7 +709,7 @@ mod tests {
         );
         assert!(refusal(ConnectForm { kind: "oracle-health".into(), ..form(AuthForm::None) })
             .starts_with("Oracle Health lists open times only for a visit type"));
-        assert_eq!(refusal(ConnectForm { kind: "athena".into(), ..form(AuthForm::None) }), "Choose which kind of system to connect.");
+        assert_eq!(refusal(ConnectForm { kind: "meditech".into(), ..form(AuthForm::None) }), "Choose which kind of system to connect.");
         assert!(refusal(ConnectForm { token_url: Some("token".into()), ..form(AuthForm::None) }).contains("the sign-in (token) address"));
     }
 

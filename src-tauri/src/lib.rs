@@ -21,6 +21,7 @@ pub mod dto;
 pub mod error;
 pub mod integrations;
 pub mod live;
+pub mod notify;
 pub mod state;
 pub mod week;
 pub mod words;
@@ -141,8 +142,17 @@ pub const WORKER_RESCAN: std::time::Duration = std::time::Duration::from_secs(5)
 /// `medharmony serve`) already keeps this database in sync, the app leaves it
 /// to that program.
 pub fn start_worker<R: Runtime>(app: &AppHandle<R>) {
-    let Some(config) = app.state::<DeskState>().worker_config(WORKER_RESCAN) else { return };
-    let handle = match medharmony::worker::Worker::start(config, tauri::async_runtime::handle().inner()) {
+    let Some(mut config) = app.state::<DeskState>().worker_config(WORKER_RESCAN) else { return };
+    let notices = Arc::new(notify::ReconnectNotices::default());
+    config.on_event = Arc::new(move |e| {
+        if let Some((summary, body)) = notices.on_event(e) {
+            notify::show(summary, body);
+        }
+    });
+    let sink = config.sink.clone();
+    let (db_path, key) = (config.db_path.clone(), config.key.clone());
+    let runtime = tauri::async_runtime::handle();
+    let handle = match medharmony::worker::Worker::start(config, runtime.inner()) {
         Ok(h) => Some(h),
         Err(medharmony::worker::WorkerError::Lock(e @ medharmony::worker::LockError::Held { .. })) => {
             log::info!("another program keeps this database in sync; this window only shows it ({e})");
@@ -153,7 +163,49 @@ pub fn start_worker<R: Runtime>(app: &AppHandle<R>) {
             None
         }
     };
+    // The webhook receiver runs beside the scheduler (same process, same database), so pushed
+    // changes from the practice's network appear at once; `medharmony serve` runs its own.
+    let webhooks = match (&handle, webhook_listen(std::env::var("MEDHARMONY_WEBHOOK_LISTEN").ok().as_deref())) {
+        (Some(_), Some(listen)) => {
+            let cfg = medharmony::webhook::WebhookConfig {
+                sink,
+                ..medharmony::webhook::WebhookConfig::new(listen, db_path, key, medharmony::store::key::OsKeychain)
+            };
+            match medharmony::webhook::WebhookServer::start(cfg, runtime.inner()) {
+                Ok(server) => {
+                    log::info!("receiving webhooks on {}", server.local_addr());
+                    Some(server)
+                }
+                Err(e) => {
+                    log::warn!("webhooks are off: {e}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     app.manage(WorkerSlot(Mutex::new(handle)));
+    app.manage(WebhookSlot(Mutex::new(webhooks)));
+}
+
+/// Keeps the webhook receiver running for the life of the app.
+pub struct WebhookSlot(pub Mutex<Option<medharmony::webhook::WebhookServer>>);
+
+/// Where the app receives webhooks: `MEDHARMONY_WEBHOOK_LISTEN` (an `address:port`, e.g. a LAN
+/// address for the practice's interface engine), [`medharmony::webhook::DEFAULT_LISTEN`] when
+/// unset, `None` for `off` or an unreadable value (logged).
+pub fn webhook_listen(setting: Option<&str>) -> Option<std::net::SocketAddr> {
+    match setting.map(str::trim) {
+        None | Some("") => medharmony::webhook::DEFAULT_LISTEN.parse().ok(),
+        Some(v) if v.eq_ignore_ascii_case("off") => None,
+        Some(v) => match v.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                log::warn!("MEDHARMONY_WEBHOOK_LISTEN is not an address:port ({v}); webhooks are off");
+                None
+            }
+        },
+    }
 }
 
 /// Shows, unminimizes and focuses the main window.
@@ -250,6 +302,15 @@ pub fn run() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_listen_setting() {
+        assert_eq!(webhook_listen(None), Some("127.0.0.1:8737".parse().unwrap()));
+        assert_eq!(webhook_listen(Some(" ")), Some("127.0.0.1:8737".parse().unwrap()));
+        assert_eq!(webhook_listen(Some("OFF")), None);
+        assert_eq!(webhook_listen(Some("192.168.1.20:9000")), Some("192.168.1.20:9000".parse().unwrap()));
+        assert_eq!(webhook_listen(Some("192.168.1.20")), None);
+    }
 
     #[test]
     fn identifier_matches_the_config() {
