@@ -1065,7 +1065,9 @@ mod tests {
         assert_eq!(integ.last_sync_at, Some(t0 + Duration::seconds(120)), "the full read counts as a sync");
 
         clock.store(t0.timestamp() + 180, Ordering::SeqCst);
-        assert_eq!(polled(next_event()), (1, 0, 0, false, true));
+        // Listed again: the slot kept in history comes back (a change, not a new slot).
+        assert_eq!(polled(next_event()), (0, 1, 0, false, true));
+        assert_eq!(status(), vec![SlotStatus::Free]);
         assert_eq!(calls.lock().unwrap()[2].0.as_deref(), Some("c2"));
         assert_eq!(cursor().as_deref(), Some("c3"));
         // The feed is now empty (None = no feed): polled once more, then never again.

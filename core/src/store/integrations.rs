@@ -392,7 +392,8 @@ impl Store {
         let row: Option<(i64, Option<i64>, String, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT sl.source_id, s.integration_id, sl.external_id, sl.remote FROM slots sl JOIN sources s ON s.id = sl.source_id WHERE sl.id = ?1",
+                "SELECT sl.source_id, s.integration_id, sl.external_id, sl.remote FROM slots sl JOIN sources s ON s.id = sl.source_id
+                 WHERE sl.id = ?1 AND sl.removed_seq IS NULL",
                 [slot_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )

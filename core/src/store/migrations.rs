@@ -177,6 +177,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX waitlist_by_priority ON waitlist(priority, added_at);
     "#,
+    // 8: slots a source stopped listing are kept in history instead of deleted: `removed_seq` is
+    // the change-log entry that removed them (its time says when); every listing leaves them out,
+    // and a source listing one again brings it back.
+    r#"
+    ALTER TABLE slots ADD COLUMN removed_seq INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

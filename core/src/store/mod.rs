@@ -537,7 +537,7 @@ impl Store {
             "SELECT sl.id, sl.provider_id, p.name, l.name, sl.start_utc, sl.end_utc, sl.status, s.name, sl.service_type
              FROM slots sl JOIN providers p ON p.id = sl.provider_id JOIN sources s ON s.id = sl.source_id
              LEFT JOIN locations l ON l.id = sl.location_id
-             WHERE sl.start_utc < ?1 AND sl.end_utc > ?2 AND (?3 IS NULL OR sl.provider_id = ?3)
+             WHERE sl.start_utc < ?1 AND sl.end_utc > ?2 AND (?3 IS NULL OR sl.provider_id = ?3) AND sl.removed_seq IS NULL
              ORDER BY sl.start_utc, p.name, sl.id",
         )?;
         let raw = stmt
@@ -833,6 +833,8 @@ struct OldRow {
     span: Interval,
     group: Option<String>,
     fingerprint: String,
+    /// A slot the source stopped listing, kept in history (`slots.removed_seq` set).
+    removed: bool,
 }
 
 /// Upserts `rows` into `table` for `source_id` and deletes the old rows for
@@ -846,21 +848,21 @@ fn sync_feed(
     rows: &[FeedRow],
     remove: impl Fn(&OldRow, bool) -> bool,
 ) -> Result<ImportOutcome> {
-    let (tname, group_col) = match table {
-        Table::Busy => ("busy_blocks", "uid"),
-        Table::Slots => ("slots", "NULL"),
+    let (tname, group_col, removed_col) = match table {
+        Table::Busy => ("busy_blocks", "uid", "NULL"),
+        Table::Slots => ("slots", "NULL", "removed_seq"),
     };
     let mut old: HashMap<String, OldRow> = HashMap::new();
     {
         let mut stmt = tx.prepare(&format!(
-            "SELECT id, external_id, start_utc, end_utc, {group_col}, {} FROM {tname} WHERE source_id = ?1",
+            "SELECT id, external_id, start_utc, end_utc, {group_col}, {}, {removed_col} IS NOT NULL FROM {tname} WHERE source_id = ?1",
             fingerprint_sql(table)
         ))?;
         let mut q = stmt.query([source_id])?;
         while let Some(r) = q.next()? {
             let (id, ext, s, e): (i64, String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             let span = Interval::new(from_secs(s)?, from_secs(e)?).ok_or_else(|| StoreError::Corrupt(format!("{tname} {id} ends before it starts")))?;
-            old.insert(ext, OldRow { id, span, group: r.get(4)?, fingerprint: r.get(5)? });
+            old.insert(ext, OldRow { id, span, group: r.get(4)?, fingerprint: r.get(5)?, removed: r.get(6)? });
         }
     }
     let mut out = ImportOutcome { source_id, inserted: 0, updated: 0, removed: 0, unchanged: 0 };
@@ -882,7 +884,8 @@ fn sync_feed(
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?,
                 tx.prepare_cached(
-                    "UPDATE slots SET start_utc = ?2, end_utc = ?3, provider_id = ?4, location_id = ?5, status = ?6, service_type = ?7, updated_seq = ?8, remote = ?9
+                    "UPDATE slots SET start_utc = ?2, end_utc = ?3, provider_id = ?4, location_id = ?5, status = ?6, service_type = ?7, updated_seq = ?8, remote = ?9,
+                         removed_seq = NULL
                      WHERE id = ?1",
                 )?,
             ),
@@ -893,7 +896,7 @@ fn sync_feed(
             }
             let (s, e) = (to_secs(row.span.start), to_secs(row.span.end));
             match (old.get(&row.external_id), &row.data) {
-                (Some(o), _) if o.fingerprint == row.fingerprint() => out.unchanged += 1,
+                (Some(o), _) if o.fingerprint == row.fingerprint() && !o.removed => out.unchanged += 1,
                 (Some(o), RowData::Busy { all_day, summary, status, .. }) => {
                     upd.execute(params![o.id, s, e, all_day, summary, status.code(), seq])?;
                     out.updated += 1;
@@ -914,10 +917,19 @@ fn sync_feed(
             }
         }
     }
-    let mut del = tx.prepare_cached(&format!("DELETE FROM {tname} WHERE id = ?1"))?;
+    // Busy time the calendar no longer has is deleted; a slot the source no longer lists is kept
+    // in history (`removed_seq` = the change-log entry that removed it, which has the time) and
+    // left out of every listing; it comes back if the source lists it again.
+    let mut del = match table {
+        Table::Busy => tx.prepare_cached("DELETE FROM busy_blocks WHERE id = ?1")?,
+        Table::Slots => tx.prepare_cached("UPDATE slots SET removed_seq = ?2, updated_seq = ?2 WHERE id = ?1")?,
+    };
     for (ext, o) in &old {
-        if remove(o, listed.contains(ext.as_str())) {
-            del.execute([o.id])?;
+        if !o.removed && remove(o, listed.contains(ext.as_str())) {
+            match table {
+                Table::Busy => del.execute([o.id])?,
+                Table::Slots => del.execute([o.id, seq])?,
+            };
             out.removed += 1;
         }
     }

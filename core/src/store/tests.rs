@@ -278,3 +278,54 @@ fn newer_schema_is_refused() {
     }
     assert!(matches!(Store::open(&path, &key()), Err(StoreError::NewerSchema { found: 999, .. })));
 }
+
+#[test]
+fn slots_a_source_stops_listing_are_kept_in_history_and_come_back_when_listed_again() {
+    use crate::connector::{IntegrationKind, IntegrationSettings, RemoteSlot, WindowRead};
+    use crate::model::SlotStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("h.db"), &key()).unwrap();
+    let settings = IntegrationSettings::new("https://fhir.example.org/r4", "America/New_York", crate::auth::AuthConfig::None);
+    let integ = store.add_integration(IntegrationKind::Fhir, "Clinic FHIR", &settings, now()).unwrap();
+    let slot = |id: &str, start: &str, end: &str| RemoteSlot {
+        external_id: id.into(),
+        span: iv(start, end),
+        status: SlotStatus::Free,
+        provider: "Dr. Rivera".into(),
+        provider_ref: Some("Practitioner/p1".into()),
+        location: None,
+        location_ref: None,
+        service_type: None,
+        schedule_ref: None,
+        booking: serde_json::json!({"versionId": "1"}),
+    };
+    let read = |slots: Vec<RemoteSlot>| WindowRead { slots, quarantined: vec![], complete: true, incomplete_reason: None };
+    let a = slot("a", "2026-03-04T14:00:00Z", "2026-03-04T14:30:00Z");
+    let b = slot("b", "2026-03-04T15:00:00Z", "2026-03-04T15:30:00Z");
+    store.apply_window(&integ, window(), &read(vec![a.clone(), b.clone()]), now()).unwrap();
+    let listed = |store: &Store| store.published_slots(None, window()).unwrap().into_iter().map(|s| (s.id, s.span.start)).collect::<Vec<_>>();
+    let before = listed(&store);
+    assert_eq!(before.len(), 2);
+    let b_id = before[1].0;
+
+    // b is gone at the source: no longer listed nor bookable, but still in the database with the
+    // change that removed it.
+    let out = store.apply_window(&integ, window(), &read(vec![a.clone()]), now()).unwrap();
+    assert_eq!((out.removed, out.unchanged), (1, 1));
+    assert_eq!(listed(&store), vec![before[0]]);
+    assert!(store.slot_for_booking(b_id).unwrap().is_none());
+    let (kept, removed_seq): (i64, Option<i64>) =
+        store.conn.query_row("SELECT count(*), max(removed_seq) FROM slots WHERE external_id = 'b'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(kept, 1);
+    let removal = store.changes_since(0, 100).unwrap().into_iter().find(|c| Some(c.seq) == removed_seq).expect("the removing change");
+    assert_eq!(removal.at, now());
+    // Reading the same window again removes nothing more.
+    let out = store.apply_window(&integ, window(), &read(vec![a.clone()]), now()).unwrap();
+    assert_eq!((out.removed, out.unchanged), (0, 1));
+
+    // Listed again: the same row comes back.
+    let out = store.apply_window(&integ, window(), &read(vec![a, b]), now()).unwrap();
+    assert_eq!((out.inserted, out.updated, out.removed, out.unchanged), (0, 1, 0, 1));
+    assert_eq!(listed(&store), before);
+    assert!(store.slot_for_booking(b_id).unwrap().is_some());
+}

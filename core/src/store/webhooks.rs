@@ -163,7 +163,7 @@ impl Store {
                 "SELECT sl.start_utc, sl.end_utc, sl.status, p.name, l.name, sl.service_type, sl.remote
                  FROM slots sl JOIN sources s ON s.id = sl.source_id JOIN providers p ON p.id = sl.provider_id
                  LEFT JOIN locations l ON l.id = sl.location_id
-                 WHERE s.integration_id = ?1 AND sl.external_id = ?2",
+                 WHERE s.integration_id = ?1 AND sl.external_id = ?2 AND sl.removed_seq IS NULL",
                 params![integ.id, external_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )
