@@ -414,7 +414,11 @@ fn print_peak_rss() {
     }
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+/// A new empty folder under the system temp dir for one benchmark run (the caller removes it).
+///
+/// # Errors
+/// The folder cannot be created.
+pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let mut raw = [0u8; 8];
     getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = std::env::temp_dir().join(format!("medharmony-bench-{}", hex::encode(raw)));

@@ -300,6 +300,12 @@ pub struct BenchArgs {
     /// Slots per FHIR search page (`_count`).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
+    /// Seconds of signed webhook deliveries to time (webhook → change-log latency; 0 skips this part).
+    #[arg(long, default_value_t = 60)]
+    pub webhook_seconds: u32,
+    /// Webhook deliveries per second.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub webhook_rate: u32,
 }
 
 /// `integrations` subcommands.
@@ -691,7 +697,20 @@ fn find_provider(store: &Store, name: Option<&str>) -> anyhow::Result<Option<Pro
 fn run(cli: &Cli) -> anyhow::Result<u8> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
-        Command::Bench(args) => crate::bench::run(args.events, args.days, args.slots, args.fhir_slots, args.page_size as usize).map(|()| 0),
+        Command::Bench(args) => {
+            crate::bench::run(args.events, args.days, args.slots, args.fhir_slots, args.page_size as usize)?;
+            if args.webhook_seconds > 0 {
+                let dir = crate::bench::tempfile_dir()?;
+                let r = crate::webhook::bench_latency(&dir, args.webhook_rate, args.webhook_seconds).map_err(|e| anyhow!(e));
+                let _ = std::fs::remove_dir_all(&dir);
+                let r = r?;
+                println!(
+                    "webhooks: {} sent at {}/s for {} s, {} applied, {} change-log entries; webhook → change log p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    r.sent, args.webhook_rate, args.webhook_seconds, r.applied, r.changes, r.p50_ms, r.p99_ms, r.max_ms
+                );
+            }
+            Ok(0)
+        }
         Command::Providers { command } => {
             let mut store = open_store(cli)?;
             match command {
