@@ -298,6 +298,16 @@ pub async fn sync_now<R: Runtime>(app: AppHandle<R>, name: String) -> Result<Syn
     off_ui(app, move |app| crate::integrations::sync_now(&app.state::<DeskState>(), &name)).await
 }
 
+/// Pauses (`paused = true`) or resumes the scheduled syncs of the system `name`; its open
+/// times stay, and Sync now still syncs it. The sync worker sees the change within seconds.
+///
+/// # Errors
+/// See [`crate::integrations::set_paused`].
+#[tauri::command]
+pub fn set_integration_paused(state: State<'_, DeskState>, name: String, paused: bool) -> Result<(), DeskError> {
+    crate::integrations::set_paused(&state, &name, paused)
+}
+
 /// Signs in again to the system `name` whose sign-in expired (a browser sign-in opens the
 /// browser), then syncs it at once.
 ///

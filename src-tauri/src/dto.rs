@@ -731,7 +731,7 @@ pub struct SignInStarted {
 /// `ui/src/bindings/names.ts` so the UI cannot call a command that does not exist.
 pub mod names {
     /// Every command the shell registers, in `generate_handler!` order.
-    pub const COMMANDS: [&str; 15] = [
+    pub const COMMANDS: [&str; 16] = [
         "app_status",
         "week",
         "check_file",
@@ -747,6 +747,7 @@ pub mod names {
         "disconnect_integration",
         "reconnect_integration",
         "find_calendars",
+        "set_integration_paused",
     ];
     /// The event emitted for every committed change of the database.
     pub const STORE_CHANGED: &str = "store-changed";

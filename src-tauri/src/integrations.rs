@@ -539,6 +539,19 @@ pub fn sync_now(state: &DeskState, name: &str) -> Result<SyncResult, DeskError> 
     Ok(sync_result(&report))
 }
 
+/// Pauses or resumes the scheduled syncs of `name` ([`medharmony::store::Store::set_integration_active`]).
+///
+/// # Errors
+/// [`DeskError::NoSuchIntegration`], store errors.
+pub fn set_paused(state: &DeskState, name: &str, paused: bool) -> Result<(), DeskError> {
+    let now = state.clock().now();
+    if !state.with_store(|s| Ok(s.set_integration_active(name, !paused, now)?))? {
+        return Err(DeskError::NoSuchIntegration(name.trim().to_string()));
+    }
+    log::info!("scheduled syncs {}", if paused { "paused" } else { "resumed" });
+    Ok(())
+}
+
 /// Disconnects `name`: its open times leave the week view and its secrets the keychain.
 ///
 /// # Errors

@@ -94,6 +94,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::disconnect_integration,
         commands::reconnect_integration,
         commands::find_calendars,
+        commands::set_integration_paused,
     ]
 }
 

@@ -768,6 +768,17 @@ fn synced_open_times_appear_live_with_their_source_and_cards_show_the_last_sync(
     cli.record_sync(integ.id, &serde_json::to_value(&report).unwrap(), None, true, None, now - chrono::Duration::minutes(31)).unwrap();
     let card = desk.call("integrations", json!({})).unwrap()["cards"][0].clone();
     assert_eq!((card["status"].as_str(), card["stale"].as_bool()), (Some("stale"), Some(true)));
+    assert_eq!(card["next_sync_at"], "2026-03-04T15:00:00Z", "overdue: due now");
+    assert_eq!(card["needs_reconnect"], false);
+    // Pausing stops the schedule (no next sync) and keeps the open times; resuming restarts it.
+    desk.call("set_integration_paused", json!({"name": "Clinic FHIR", "paused": true})).unwrap();
+    let card = desk.call("integrations", json!({})).unwrap()["cards"][0].clone();
+    assert_eq!((card["active"].as_bool(), card["next_sync_at"].is_null()), (Some(false), true));
+    assert_eq!(free_count(&desk.week("2026-03-05"), park, "2026-03-05"), 2);
+    desk.call("set_integration_paused", json!({"name": "Clinic FHIR", "paused": false})).unwrap();
+    assert_eq!(desk.call("integrations", json!({})).unwrap()["cards"][0]["active"], true);
+    let unknown = desk.call("set_integration_paused", json!({"name": "Nope", "paused": true})).unwrap_err();
+    assert!(unknown.contains("Nope"), "{unknown}");
     // Disconnecting removes its open times from the week.
     desk.call("disconnect_integration", json!({"name": "Clinic FHIR"})).unwrap();
     let week = desk.week("2026-03-05");

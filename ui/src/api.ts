@@ -54,6 +54,8 @@ export interface Api {
   reconnectIntegration(name: string, auth: AuthForm): Promise<ConnectResult>;
   /** The calendars of a CalDAV account (the Connect form's "Find calendars"). */
   findCalendars(baseUrl: string, username: string, password: string): Promise<FoundCalendar[]>;
+  /** Pauses (true) or resumes (false) a system's scheduled syncs; its open times stay. */
+  setIntegrationPaused(name: string, paused: boolean): Promise<void>;
 }
 
 /** Builds the typed API over an `invoke` function. */
@@ -75,6 +77,7 @@ export function makeApi(invoke: Invoke): Api {
     reconnectIntegration: (name, auth) => invoke<ConnectResult>("reconnect_integration", { name, auth }),
     // Tauri maps camelCase argument keys to the command's snake_case parameters (base_url).
     findCalendars: (baseUrl, username, password) => invoke<FoundCalendar[]>("find_calendars", { baseUrl, username, password }),
+    setIntegrationPaused: (name, paused) => invoke<void>("set_integration_paused", { name, paused }),
   };
 }
 

@@ -77,6 +77,7 @@ function fakeBackend() {
       throw "not in this test";
     },
     cancelSignIn: async () => false,
+    setIntegrationPaused: async () => undefined,
     syncNow: async () => {
       throw "not in this test";
     },

@@ -74,6 +74,7 @@ export function createIntegrationsPage(container: HTMLElement, deps: Integration
         now: now(),
         syncing,
         onSyncNow: (c) => void syncNow(c),
+        onPause: (c, paused) => void pause(c, paused),
         onDisconnect: (c) => void disconnect(c),
         onReconnect: (c) => void reconnect(c),
         onConnect: (k) => void connect(k),
@@ -105,6 +106,17 @@ export function createIntegrationsPage(container: HTMLElement, deps: Integration
       deps.notify("error", `${card.name} could not be synced`, [errorText(e)]);
     } finally {
       syncing.delete(card.name);
+    }
+    await load();
+  }
+
+  async function pause(card: IntegrationCard, paused: boolean): Promise<void> {
+    try {
+      await api.setIntegrationPaused(card.name, paused);
+      if (paused) deps.notify("success", `${card.name} paused`, ["It is no longer synced on its schedule. Its open times stay; Sync now still works."]);
+      else deps.notify("success", `${card.name} resumed`, [`It is synced again every ${card.sync_minutes} minutes.`]);
+    } catch (e) {
+      deps.notify("error", `${card.name} could not be ${paused ? "paused" : "resumed"}`, [errorText(e)]);
     }
     await load();
   }

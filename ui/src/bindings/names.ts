@@ -18,6 +18,7 @@ export const COMMANDS = [
   "disconnect_integration",
   "reconnect_integration",
   "find_calendars",
+  "set_integration_paused",
 ] as const;
 
 /** A command name. */

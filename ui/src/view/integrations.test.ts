@@ -19,6 +19,7 @@ function options(over: Partial<IntegrationsPageOptions> = {}): IntegrationsPageO
     now: Date.parse(NOW),
     syncing: new Set(),
     onSyncNow: vi.fn(),
+    onPause: vi.fn(),
     onDisconnect: vi.fn(),
     onReconnect: vi.fn(),
     onConnect: vi.fn(),
@@ -177,6 +178,36 @@ describe("cards of athenahealth and calendar connections", () => {
     expect(g.querySelector(".card-athena")).toBeNull();
     expect(text(g.querySelector(".next-sync"))).toBe("Paused");
     expect(g.querySelector(".next-sync")?.classList.contains("paused")).toBe(true);
+    // A paused connection offers Resume, an active one Pause.
+    expect(g.querySelector('[data-action="pause"]')).toBeNull();
+    expect(text(g.querySelector('[data-action="resume"]'))).toBe("Resume syncing");
+    expect(a.querySelector('[data-action="resume"]')).toBeNull();
+    expect(text(a.querySelector('[data-action="pause"]'))).toBe("Pause syncing");
+  });
+
+  it("pauses and resumes a connection's scheduled syncs", async () => {
+    let active = true;
+    const api = {
+      integrations: vi.fn(async () => view({ cards: [integrationCard({ name: "Clinic FHIR", active, next_sync_at: active ? NOW : null })] })),
+      setIntegrationPaused: vi.fn(async (_name: string, paused: boolean) => {
+        active = !paused;
+      }),
+      cancelSignIn: vi.fn(async () => false),
+    } as unknown as Api;
+    const notify = vi.fn();
+    const container = document.createElement("main");
+    document.body.append(container);
+    const page = createIntegrationsPage(container, { api, nowFixed: true, notify, zones: async () => [], deskZone: () => "UTC", importFiles: vi.fn() });
+    await page.load();
+    (container.querySelector('[data-action="pause"]') as HTMLButtonElement).click();
+    await tick();
+    expect(api.setIntegrationPaused).toHaveBeenCalledWith("Clinic FHIR", true);
+    expect(notify).toHaveBeenCalledWith("success", "Clinic FHIR paused", ["It is no longer synced on its schedule. Its open times stay; Sync now still works."]);
+    expect(text(container.querySelector(".next-sync"))).toBe("Paused");
+    (container.querySelector('[data-action="resume"]') as HTMLButtonElement).click();
+    await tick();
+    expect(api.setIntegrationPaused).toHaveBeenLastCalledWith("Clinic FHIR", false);
+    expect(text(container.querySelector('[data-action="pause"]'))).toBe("Pause syncing");
   });
 
   it("asks to reconnect only when the sign-in expired or was refused", () => {

@@ -2,7 +2,7 @@
 // can be added. Stable hooks for tests:
 //   card:  article[data-integration="<name>"][data-status="ok|problem|stale|never|syncing"],
 //          .card-athena, .card-calendars li, .next-sync, .card-reconnect,
-//          buttons [data-action="sync|disconnect|reconnect"]
+//          buttons [data-action="sync|pause|resume|disconnect|reconnect"]
 //   tile:  button[data-connect="epic|oracle-health|athena|google-calendar|caldav|fhir"], #manual-import
 
 import type { IntegrationCard, IntegrationsView } from "../bindings";
@@ -17,6 +17,8 @@ export interface IntegrationsPageOptions {
   /** Names syncing because of this window (shown at once, before the shell says so). */
   syncing: Set<string>;
   onSyncNow(card: IntegrationCard): void;
+  /** Pauses (`paused` true) or resumes the card's scheduled syncs. */
+  onPause(card: IntegrationCard, paused: boolean): void;
   onDisconnect(card: IntegrationCard): void;
   /** Signs in again to a connection whose sign-in expired or was refused. */
   onReconnect(card: IntegrationCard): void;
@@ -114,6 +116,9 @@ function renderCard(card: IntegrationCard, opts: IntegrationsPageOptions): HTMLE
         { type: "button", class: "btn", "data-action": "sync", disabled: here || card.status === "syncing", onclick: () => opts.onSyncNow(card) },
         here || card.status === "syncing" ? "Syncing…" : "Sync now",
       ),
+      card.active
+        ? h("button", { type: "button", class: "btn subtle", "data-action": "pause", disabled: here, title: "Stop syncing every " + card.sync_minutes + " minutes; its open times stay and Sync now still works.", onclick: () => opts.onPause(card, true) }, "Pause syncing")
+        : h("button", { type: "button", class: "btn", "data-action": "resume", disabled: here, onclick: () => opts.onPause(card, false) }, "Resume syncing"),
       h("button", { type: "button", class: "btn subtle danger-text", "data-action": "disconnect", disabled: here, onclick: () => opts.onDisconnect(card) }, "Disconnect…"),
     ),
   );
