@@ -137,6 +137,14 @@ impl TokenManager {
                 client_secret_token(&self.agent, &self.system, token_url, client_id, secret, scope)
             }
             Grant::RefreshToken { client_id, client_secret, token_url, refresh_token: current, vault } => {
+                // Another sync, booking or program on this computer may have renewed (and, with
+                // rotation, replaced) the refresh token since this manager read it: use the
+                // keychain's latest, or the server would refuse the old one as `invalid_grant`.
+                if let Some(latest) = vault.as_ref().and_then(|v| Secrets::new(v.as_ref()).load_refresh_token(&self.system).ok().flatten()) {
+                    if latest != *current {
+                        *current = latest;
+                    }
+                }
                 let tokens = refresh_token_with_secret(&self.agent, &self.system, token_url, client_id, client_secret.as_deref(), current)?;
                 if let Some(rotated) = tokens.refresh_token.as_deref().filter(|t| *t != current.as_str()) {
                     *current = rotated.to_string();
@@ -226,5 +234,52 @@ mod tests {
         let grant =
             Grant::RefreshToken { client_id: "c".into(), client_secret: None, token_url: "token".into(), refresh_token: "r".into(), vault: None };
         assert!(matches!(TokenManager::new("Epic", ureq::Agent::new(), grant), Err(AuthError::Config(_))));
+    }
+
+    #[test]
+    fn a_refresh_uses_the_latest_refresh_token_in_the_keychain_and_stores_the_rotated_one() {
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        struct Vault(Mutex<HashMap<String, String>>);
+        impl KeyVault for Vault {
+            fn get(&self, a: &str) -> Result<Option<String>, String> {
+                Ok(self.0.lock().unwrap().get(a).cloned())
+            }
+            fn set(&self, a: &str, s: &str) -> Result<(), String> {
+                self.0.lock().unwrap().insert(a.into(), s.into());
+                Ok(())
+            }
+            fn delete(&self, a: &str) -> Result<(), String> {
+                self.0.lock().unwrap().remove(a);
+                Ok(())
+            }
+        }
+        // A one-request token endpoint that records the form it got and rotates the token.
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let seen = std::thread::spawn(move || {
+            let mut req = server.recv().unwrap();
+            let mut body = String::new();
+            req.as_reader().read_to_string(&mut body).unwrap();
+            let reply = r#"{"access_token":"at-new","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-3"}"#;
+            let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+            req.respond(tiny_http::Response::from_string(reply).with_header(header)).unwrap();
+            body
+        });
+        let vault = Arc::new(Vault(Mutex::new(HashMap::new())));
+        // This manager started with rt-1; another program has since rotated it to rt-2.
+        Secrets::new(vault.as_ref()).store_refresh_token("Google", "rt-2").unwrap();
+        let grant = Grant::RefreshToken {
+            client_id: "c".into(),
+            client_secret: None,
+            token_url: format!("http://127.0.0.1:{port}/token"),
+            refresh_token: "rt-1".into(),
+            vault: Some(vault.clone()),
+        };
+        let mut m = TokenManager::new("Google", ureq::Agent::new(), grant).unwrap();
+        assert_eq!(m.bearer(false).unwrap().as_deref(), Some("at-new"));
+        let form = seen.join().unwrap();
+        assert!(form.contains("refresh_token=rt-2") && !form.contains("rt-1"), "{form}");
+        assert_eq!(Secrets::new(vault.as_ref()).load_refresh_token("Google").unwrap().as_deref(), Some("rt-3"));
     }
 }
