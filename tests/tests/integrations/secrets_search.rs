@@ -552,22 +552,22 @@ fn serve_and_deliver(cli: &Cli, name: &str, secret: &str, synced: &[&str]) {
         std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| drop(tx.send((true, l))))),
     ];
     let mut seen = Run { code: -1, stdout: String::new(), stderr: String::new() };
-    let next_line = |want: &dyn Fn(bool, &str) -> bool, seen: &mut Run| -> String {
+    // Reads lines until `want(stdout so far, stderr so far)` (the worker's syncs and the webhook run concurrently).
+    let wait_for = |want: &dyn Fn(&str, &str) -> bool, seen: &mut Run| {
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        while !want(&seen.stdout, &seen.stderr) {
             let (is_out, l) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
-                panic!("serve did not print the expected line; stdout: {}\nstderr (tail): {}", seen.stdout, tail(&seen.stderr))
+                panic!("serve did not print the expected lines; stdout: {}\nstderr (tail): {}", seen.stdout, tail(&seen.stderr))
             });
             let buf = if is_out { &mut seen.stdout } else { &mut seen.stderr };
             buf.push_str(&l);
             buf.push('\n');
-            if want(is_out, &l) {
-                return l;
-            }
         }
     };
-    let banner = next_line(&|out, l| !out && l.starts_with("Receiving webhooks at http://"), &mut seen);
-    let addr = banner.trim_start_matches("Receiving webhooks at http://").split('/').next().unwrap().to_string();
+    const BANNER: &str = "Receiving webhooks at http://";
+    wait_for(&|_, err| err.lines().any(|l| l.starts_with(BANNER)), &mut seen);
+    let banner = seen.stderr.lines().find(|l| l.starts_with(BANNER)).unwrap();
+    let addr = banner.trim_start_matches(BANNER).split('/').next().unwrap().to_string();
     let path = medharmony::webhook::path_for(name);
     let now = chrono::Utc::now();
     let event = json!({
@@ -590,20 +590,16 @@ fn serve_and_deliver(cli: &Cli, name: &str, secret: &str, synced: &[&str]) {
         }
     };
     assert_eq!(post(secret), 202);
-    next_line(&|out, l| out && l.ends_with(&format!("{name}: APPOINTMENT.BOOKED applied")), &mut seen);
+    let applied = format!("{name}: APPOINTMENT.BOOKED applied");
+    wait_for(&|out, _| out.lines().any(|l| l.ends_with(&applied)), &mut seen);
     assert_eq!(post("another-secret-entirely"), 401);
-    // The worker's first round of syncs: each integration reports one line on stdout.
-    let waiting = RefCell::new(synced.to_vec());
-    next_line(
-        &|out, l| {
-            let mut w = waiting.borrow_mut();
-            if out && l.contains(" added, ") {
-                w.retain(|n| !l.contains(&format!(" {n}: ")));
-            }
-            w.is_empty()
-        },
-        &mut seen,
-    );
+    // The worker's first round of syncs: each integration reports one line on stdout, complete (signed in).
+    let report = |out: &str, n: &str| out.lines().find(|l| l.contains(&format!(" {n}: ")) && l.contains(" added, ")).map(String::from);
+    wait_for(&|out, _| synced.iter().all(|n| report(out, n).is_some()), &mut seen);
+    for n in synced {
+        let line = report(&seen.stdout, n).unwrap();
+        assert!(line.contains("; complete"), "{line}");
+    }
     assert!(Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let code = loop {
