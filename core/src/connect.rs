@@ -502,26 +502,8 @@ pub fn disconnect(store: &mut Store, vault: &dyn KeyVault, name: &str, now: Date
 mod tests {
     use super::*;
     use crate::connector::AthenaSettings;
-    use crate::store::key::DbKey;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
+    use crate::store::key::{DbKey, MemoryVault as Vault};
 
-    #[derive(Default)]
-    struct Vault(Mutex<HashMap<String, String>>);
-
-    impl KeyVault for Vault {
-        fn get(&self, account: &str) -> Result<Option<String>, String> {
-            Ok(self.0.lock().unwrap().get(account).cloned())
-        }
-        fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-            self.0.lock().unwrap().insert(account.into(), secret.into());
-            Ok(())
-        }
-        fn delete(&self, account: &str) -> Result<(), String> {
-            self.0.lock().unwrap().remove(account);
-            Ok(())
-        }
-    }
 
     fn now() -> DateTime<Utc> {
         "2026-03-02T12:00:00Z".parse().unwrap()
@@ -574,7 +556,7 @@ mod tests {
             try_connect(&mut store, &vault, wrong_auth).unwrap_err().to_string(),
             "athenahealth connects with the client ID and secret of its API app (client credentials)."
         );
-        assert!(vault.0.lock().unwrap().is_empty(), "nothing stored by refused connections");
+        assert!(vault.is_empty(), "nothing stored by refused connections");
 
         assert!(try_connect(&mut store, &vault, req(athena("195900", &["1"], &["-1"], &[]))).is_ok(), "reasonid -1 (any reason) needs no provider");
         assert_eq!(store.remove_integration("Athena", now()).unwrap(), true);
@@ -589,7 +571,7 @@ mod tests {
             }
         );
         assert_eq!(integ.settings.athena.as_ref().unwrap().appointmenttypeids, vec!["82".to_string()]);
-        assert_eq!(vault.0.lock().unwrap().get("integration:Athena:client-secret").map(String::as_str), Some("s3cr3t-athena"));
+        assert_eq!(vault.secret("integration:Athena:client-secret").as_deref(), Some("s3cr3t-athena"));
         assert!(!serde_json::to_string(&integ.settings).unwrap().contains("s3cr3t"));
     }
 
@@ -624,7 +606,7 @@ mod tests {
             ..ConnectRequest::new(IntegrationKind::GoogleCalendar, "Google", "", basic.clone(), "Europe/Berlin")
         };
         assert_eq!(refusal(&mut store, google), "Google Calendar connects with a Google account in the web browser.");
-        assert!(vault.0.lock().unwrap().is_empty());
+        assert!(vault.is_empty());
         assert!(store.integrations().unwrap().is_empty());
     }
 
@@ -657,7 +639,7 @@ mod tests {
                 scope: "athena/service/Athenanet.MDP.*".into()
             }
         );
-        assert_eq!(vault.0.lock().unwrap().get("integration:Athena:client-secret").map(String::as_str), Some("new-secret"));
+        assert_eq!(vault.secret("integration:Athena:client-secret").as_deref(), Some("new-secret"));
         assert_eq!(again.settings.athena, integ.settings.athena, "the rest of the settings is kept");
     }
 }

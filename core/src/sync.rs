@@ -279,6 +279,13 @@ pub struct PollReport {
     pub problem: Option<String>,
 }
 
+impl PollReport {
+    /// A poll of `integration` that read nothing (yet), with `problem` if it could not run.
+    pub fn empty(integration: &str, problem: Option<String>) -> PollReport {
+        PollReport { integration: integration.to_string(), added: 0, changed: 0, unchanged: 0, removed: 0, full_resync: false, complete: false, problem }
+    }
+}
+
 /// Polls `integ`'s change feed once (FHIR `_lastUpdated`, athenahealth's changed-data feed,
 /// Google `syncToken`): reads what changed since the stored cursor, upserts it through the
 /// store's one write path ([`Store::apply_changes`], which logs each change for the app) and
@@ -302,16 +309,7 @@ pub fn poll_changes(
         Ok(Some(lock)) => Some(lock),
         Ok(None) => {
             tracing::debug!(integration = integ.id, "a sync of this integration is running; poll skipped");
-            return Ok(Some(PollReport {
-                integration: integ.name.clone(),
-                added: 0,
-                changed: 0,
-                unchanged: 0,
-                removed: 0,
-                full_resync: false,
-                complete: false,
-                problem: None,
-            }));
+            return Ok(Some(PollReport::empty(&integ.name, None)));
         }
         Err(e) => {
             tracing::warn!(integration = integ.id, error = %e, "could not take the integration's sync lock; polling without it");
@@ -320,16 +318,7 @@ pub fn poll_changes(
     };
     let since = integ.cursor.as_deref();
     let start = if since.is_none() { integ.last_sync_at.unwrap_or(now).min(now) } else { now };
-    let mut report = PollReport {
-                integration: integ.name.clone(),
-                added: 0,
-                changed: 0,
-                unchanged: 0,
-                removed: 0,
-                full_resync: false,
-                complete: false,
-                problem: None,
-            };
+    let mut report = PollReport::empty(&integ.name, None);
     match connector.changes_since(since, start) {
         Ok(None) => return Ok(None),
         Ok(Some(batch)) => {

@@ -1009,21 +1009,7 @@ pub struct LatencyReport {
 /// The database or the receiver could not be set up (in plain words).
 pub fn bench_latency(dir: &std::path::Path, rate_per_sec: u32, seconds: u32) -> Result<LatencyReport, String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    #[derive(Clone, Default)]
-    struct BenchVault(Arc<Mutex<HashMap<String, String>>>);
-    impl KeyVault for BenchVault {
-        fn get(&self, a: &str) -> Result<Option<String>, String> {
-            Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).get(a).cloned())
-        }
-        fn set(&self, a: &str, s: &str) -> Result<(), String> {
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(a.into(), s.into());
-            Ok(())
-        }
-        fn delete(&self, a: &str) -> Result<(), String> {
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(a);
-            Ok(())
-        }
-    }
+    type BenchVault = crate::store::key::MemoryVault;
     struct Count(AtomicUsize);
     impl EventSink for Count {
         fn emit(&self, _: &crate::events::Change) {

@@ -721,16 +721,7 @@ fn run_poll(cfg: &WorkerConfig, id: i64, name: &str) -> Result<Outcome, WorkerEr
     let mut connector = match (cfg.connectors)(&integ) {
         Ok(c) => c,
         Err(e) => {
-            return Ok(Outcome::Polled(Some(PollReport {
-                integration: integ.name.clone(),
-                added: 0,
-                changed: 0,
-                unchanged: 0,
-                removed: 0,
-                full_resync: false,
-                complete: false,
-                problem: Some(e.to_string()),
-            })))
+            return Ok(Outcome::Polled(Some(PollReport::empty(&integ.name, Some(e.to_string())))))
         }
     };
     Ok(Outcome::Polled(poll_changes(&mut store, &integ, connector.as_mut(), now)?))

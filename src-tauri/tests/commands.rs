@@ -2,14 +2,13 @@
 //! command is invoked over IPC exactly as the UI calls it, on a temporary
 //! database opened with a `MEDHARMONY_DB_KEY`-style passphrase.
 
-use std::collections::HashMap;
+use medharmony::store::key::MemoryVault as MemVault;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use medharmony::store::key::{DbKey, KeyError, KeyVault};
+use medharmony::store::key::{DbKey, KeyError};
 use medharmony::store::Store;
 use medharmony_desk::dto::names::{COMMANDS, STORE_CHANGED};
 use medharmony_desk::state::{Clock, DeskState};
@@ -30,23 +29,6 @@ fn key() -> DbKey {
     DbKey::from_env_value("medharmony-desk-test").unwrap()
 }
 
-/// An in-memory keychain, so no test touches the computer's own (clones share it).
-#[derive(Default, Clone)]
-struct MemVault(Arc<Mutex<HashMap<String, String>>>);
-
-impl KeyVault for MemVault {
-    fn get(&self, account: &str) -> Result<Option<String>, String> {
-        Ok(self.0.lock().unwrap().get(account).cloned())
-    }
-    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-        self.0.lock().unwrap().insert(account.into(), secret.into());
-        Ok(())
-    }
-    fn delete(&self, account: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(account);
-        Ok(())
-    }
-}
 
 struct Desk {
     _dir: Option<tempfile::TempDir>,
@@ -627,7 +609,7 @@ fn secrets_go_to_the_keychain_and_never_come_back() {
     assert!(problem.starts_with("Could not reach Oracle Test to sign in"), "{problem}");
     // The secret is in the keychain, not in the database or the page, under this database's account
     // (as the `medharmony` command keeps it).
-    let stored: Vec<(String, String)> = desk.vault.0.lock().unwrap().clone().into_iter().collect();
+    let stored: Vec<(String, String)> = desk.vault.entries();
     let account = format!("{}|integration:Oracle Test:client-secret", std::path::absolute(&desk.db).unwrap().display());
     assert_eq!(stored, [(account, secret.to_string())]);
     let page = desk.call("integrations", json!({})).unwrap();
@@ -640,7 +622,7 @@ fn secrets_go_to_the_keychain_and_never_come_back() {
     desk.drain();
     let gone = desk.call("disconnect_integration", json!({"name": "oracle test"})).unwrap();
     assert_eq!(gone, json!({"name": "Oracle Test", "warning": null}));
-    assert!(desk.vault.0.lock().unwrap().is_empty());
+    assert!(desk.vault.is_empty());
     assert!(desk.call("integrations", json!({})).unwrap()["cards"].as_array().unwrap().is_empty());
     assert!(desk.drain().iter().any(|e| e["entity"] == "integration" && e["op"] == "remove"));
     assert!(cli.integration("Oracle Test").unwrap().is_none());
@@ -683,7 +665,7 @@ fn the_connect_form_is_checked_in_plain_words_and_a_refusal_changes_nothing() {
     assert!(err.starts_with("The private key cannot be used"), "{err}");
     assert!(!err.contains("AAAA") && !err.contains("Error") && !err.contains("{"), "{err}");
     assert!(desk.call("integrations", json!({})).unwrap()["cards"].as_array().unwrap().is_empty());
-    assert!(desk.vault.0.lock().unwrap().is_empty());
+    assert!(desk.vault.is_empty());
     assert!(desk.drain().is_empty(), "a refused form changes nothing");
 }
 

@@ -335,25 +335,7 @@ pub(crate) fn check_url(url: &str, what: &str) -> Result<url::Url, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
 
-    #[derive(Default)]
-    struct SyncVault(Mutex<HashMap<String, String>>);
-
-    impl KeyVault for SyncVault {
-        fn get(&self, account: &str) -> Result<Option<String>, String> {
-            Ok(self.0.lock().map_err(|e| e.to_string())?.get(account).cloned())
-        }
-        fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-            self.0.lock().map_err(|e| e.to_string())?.insert(account.into(), secret.into());
-            Ok(())
-        }
-        fn delete(&self, account: &str) -> Result<(), String> {
-            self.0.lock().map_err(|e| e.to_string())?.remove(account);
-            Ok(())
-        }
-    }
 
     #[test]
     fn auth_config_serializes_with_a_method_tag_and_no_secret() {
@@ -379,7 +361,7 @@ mod tests {
 
     #[test]
     fn missing_secrets_are_named_in_plain_words() {
-        let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(SyncVault::default());
+        let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(crate::store::key::MemoryVault::default());
         let agent = ureq::Agent::new();
         let backend = AuthConfig::Backend {
             client_id: "c".into(),

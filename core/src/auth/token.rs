@@ -238,22 +238,6 @@ mod tests {
 
     #[test]
     fn a_refresh_uses_the_latest_refresh_token_in_the_keychain_and_stores_the_rotated_one() {
-        use std::collections::HashMap;
-        use std::sync::Mutex;
-        struct Vault(Mutex<HashMap<String, String>>);
-        impl KeyVault for Vault {
-            fn get(&self, a: &str) -> Result<Option<String>, String> {
-                Ok(self.0.lock().unwrap().get(a).cloned())
-            }
-            fn set(&self, a: &str, s: &str) -> Result<(), String> {
-                self.0.lock().unwrap().insert(a.into(), s.into());
-                Ok(())
-            }
-            fn delete(&self, a: &str) -> Result<(), String> {
-                self.0.lock().unwrap().remove(a);
-                Ok(())
-            }
-        }
         // A one-request token endpoint that records the form it got and rotates the token.
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -266,7 +250,7 @@ mod tests {
             req.respond(tiny_http::Response::from_string(reply).with_header(header)).unwrap();
             body
         });
-        let vault = Arc::new(Vault(Mutex::new(HashMap::new())));
+        let vault = Arc::new(crate::store::key::MemoryVault::default());
         // This manager started with rt-1; another program has since rotated it to rt-2.
         Secrets::new(vault.as_ref()).store_refresh_token("Google", "rt-2").unwrap();
         let grant = Grant::RefreshToken {

@@ -49,6 +49,7 @@ pub enum IntegrationKind {
     GoogleCalendar,
     /// A CalDAV calendar (iCloud, Fastmail, Nextcloud, Radicale; RFC 4791): busy time from
     /// `free-busy-query` or `calendar-query`, open slots from working hours.
+    #[serde(rename = "caldav")]
     CalDav,
 }
 
@@ -403,4 +404,20 @@ pub struct AthenaSettings {
 
 fn default_page_size() -> u32 {
     100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_spelling_in_json_the_database_and_the_command_line() {
+        for kind in IntegrationKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::String(kind.as_str().into()), "{kind:?}");
+            assert_eq!(serde_json::from_value::<IntegrationKind>(json).unwrap(), kind);
+            assert_eq!(kind.as_str().parse::<IntegrationKind>().unwrap(), kind);
+        }
+        assert_eq!(IntegrationKind::CalDav.as_str(), "caldav");
+    }
 }

@@ -155,6 +155,48 @@ impl KeyVault for OsKeychain {
     }
 }
 
+/// A keychain kept in memory, shared by its clones: for tests and benchmarks, which must never
+/// touch the computer's own keychain. The product never uses it.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryVault(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl MemoryVault {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The secret stored under `account`, if any.
+    pub fn secret(&self, account: &str) -> Option<String> {
+        self.map().get(account).cloned()
+    }
+
+    /// Every `(account, secret)`, sorted by account.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let mut all: Vec<_> = self.map().iter().map(|(a, s)| (a.clone(), s.clone())).collect();
+        all.sort();
+        all
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map().is_empty()
+    }
+}
+
+impl KeyVault for MemoryVault {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        Ok(self.secret(account))
+    }
+    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+        self.map().insert(account.into(), secret.into());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        self.map().remove(account);
+        Ok(())
+    }
+}
+
 /// A vault whose accounts belong to one database file: every account is
 /// prefixed with the database's absolute path, so two databases on one
 /// computer (a practice's and a test's, or two practices') never read,

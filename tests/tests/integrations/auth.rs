@@ -6,6 +6,7 @@
 //! wiremock's MockServer runs on a tokio runtime's threads; the blocking code under test runs on
 //! the test thread (or a thread the test spawns).
 
+use medharmony::store::key::MemoryVault as TestVault;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use medharmony::auth::{discover, token_source, AuthConfig, AuthError, LoopbackLogin, Secrets, SigningKey};
-use medharmony::store::key::KeyVault;
 use medharmony_e2e::fixture;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -36,29 +36,7 @@ fn key_file(name: &str) -> String {
     std::fs::read_to_string(fixture(&format!("keys/{name}"))).expect("fixture key")
 }
 
-/// A thread-safe in-memory keychain.
-#[derive(Default)]
-struct TestVault(Mutex<HashMap<String, String>>);
 
-impl KeyVault for TestVault {
-    fn get(&self, account: &str) -> Result<Option<String>, String> {
-        Ok(self.0.lock().unwrap().get(account).cloned())
-    }
-    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-        self.0.lock().unwrap().insert(account.into(), secret.into());
-        Ok(())
-    }
-    fn delete(&self, account: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(account);
-        Ok(())
-    }
-}
-
-impl TestVault {
-    fn value(&self, account: &str) -> Option<String> {
-        self.0.lock().unwrap().get(account).cloned()
-    }
-}
 
 /// The form parameters of a request body (`application/x-www-form-urlencoded`), decoded.
 fn form(request: &Request) -> HashMap<String, String> {
@@ -625,12 +603,12 @@ fn refresh_token_grant_rotates_and_stores_the_new_refresh_token() {
 
     let mut source = token_source(&standalone_config(&server), "Epic Test", vault.clone(), ureq::Agent::new()).unwrap();
     assert_eq!(source.bearer(false).unwrap().as_deref(), Some("at-1"));
-    assert_eq!(vault.value("integration:Epic Test:refresh-token").as_deref(), Some("rt-2"));
+    assert_eq!(vault.secret("integration:Epic Test:refresh-token").as_deref(), Some("rt-2"));
     assert_eq!(source.bearer(false).unwrap().as_deref(), Some("at-1"));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Forced (after a 401): the rotated refresh token is the one presented.
     assert_eq!(source.bearer(true).unwrap().as_deref(), Some("at-2"));
-    assert_eq!(vault.value("integration:Epic Test:refresh-token").as_deref(), Some("rt-3"));
+    assert_eq!(vault.secret("integration:Epic Test:refresh-token").as_deref(), Some("rt-3"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     // A new source (the app restarted) reads rt-3, which this server no longer honours.
@@ -653,7 +631,7 @@ fn an_expired_refresh_token_asks_staff_to_reconnect() {
     assert!(!format!("{err:?}").contains("rt-revoked"));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // The refused token is left for staff to replace by reconnecting.
-    assert_eq!(vault.value("integration:Epic Test:refresh-token").as_deref(), Some("rt-revoked"));
+    assert_eq!(vault.secret("integration:Epic Test:refresh-token").as_deref(), Some("rt-revoked"));
 }
 
 #[test]

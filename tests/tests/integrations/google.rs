@@ -5,6 +5,7 @@
 //! 410 Gone, booking and cancelling, rate limits; and Google's browser sign-in over the loopback
 //! redirect (the test plays the browser and Google's token endpoint).
 
+use medharmony::store::key::MemoryVault as TestVault;
 use crate::fake::Fake;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -493,23 +494,6 @@ fn bad_calendar_settings_are_refused_in_plain_words() {
     assert!(GoogleCalendarConnector::new(s, http(Arc::default())).unwrap_err().to_string().contains("is listed twice"));
 }
 
-/// A thread-safe in-memory keychain.
-#[derive(Default)]
-struct TestVault(Mutex<HashMap<String, String>>);
-
-impl KeyVault for TestVault {
-    fn get(&self, account: &str) -> Result<Option<String>, String> {
-        Ok(self.0.lock().unwrap().get(account).cloned())
-    }
-    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-        self.0.lock().unwrap().insert(account.into(), secret.into());
-        Ok(())
-    }
-    fn delete(&self, account: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(account);
-        Ok(())
-    }
-}
 
 const CLIENT_ID: &str = "123456789012-desk.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-test-desktop-secret";

@@ -14,6 +14,7 @@
 //! --webhook-listen 127.0.0.1:0` accepts a signed event (needs the OS keychain:
 //! `MEDHARMONY_REQUIRE_KEYCHAIN=1`, as `scripts/test.sh` sets it).
 
+use medharmony::store::key::MemoryVault as TestVault;
 use crate::fake::{fhir_json, Fake};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,23 +36,6 @@ use wiremock::Mock;
 
 const SECRET: &str = "7f3c9a1e5b2d4f6081a3c5e7092b4d6f8a1c3e5f7092b4d6e8f0a1c3e5f70921";
 
-/// A thread-safe in-memory keychain shared by the test and the receiver.
-#[derive(Clone, Default)]
-struct TestVault(Arc<Mutex<HashMap<String, String>>>);
-
-impl KeyVault for TestVault {
-    fn get(&self, account: &str) -> Result<Option<String>, String> {
-        Ok(self.0.lock().unwrap().get(account).cloned())
-    }
-    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
-        self.0.lock().unwrap().insert(account.into(), secret.into());
-        Ok(())
-    }
-    fn delete(&self, account: &str) -> Result<(), String> {
-        self.0.lock().unwrap().remove(account);
-        Ok(())
-    }
-}
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
