@@ -14,6 +14,7 @@
 //! `MEDHARMONY_REQUIRE_KEYCHAIN=1` (as `scripts/test.sh` sets it, inside a D-Bus
 //! session with an unlocked gnome-keyring) and skip otherwise.
 
+use crate::fake::{no_keychain, unique_name};
 use crate::fake::{fhir_json, Fake};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -423,20 +424,6 @@ fn book_writes_back_and_a_slot_taken_since_the_sync_is_refused() {
     assert_eq!(fake.requests().len(), before);
 }
 
-/// Skips (returning true) unless the tests run with a keychain (`MEDHARMONY_REQUIRE_KEYCHAIN=1`).
-fn no_keychain() -> bool {
-    if std::env::var("MEDHARMONY_REQUIRE_KEYCHAIN").as_deref() != Ok("1") {
-        eprintln!("skipped: set MEDHARMONY_REQUIRE_KEYCHAIN=1 inside a session with a Secret Service");
-        return true;
-    }
-    false
-}
-
-/// A name no other test run uses: keychain entries are per integration name, not per database.
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix} {}-{nanos}", std::process::id())
-}
 
 /// A SMART Backend Services token endpoint (SMART App Launch 2.x, Backend Services §
 /// "Obtaining an access token") that checks the client assertion: header `alg` RS384,

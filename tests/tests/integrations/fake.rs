@@ -42,3 +42,19 @@ impl Fake {
 pub fn fhir_json(v: impl Borrow<Value>) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(v.borrow().to_string(), "application/fhir+json")
 }
+
+/// Skips (returning true) unless the tests run with a keychain (`MEDHARMONY_REQUIRE_KEYCHAIN=1`, as
+/// `scripts/test.sh` sets it inside a D-Bus session with an unlocked gnome-keyring).
+pub fn no_keychain() -> bool {
+    if std::env::var("MEDHARMONY_REQUIRE_KEYCHAIN").as_deref() != Ok("1") {
+        eprintln!("skipped: set MEDHARMONY_REQUIRE_KEYCHAIN=1 inside a session with a Secret Service");
+        return true;
+    }
+    false
+}
+
+/// A name no other test run uses: keychain entries are per integration name and database.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix} {}-{nanos}", std::process::id())
+}

@@ -33,6 +33,7 @@
 //! Needs the OS keychain (`MEDHARMONY_REQUIRE_KEYCHAIN=1`, inside a D-Bus session with an
 //! unlocked Secret Service) and Radicale; skips otherwise.
 
+use crate::fake::{no_keychain, unique_name};
 use crate::fake::{fhir_json, Fake};
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
@@ -62,20 +63,6 @@ const ATHENA_TOKEN: &str = "tok-athena-Hy7Rb3Nd9Ks5Ui";
 const BACKEND_CLIENT: &str = "desk-backend-client-63";
 const BACKEND_TOKEN: &str = "tok-backend-Vf6Gt1Jw8Mx3Eo";
 
-/// Skips (returning true) unless the tests run with a keychain (`MEDHARMONY_REQUIRE_KEYCHAIN=1`).
-fn no_keychain() -> bool {
-    if std::env::var("MEDHARMONY_REQUIRE_KEYCHAIN").as_deref() != Ok("1") {
-        eprintln!("skipped: set MEDHARMONY_REQUIRE_KEYCHAIN=1 inside a session with a Secret Service");
-        return true;
-    }
-    false
-}
-
-/// A name no other test run uses: keychain entries are per integration name and database.
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix} {}-{nanos}", std::process::id())
-}
 
 fn basic(user: &str, password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
