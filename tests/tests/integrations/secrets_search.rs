@@ -406,7 +406,7 @@ fn no_secret_is_found_in_the_database_files_the_config_or_the_logs() {
         (n_oracle.clone(), "oracle-health".to_string(), 1, true, false),
         (n_athena.clone(), "athena".to_string(), 2, true, false),
         // Mon–Fri 2–6 and 9–13 March, 08:00–17:00 in 30-minute slots, less the busy hour on 4 March.
-        (n_caldav.clone(), "cal-dav".to_string(), 10 * 18 - 2, true, false),
+        (n_caldav.clone(), "caldav".to_string(), 10 * 18 - 2, true, false),
         (n_backend.clone(), "fhir".to_string(), 1, true, false),
     ];
     want.sort();
