@@ -132,8 +132,7 @@ fn a_wrong_password_is_refused_in_plain_words() {
 #[test]
 fn free_busy_query_gives_the_expected_open_slots() {
     let Some((server, calendar)) = seeded() else { return };
-    let mut desk = connector(&server, vec![rivera(&calendar)], PASSWORD);
-    assert_eq!(desk.uses_free_busy(&calendar), None);
+    let mut desk = connector(&server, vec![rivera(&calendar)], PASSWORD).with_free_busy(true);
     let read = desk.availability(week()).unwrap();
     assert_eq!(desk.uses_free_busy(&calendar), Some(true), "Radicale 3 answers free-busy-query");
     assert!(read.complete, "{:?}", read.incomplete_reason);
@@ -148,7 +147,9 @@ fn free_busy_query_gives_the_expected_open_slots() {
 #[test]
 fn calendar_query_gives_the_same_open_slots() {
     let Some((server, calendar)) = seeded() else { return };
-    let mut desk = connector(&server, vec![rivera(&calendar)], PASSWORD).with_free_busy(false);
+    // Events (calendar-query) are what is read unless the server refuses them.
+    let mut desk = connector(&server, vec![rivera(&calendar)], PASSWORD);
+    assert_eq!(desk.uses_free_busy(&calendar), None);
     let read = desk.availability(week()).unwrap();
     assert_eq!(desk.uses_free_busy(&calendar), Some(false));
     assert!(read.complete, "{:?}", read.incomplete_reason);
@@ -233,10 +234,38 @@ fn booking_puts_an_event_a_second_booking_is_refused_and_cancel_deletes_it() {
     desk.cancel(&booked.appointment_id).unwrap();
 }
 
-/// A server without `free-busy-query` (wiremock, shaped like Nextcloud's replies): the
-/// connector falls back to `calendar-query` once and remembers it.
+/// Regression (found by trying it on Radicale 3.9): a weekly `TZID=America/New_York` meeting
+/// across the March DST change, with one week excluded by EXDATE. Radicale's own free/busy
+/// answer puts the later weeks an hour off (it expands in fixed UTC) and keeps the excluded
+/// week; the events read with calendar-query through our importer give the right busy time.
 #[test]
-fn a_server_refusing_free_busy_query_is_read_with_calendar_query() {
+fn a_weekly_meeting_across_the_dst_change_with_an_exdate_is_read_exactly() {
+    let Some(server) = Radicale::start() else { return };
+    let calendar = server.mkcalendar("rivera/weekly/", "Weekly", &["VEVENT"]);
+    let weekly = "BEGIN:VEVENT\r\nUID:weekly-meeting\r\nDTSTAMP:20270201T000000Z\r\n\
+DTSTART;TZID=America/New_York:20270301T090000\r\nDTEND;TZID=America/New_York:20270301T100000\r\n\
+RRULE:FREQ=WEEKLY;COUNT=6\r\nEXDATE;TZID=America/New_York:20270315T090000\r\nSUMMARY:Staff meeting\r\nEND:VEVENT\r\n";
+    assert_eq!(server.put_event(&calendar, "weekly.ics", &ics(weekly)), 201);
+    let mut mondays = rivera(&calendar);
+    mondays.hours = "Mon 08:00-12:00".into();
+    let mut desk = connector(&server, vec![mondays], PASSWORD);
+    let t = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2027, 3, d, h, m, 0).unwrap();
+    let read = desk.availability(Interval { start: t(1, 0, 0), end: t(30, 0, 0) }).unwrap();
+    assert!(read.complete, "{:?}", read.incomplete_reason);
+    assert_eq!(desk.uses_free_busy(&calendar), Some(false));
+    let on = |d: u32| starts(&read).into_iter().filter(|s| s.date_naive() == t(d, 0, 0).date_naive()).collect::<Vec<_>>();
+    // Mon 8 March, EST (UTC−5): 08:00–12:00 = 13:00–17:00Z, the meeting 14:00–15:00Z.
+    assert_eq!(on(8), vec![t(8, 13, 0), t(8, 13, 30), t(8, 15, 0), t(8, 15, 30), t(8, 16, 0), t(8, 16, 30)]);
+    // Mon 15 March, EDT: no meeting (EXDATE), all eight cells 12:00–16:00Z free.
+    assert_eq!(on(15), (0..8).map(|i| t(15, 12, 0) + chrono::Duration::minutes(30 * i)).collect::<Vec<_>>());
+    // Mon 22 March, EDT (UTC−4): the meeting is 13:00–14:00Z, not 14:00–15:00Z.
+    assert_eq!(on(22), vec![t(22, 12, 0), t(22, 12, 30), t(22, 14, 0), t(22, 14, 30), t(22, 15, 0), t(22, 15, 30)]);
+}
+
+/// A Nextcloud-shaped server (wiremock): events are read with `calendar-query`; `free-busy-query`
+/// is never asked.
+#[test]
+fn a_nextcloud_calendar_is_read_with_calendar_query() {
     use wiremock::matchers::{body_string_contains, header, method, path};
     use wiremock::{Mock, ResponseTemplate};
 
@@ -248,7 +277,7 @@ fn a_server_refusing_free_busy_query_is_read_with_calendar_query() {
             .and(path("/remote.php/dav/calendars/rivera/personal/"))
             .and(body_string_contains("free-busy-query"))
             .respond_with(ResponseTemplate::new(501))
-            .expect(1),
+            .expect(0),
     );
     let query = std::fs::read_to_string(medharmony_e2e::fixture("caldav/nextcloud-calendar-query.xml")).unwrap();
     fake.mount(
@@ -279,7 +308,54 @@ fn a_server_refusing_free_busy_query_is_read_with_calendar_query() {
         assert_eq!(desk.uses_free_busy(&calendar), Some(false));
     }
     let reports = fake.requests().iter().filter(|r| r.method.as_str() == "REPORT").count();
-    assert_eq!(reports, 3, "one refused free-busy-query, then two calendar-queries");
+    assert_eq!(reports, 2, "two calendar-queries");
+}
+
+/// A calendar shared "free/busy only" (its events may not be read: 403 on calendar-query) is
+/// read with `free-busy-query` instead, and that choice is remembered.
+#[test]
+fn a_free_busy_only_calendar_is_read_with_free_busy_query() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let fake = crate::fake::Fake::start();
+    let calendar = format!("{}/dav/calendars/shared/weber/", fake.uri());
+    fake.mount(
+        Mock::given(method("REPORT"))
+            .and(path("/dav/calendars/shared/weber/"))
+            .and(body_string_contains("calendar-query"))
+            .respond_with(ResponseTemplate::new(403))
+            .expect(1),
+    );
+    let vfreebusy = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//CalDAV//EN\r\nBEGIN:VFREEBUSY\r\n\
+DTSTAMP:20260301T000000Z\r\nDTSTART:20260304T000000Z\r\nDTEND:20260305T000000Z\r\n\
+FREEBUSY;FBTYPE=BUSY:20260304T130000Z/20260304T140000Z\r\nFREEBUSY;FBTYPE=FREE:20260304T140000Z/20260304T150000Z\r\n\
+END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    fake.mount(
+        Mock::given(method("REPORT"))
+            .and(path("/dav/calendars/shared/weber/"))
+            .and(body_string_contains("free-busy-query"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(vfreebusy, "text/calendar; charset=utf-8"))
+            .expect(2),
+    );
+    let mut settings = IntegrationSettings::new(&fake.uri(), "Europe/Berlin", AuthConfig::Basic { username: USER.into() });
+    settings.calendars = vec![CalendarSettings {
+        id: calendar.clone(),
+        provider: "Dr. Weber".into(),
+        tz: None,
+        hours: "Wed 13:00-16:00".into(),
+        slot_minutes: 30,
+        location: None,
+    }];
+    let mut desk = CalDavConnector::new("Shared", settings, USER.into(), PASSWORD.into(), CalDavConnector::default_agent()).unwrap();
+    let day = Interval { start: utc(4, 0, 0), end: utc(5, 0, 0) };
+    for _ in 0..2 {
+        let read = desk.availability(day).unwrap();
+        assert!(read.complete, "{:?}", read.incomplete_reason);
+        // Busy 14:00–15:00 Berlin = 13:00–14:00Z; FBTYPE=FREE blocks nothing.
+        assert_eq!(starts(&read), vec![utc(4, 12, 0), utc(4, 12, 30), utc(4, 14, 0), utc(4, 14, 30)]);
+        assert_eq!(desk.uses_free_busy(&calendar), Some(true));
+    }
 }
 
 fn base64_of(s: &str) -> String {
@@ -289,7 +365,7 @@ fn base64_of(s: &str) -> String {
 
 /// Two desks booking the same time at once (wiremock): ours went in, but reading the span
 /// again shows another desk's event, so ours is deleted and the booking is `SlotTaken`.
-/// The first free/busy request is answered 503 with `Retry-After: 0` and retried.
+/// The first read of the span is answered 503 with `Retry-After: 0` and retried.
 #[test]
 fn a_simultaneous_booking_elsewhere_withdraws_ours() {
     use std::sync::{Arc, Mutex};
@@ -299,20 +375,21 @@ fn a_simultaneous_booking_elsewhere_withdraws_ours() {
     let fake = crate::fake::Fake::start();
     let cal_path = "/dav/calendars/weber/clinic/";
     let calendar = format!("{}{cal_path}", fake.uri());
+    // Before our PUT: busy once (503), then an empty calendar; after it: another desk's event.
     fake.mount(
         Mock::given(method("REPORT"))
             .and(path(cal_path))
-            .and(body_string_contains("free-busy-query"))
+            .and(body_string_contains("calendar-query"))
             .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "0"))
             .up_to_n_times(1),
     );
-    let empty_free_busy = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//EN\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:20260301T000000Z\r\n\
-DTSTART:20260304T120000Z\r\nDTEND:20260304T123000Z\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let empty = "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\"></d:multistatus>";
     fake.mount(
         Mock::given(method("REPORT"))
             .and(path(cal_path))
-            .and(body_string_contains("free-busy-query"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(empty_free_busy, "text/calendar; charset=utf-8")),
+            .and(body_string_contains("calendar-query"))
+            .respond_with(ResponseTemplate::new(207).set_body_raw(empty, "application/xml; charset=utf-8"))
+            .up_to_n_times(1),
     );
     fake.mount(Mock::given(method("PUT")).and(path_regex(r"^/dav/calendars/weber/clinic/[0-9a-f]{32}-medharmony\.ics$")).respond_with(ResponseTemplate::new(201)));
     let other = format!(
@@ -362,6 +439,7 @@ DTSTART:20260304T120000Z\r\nDTEND:20260304T123000Z\r\nEND:VFREEBUSY\r\nEND:VCALE
     assert!(body.contains("DTSTART:20260304T120000Z\r\n") && body.contains("X-MEDHARMONY-PATIENT-ID:patient-1\r\n"), "{body}");
     let deleted: Vec<_> = requests.iter().filter(|r| r.method.as_str() == "DELETE").map(|r| r.url.path().to_string()).collect();
     assert_eq!(deleted, vec![put.url.path().to_string()], "our own event, and only it, was withdrawn");
-    let free_busy_asks = requests.iter().filter(|r| String::from_utf8_lossy(&r.body).contains("free-busy-query")).count();
-    assert_eq!(free_busy_asks, 2, "503 then retried");
+    let reads = requests.iter().filter(|r| String::from_utf8_lossy(&r.body).contains("calendar-query")).count();
+    assert_eq!(reads, 3, "503 then retried, then the read after our PUT");
+    assert!(!requests.iter().any(|r| String::from_utf8_lossy(&r.body).contains("free-busy-query")));
 }

@@ -9,14 +9,17 @@
 //!   (RFC 5397) on the address given, then on `/.well-known/caldav` (RFC 6764 §5); PROPFIND
 //!   `CALDAV:calendar-home-set` on the principal (RFC 4791 §6.2.1); PROPFIND Depth 1 on the
 //!   home for its calendar collections that hold VEVENTs.
-//! * Busy time per calendar: the `CALDAV:free-busy-query` REPORT (RFC 4791 §7.10) whose
-//!   VFREEBUSY is read by [`crate::import::ics::parse_free_busy`] (FBTYPE BUSY,
-//!   BUSY-TENTATIVE, BUSY-UNAVAILABLE block; FREE does not). A server that refuses it (400,
-//!   403, 405, 415, 422, 501, or a reply that is no VFREEBUSY) is asked with a
-//!   `calendar-query` REPORT (§7.8) instead, and the events it returns go through the
-//!   project's .ics importer ([`crate::import::ics::parse_ics`]: RRULE, EXDATE,
-//!   RECURRENCE-ID, TZID, all-day, TRANSP and STATUS). The choice is remembered per calendar
-//!   for the connector's life.
+//! * Busy time per calendar: a `calendar-query` REPORT (RFC 4791 §7.8) with a time range, whose
+//!   events go through the project's .ics importer ([`crate::import::ics::parse_ics`]: RRULE,
+//!   EXDATE, RECURRENCE-ID, TZID, all-day, TRANSP and STATUS, with the DST rules of
+//!   [`crate::time`]). Only a calendar whose events this account may not read (403, 405, 501:
+//!   e.g. one shared as "free/busy only", `CALDAV:read-free-busy`, RFC 4791 §6.1.1) is asked
+//!   with the `CALDAV:free-busy-query` REPORT (§7.10) instead, whose VFREEBUSY is read by
+//!   [`crate::import::ics::parse_free_busy`] (FBTYPE BUSY, BUSY-TENTATIVE, BUSY-UNAVAILABLE
+//!   block; FREE does not). Events come first because servers compute free/busy themselves and
+//!   get it wrong: Radicale 3.9 expands a weekly `TZID=America/New_York` event in fixed UTC
+//!   (an hour off after a DST change) and ignores its EXDATEs. The choice is remembered per
+//!   calendar for the connector's life.
 //! * Booking: the span is re-checked (busy → [`ConnectorError::SlotTaken`]), then a new
 //!   VEVENT ([`xml::booking_event`]) is PUT to `<calendar URL><uid>.ics` with
 //!   `If-None-Match: *` (RFC 4791 §5.3.2). The appointment id is the event's URL; cancelling
@@ -401,8 +404,8 @@ impl CalDavConnector {
             .build()
     }
 
-    /// With `false`, busy time is read with `calendar-query` only, never `free-busy-query`
-    /// (for a server whose free/busy answers are known to be wrong; tests of the fallback).
+    /// With `true`, busy time is read with `free-busy-query` (the fallback for calendars whose
+    /// events may not be read; tests of it); with `false`, with `calendar-query` only.
     pub fn with_free_busy(mut self, use_it: bool) -> Self {
         for plan in self.plans.iter().flatten() {
             self.free_busy.insert(plan.settings.id.clone(), use_it);
@@ -410,9 +413,9 @@ impl CalDavConnector {
         self
     }
 
-    /// How the busy time of the calendar with URL `calendar_url` is read: `Some(true)` when the
-    /// last read used `free-busy-query`, `Some(false)` when the server refused it (or
-    /// [`CalDavConnector::with_free_busy`] said so) and `calendar-query` is used, `None` before
+    /// How the busy time of the calendar with URL `calendar_url` is read: `Some(false)` when the
+    /// last read used `calendar-query`, `Some(true)` when the server refused it (or
+    /// [`CalDavConnector::with_free_busy`] said so) and `free-busy-query` is used, `None` before
     /// the first read.
     pub fn uses_free_busy(&self, calendar_url: &str) -> Option<bool> {
         let want = calendar_url.trim_end_matches('/');
@@ -431,22 +434,30 @@ impl CalDavConnector {
         self
     }
 
-    /// Busy time of `plan`'s calendar overlapping `range` (UTC).
+    /// Busy time of `plan`'s calendar overlapping `range` (UTC); see the module documentation
+    /// for which REPORT is used.
     fn busy(&mut self, plan: &CalendarPlan, range: Interval) -> Result<Vec<Interval>, BusyError> {
         let url = plan.settings.id.clone();
-        if self.free_busy.get(&url).copied().unwrap_or(true) {
-            match self.free_busy_query(&url, range)? {
-                Some(busy) => {
-                    self.free_busy.insert(url, true);
-                    return Ok(busy);
+        let chosen = self.free_busy.get(&url).copied();
+        if chosen != Some(true) {
+            match self.calendar_query(plan, range) {
+                Ok(events) => {
+                    self.free_busy.insert(url, false);
+                    return Ok(events.into_iter().map(|(_, span)| span).collect());
                 }
-                None => {
-                    tracing::info!(system = %self.dav.system, "the server refused free-busy-query; reading events with calendar-query");
-                    self.free_busy.insert(url.clone(), false);
+                Err(BusyError::Calendar(_, Some(403 | 405 | 501))) if chosen.is_none() => {
+                    tracing::info!(system = %self.dav.system, "the server refused calendar-query; reading free/busy time instead");
                 }
+                Err(e) => return Err(e),
             }
         }
-        Ok(self.calendar_query(plan, range)?.into_iter().map(|(_, span)| span).collect())
+        match self.free_busy_query(&url, range)? {
+            Some(busy) => {
+                self.free_busy.insert(url, true);
+                Ok(busy)
+            }
+            None => Err(BusyError::Calendar("the server lets this account read neither the calendar's events nor its free/busy time".into(), None)),
+        }
     }
 
     /// The free-busy-query REPORT; `Ok(None)` when the server does not support it.
