@@ -15,7 +15,9 @@
 //! # Policy
 //!
 //! * **Paused** integrations (`active = false`) are never scheduled; "Sync
-//!   now" still runs them once.
+//!   now" still runs them once. Nor are integrations whose last sync found that
+//!   staff must **reconnect** them (sign-in expired or refused): retrying a
+//!   refused app password can lock the account; reconnecting clears it.
 //! * **Never attempted** (no `last_attempt_at`, no `last_sync_at`): due at
 //!   once, without jitter. The original design's query
 //!   `last_sync_at <= now − 15 min` silently skipped these.
@@ -103,6 +105,10 @@ pub struct ScheduleState {
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// Attempts in a row that failed or were incomplete.
     pub failures: u32,
+    /// True when the last sync found that staff must reconnect (sign-in expired or refused):
+    /// not scheduled until they do, since retrying a refused password can lock the account
+    /// (iCloud, Fastmail) and retrying an expired sign-in cannot succeed.
+    pub needs_reconnect: bool,
 }
 
 impl From<&Integration> for ScheduleState {
@@ -114,6 +120,7 @@ impl From<&Integration> for ScheduleState {
             last_sync_at: i.last_sync_at,
             last_attempt_at: i.last_attempt_at,
             failures: i.failures,
+            needs_reconnect: i.needs_reconnect(),
         }
     }
 }
@@ -159,7 +166,7 @@ pub fn backoff(failures: u32, sync_minutes: u32) -> Duration {
 /// When `s` is next due (UTC), or `None` when it is paused. See the module
 /// documentation for the rules. A result at or before `now` means "run now".
 pub fn next_due(s: &ScheduleState, now: DateTime<Utc>, jitter: &dyn Jitter) -> Option<DateTime<Utc>> {
-    if s.paused {
+    if s.paused || s.needs_reconnect {
         return None;
     }
     let Some(last) = s.last_attempt_at.max(s.last_sync_at) else { return Some(now) };
@@ -751,7 +758,15 @@ mod tests {
     }
 
     fn state(id: i64) -> ScheduleState {
-        ScheduleState { integration_id: id, sync_minutes: 15, paused: false, last_sync_at: None, last_attempt_at: None, failures: 0 }
+        ScheduleState {
+            integration_id: id,
+            sync_minutes: 15,
+            paused: false,
+            last_sync_at: None,
+            last_attempt_at: None,
+            failures: 0,
+            needs_reconnect: false,
+        }
     }
 
     fn synced(id: i64, t: DateTime<Utc>) -> ScheduleState {
@@ -783,6 +798,9 @@ mod tests {
         let overdue = ScheduleState { paused: true, ..synced(2, at(1, 0, 0)) };
         assert_eq!(next_due(&overdue, now, &no_jitter()), None);
         assert_eq!(plan(&[overdue], now, &no_jitter()), Plan::default());
+        // Nor is one that needs reconnecting, however long ago it failed.
+        let refused = ScheduleState { needs_reconnect: true, failures: 3, ..synced(3, at(1, 0, 0)) };
+        assert_eq!(next_due(&refused, now, &no_jitter()), None);
     }
 
     #[test]

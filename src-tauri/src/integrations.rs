@@ -93,7 +93,7 @@ pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCa
         stale,
         last_sync: i.last_report.as_ref().and_then(|v| report_from_json(v, i)).map(|r| sync_result(&r)),
         problem,
-        needs_reconnect: i.last_error.is_some() && i.last_report.as_ref().and_then(|v| v.get("needs_reconnect")).and_then(Value::as_bool).unwrap_or(false),
+        needs_reconnect: i.needs_reconnect(),
         next_sync_at: next_sync(i, now).map(fmt_instant),
         calendars: i.settings.calendars.iter().map(|c| format!("{} ({})", c.provider, c.id)).collect(),
         athena: i.settings.athena.as_ref().map(|a| {

@@ -142,6 +142,7 @@ export const METHODS: Record<AuthMethod, { label: string; help: string }> = {
 /** The badge of a card: its words and colour. */
 export function statusBadge(card: IntegrationCard, syncingHere = false): { tone: "ok" | "problem" | "stale" | "never" | "syncing"; text: string } {
   if (syncingHere || card.status === "syncing") return { tone: "syncing", text: "Syncing…" };
+  if (!card.active && card.status !== "problem") return { tone: "never", text: "Paused" };
   switch (card.status) {
     case "problem":
       return { tone: "problem", text: "Needs attention" };
@@ -471,7 +472,9 @@ export function reconnectText(card: IntegrationCard): string {
 
 /** "Next sync in 12 min", "Next sync: now" when due, "Paused" while paused. */
 export function nextSyncText(card: IntegrationCard, nowMs: number): string {
-  if (!card.active || !card.next_sync_at) return "Paused";
+  if (!card.active) return "Paused";
+  if (card.needs_reconnect) return "No scheduled syncs until it is reconnected";
+  if (!card.next_sync_at) return "Paused";
   if (Date.parse(card.next_sync_at) <= nowMs) return "Next sync: now";
   return `Next sync ${timeUntil(card.next_sync_at, nowMs)}`;
 }

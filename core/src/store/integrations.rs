@@ -64,6 +64,16 @@ pub struct Integration {
     pub failures: u32,
 }
 
+impl Integration {
+    /// True when its last sync failed because staff must reconnect it (the report's
+    /// `needs_reconnect`, see [`crate::sync::SyncReport`]); false once a sync succeeds or it
+    /// is reconnected (both clear `last_error`).
+    pub fn needs_reconnect(&self) -> bool {
+        self.last_error.is_some()
+            && self.last_report.as_ref().and_then(|r| r.get("needs_reconnect")).and_then(serde_json::Value::as_bool).unwrap_or(false)
+    }
+}
+
 /// A cached slot with what booking it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BookableSlot {

@@ -178,6 +178,8 @@ describe("cards of athenahealth and calendar connections", () => {
     expect(g.querySelector(".card-athena")).toBeNull();
     expect(text(g.querySelector(".next-sync"))).toBe("Paused");
     expect(g.querySelector(".next-sync")?.classList.contains("paused")).toBe(true);
+    expect(text(g.querySelector(".status-pill"))).toBe("Paused");
+    expect(text(a.querySelector(".status-pill"))).toBe("Working");
     // A paused connection offers Resume, an active one Pause.
     expect(g.querySelector('[data-action="pause"]')).toBeNull();
     expect(text(g.querySelector('[data-action="resume"]'))).toBe("Resume syncing");
@@ -211,11 +213,13 @@ describe("cards of athenahealth and calendar connections", () => {
   });
 
   it("asks to reconnect only when the sign-in expired or was refused", () => {
-    const expired = integrationCard({ name: "Main St Epic", kind: "epic", kind_label: "Epic", status: "problem", problem: "The sign-in was refused.", needs_reconnect: true });
+    const expired = integrationCard({ name: "Main St Epic", kind: "epic", kind_label: "Epic", status: "problem", problem: "The sign-in was refused.", needs_reconnect: true, next_sync_at: null });
     const fine = integrationCard({ name: "Clinic FHIR" });
     const opts = options();
     const page = renderIntegrations(view({ cards: [expired, fine] }), opts);
     const e = page.querySelector('article[data-integration="Main St Epic"]') as HTMLElement;
+    // The worker does not retry a refused sign-in on its own (it could lock the account).
+    expect(text(e.querySelector(".next-sync"))).toBe("No scheduled syncs until it is reconnected");
     expect(text(e.querySelector(".card-reconnect p"))).toBe("Sign-in to Main St Epic has expired or was refused. Reconnect to keep its open times up to date.");
     const button = e.querySelector('[data-action="reconnect"]') as HTMLButtonElement;
     expect([button.textContent, button.classList.contains("primary"), button.disabled]).toEqual(["Reconnect", true, false]);
