@@ -578,6 +578,11 @@ mod tests {
         assert!(p.store.openings_of(n(&c)).unwrap().is_empty());
         let total: i64 = p.store.conn().query_row("SELECT count(*) FROM openings", [], |r| r.get(0)).unwrap();
         assert_eq!(total, 1);
+        // c drops out of the source's free list (booked there), then comes back: an opening too.
+        p.store.apply_window(&p.integ, window(), &read(freed[..2].to_vec()), t("2026-03-01T13:20:00Z")).unwrap();
+        assert!(p.store.openings_of(n(&c)).unwrap().is_empty());
+        p.store.apply_window(&p.integ, window(), &read(freed.clone()), t("2026-03-01T13:25:00Z")).unwrap();
+        assert_eq!(p.store.openings_of(n(&c)).unwrap(), vec![(t("2026-03-01T13:25:00Z"), false)]);
         // Offered and booked 40 minutes after the opening was seen.
         p.store.set_now(t("2026-03-01T13:30:00Z"));
         offer_slot(&mut p.store, &a, p.patient, 15, &staff(), source(read(freed), &seen), t("2026-03-01T13:30:00Z")).unwrap();
@@ -587,7 +592,7 @@ mod tests {
         assert_eq!(s.providers.len(), 1);
         assert_eq!(
             (s.providers[0].provider.as_str(), s.providers[0].openings, s.providers[0].filled, s.providers[0].median_minutes_to_fill),
-            ("Dr. Rivera", 1, 1, Some(40.0))
+            ("Dr. Rivera", 2, 1, Some(40.0))
         );
         assert_eq!(s.total.median_minutes_to_fill, Some(40.0));
         // 30 days on, none of it counts.

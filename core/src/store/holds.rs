@@ -16,10 +16,12 @@
 //!   the operating-system user, the action (`view`, `offer`, `book`, `release`), the slot id and the
 //!   waitlist id: never a patient's name, phone or e-mail.
 //! * An **opening** is recorded by the store's one slot write path (sync, change feed, webhook:
-//!   `write_slots_in`) when a slot of an integration that starts after `now` was `busy` in the cache
-//!   and the source now lists it `free` (a desk booking the source does not show yet stays busy and
-//!   is not an opening). A slot first seen free is not an opening, nor is one that was only
-//!   `busy-tentative` (a booking from this desk that did not land) or `busy-unavailable`.
+//!   `write_slots_in`) when a slot of an integration that starts after `now` was `busy` in the cache,
+//!   or had stopped being listed by its source (kept in history, `slots.removed_seq`: FHIR searches
+//!   ask for `status=free`, so a slot booked at the source simply drops out of them), and the source
+//!   now lists it `free`. A desk booking the source does not show yet stays busy and is not an
+//!   opening. A slot first seen free is not an opening, nor is one that was only `busy-tentative`
+//!   (a booking from this desk that did not land) or `busy-unavailable`.
 //! * A **fill** is a booking made through an offer; it is linked to the slot's latest opening not
 //!   yet filled, detected at or before the booking, which gives the time to fill.
 
@@ -175,9 +177,9 @@ pub struct FillStats {
 /// How many days [`Store::fill_stats`] looks back (30).
 pub const FILL_STATS_DAYS: i64 = 30;
 
-/// External ids of `source_id`'s slots that are `busy` in the cache now (listed or kept in history).
+/// External ids of `source_id`'s slots that are `busy` in the cache now or that its source stopped listing.
 pub(super) fn busy_before(tx: &Transaction<'_>, source_id: i64) -> Result<HashSet<String>> {
-    let mut stmt = tx.prepare_cached("SELECT external_id FROM slots WHERE source_id = ?1 AND status = 'busy'")?;
+    let mut stmt = tx.prepare_cached("SELECT external_id FROM slots WHERE source_id = ?1 AND (status = 'busy' OR removed_seq IS NOT NULL)")?;
     let rows = stmt.query_map([source_id], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }

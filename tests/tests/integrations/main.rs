@@ -12,3 +12,4 @@ mod google;
 mod worker;
 mod webhook;
 mod llm;
+mod offer;
