@@ -199,6 +199,11 @@ pub enum WaitlistCommand {
     Add(Box<WaitlistAddArgs>),
     /// List the waitlist (urgent first, then soon, then routine; oldest first within each).
     List,
+    /// Show one waiting patient's details (written to the audit log as a view).
+    Show {
+        /// The waitlist id.
+        id: i64,
+    },
     /// Take a patient off the waitlist.
     Remove {
         /// The waitlist id.
@@ -1159,6 +1164,23 @@ fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow:
                         any(&p.wants.provider)
                     );
                 }
+            }
+        }
+        WaitlistCommand::Show { id } => {
+            let Some(e) = store.waitlist_entry(*id)? else {
+                bail!("there is no patient {id} on the waitlist; see `medharmony waitlist list`");
+            };
+            store.record_audit(crate::fill::AuditAction::View, &actor(cli), None, Some(e.id), now)?;
+            if cli.json {
+                print_json(&e)?;
+            } else {
+                let p = &e.patient;
+                let any = |o: &Option<String>| o.clone().unwrap_or_else(|| "any".into());
+                println!("Patient {} ({}, {}), added {}", e.id, p.display_name, p.priority, fmt_instant(p.added_at));
+                println!("Phone: {}\tE-mail: {}", p.phone.as_deref().unwrap_or("-"), p.email.as_deref().unwrap_or("-"));
+                let ids: Vec<String> = p.source_ids.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("Patient ids: {}", if ids.is_empty() { "-".to_string() } else { ids.join(", ") });
+                println!("Wants: {} with {}; time zone {}", any(&p.wants.service_type), any(&p.wants.provider), p.tz.name());
             }
         }
         WaitlistCommand::Remove { id } => {

@@ -444,7 +444,8 @@ mod tests {
         assert!(matches!(release_offer(&mut p.store, &b, &staff(), now()), Err(OfferError::NotHeld(_))));
         p.store.record_audit(AuditAction::View, &anon, None, Some(p.patient), t("2026-03-01T12:04:00Z")).unwrap();
         let log = p.store.audit_since(None).unwrap();
-        let got: Vec<(String, &str, AuditAction, Option<&str>, Option<i64>)> =
+        type Row<'a> = (String, &'a str, AuditAction, Option<&'a str>, Option<i64>);
+        let got: Vec<Row<'_>> =
             log.iter().map(|e| (crate::time::fmt_instant(e.at), e.staff.as_str(), e.action, e.slot.as_deref(), e.patient_id)).collect();
         assert_eq!(
             got,

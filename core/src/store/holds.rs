@@ -466,7 +466,7 @@ impl Store {
             all.extend(acc.waits.iter().copied());
             providers.push(stats(name, acc.openings, acc.filled, &mut acc.waits));
         }
-        providers.sort_by(|x, y| x.provider.to_lowercase().cmp(&y.provider.to_lowercase()));
+        providers.sort_by_key(|x| x.provider.to_lowercase());
         Ok(FillStats { from, to: now, providers, total: stats("All providers".into(), o, f, &mut all) })
     }
 

@@ -230,3 +230,57 @@ fn an_imported_slot_can_be_held_but_not_booked_and_an_expired_hold_frees_it() {
     let late = at(&db, "2026-03-01T12:15:00Z", &["--staff", "Maria", "release", "--slot", &id]);
     assert_eq!((late.code, late.stderr.trim()), (1, format!("error: {id} is not held for anyone; offer it first with `medharmony offer --slot ID --patient ID`").as_str()));
 }
+
+/// `medharmony ARGS` with `input` on standard input.
+fn with_stdin(db: &Db, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = db.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn llm_set_key_refuses_an_empty_key_before_touching_the_keychain() {
+    let db = Db::new();
+    let r = with_stdin(&db, &["llm", "set-key"], "  \n");
+    assert_eq!((r.code, r.stderr.trim()), (1, "error: no API key on standard input"));
+}
+
+#[test]
+fn llm_set_key_keeps_the_key_in_the_keychain_for_this_database_and_forget_key_removes_it() {
+    if std::env::var("MEDHARMONY_REQUIRE_KEYCHAIN").as_deref() != Ok("1") {
+        eprintln!("skipped: set MEDHARMONY_REQUIRE_KEYCHAIN=1 inside a session with a Secret Service");
+        return;
+    }
+    use medharmony::store::key::{DatabaseVault, KeyVault, OsKeychain};
+    let db = Db::new();
+    let r = with_stdin(&db, &["--json", "llm", "set-key"], "sk-test-123\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json(), json!({ "stored": "llm:api-key" }));
+    assert!(!r.stdout.contains("sk-test"));
+    let vault = DatabaseVault::new(OsKeychain, &db.path);
+    assert_eq!(vault.get(medharmony::fill::llm::API_KEY_ACCOUNT).unwrap().as_deref(), Some("sk-test-123"));
+    // Another database on this computer does not see it.
+    let other = Db::new();
+    assert_eq!(DatabaseVault::new(OsKeychain, &other.path).get("llm:api-key").unwrap(), None);
+    let f = db.run(&["llm", "forget-key"]);
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert_eq!(vault.get("llm:api-key").unwrap(), None);
+}
+
+#[test]
+fn waitlist_show_is_audited_as_a_view_with_the_staff_name() {
+    let db = Db::new();
+    let p = add_patient(&db, "Cara Person", "555-0111", "Clinic FHIR=pat-5");
+    let show = at(&db, "2026-03-01T12:10:00Z", &["--staff", "Maria", "waitlist", "show", &p.to_string()]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.starts_with(&format!("Patient {p} (Cara Person, routine), added {NOW}\nPhone: 555-0111")), "{}", show.stdout);
+    let missing = at(&db, NOW, &["waitlist", "show", "999"]);
+    assert_eq!((missing.code, missing.stderr.trim()), (1, "error: there is no patient 999 on the waitlist; see `medharmony waitlist list`"));
+    let audit = at(&db, NOW, &["--json", "audit"]);
+    assert_eq!(
+        audit.json(),
+        json!([{ "at": "2026-03-01T12:10:00Z", "staff": "Maria", "os_user": OS_USER, "action": "view", "slot": null, "patient_id": p }])
+    );
+}
