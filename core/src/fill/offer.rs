@@ -522,6 +522,43 @@ mod tests {
         assert_eq!((s.total.openings, s.total.filled, s.total.median_minutes_to_fill), (0, 1, None));
     }
 
+    /// A source where someone else booked every slot since the re-read.
+    struct TakenSince;
+
+    impl Connector for TakenSince {
+        fn kind(&self) -> IntegrationKind {
+            IntegrationKind::Fhir
+        }
+        fn availability(&mut self, _: Interval) -> Result<WindowRead, ConnectorError> {
+            unreachable!("booking re-reads the slot itself")
+        }
+        fn changes_since(&mut self, _: Option<&str>, _: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
+            Ok(None)
+        }
+        fn book(&mut self, _: &SlotToBook, _: &str) -> Result<Booked, ConnectorError> {
+            Err(ConnectorError::SlotTaken { system: "Clinic FHIR".into() })
+        }
+        fn cancel(&mut self, _: &str) -> Result<(), ConnectorError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_slot_taken_between_offer_and_booking_drops_the_hold_and_keeps_the_patient_waiting() {
+        let mut p = practice();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let b = p.ids[1].clone();
+        offer_slot(&mut p.store, &b, p.patient, 15, &staff(), source(read(slots_free()), &seen), now()).unwrap();
+        let r = book_offer(&mut p.store, &b, &staff(), |_| Ok(Box::new(TakenSince) as Box<dyn Connector>), t("2026-03-01T12:05:00Z"));
+        assert_eq!(r.unwrap_err().to_string(), "This time is no longer available in Clinic FHIR: someone else booked it. Pick another time.");
+        assert_eq!(status_of(&p.store, &b), SlotStatus::Busy);
+        assert_eq!(p.store.hold_of(b.trim_start_matches("slot-").parse().unwrap()).unwrap(), None);
+        assert!(p.store.waitlist_entry(p.patient).unwrap().is_some(), "still waiting");
+        let actions: Vec<AuditAction> = p.store.audit_since(None).unwrap().iter().map(|e| e.action).collect();
+        assert_eq!(actions, vec![AuditAction::Offer], "no booking recorded");
+        assert_eq!(p.store.fill_stats(t("2026-03-02T00:00:00Z")).unwrap().total.filled, 0);
+    }
+
     #[test]
     fn booking_refuses_without_a_patient_id_and_for_imported_slots() {
         let mut p = practice();

@@ -220,6 +220,20 @@ fn an_imported_slot_can_be_held_but_not_booked_and_an_expired_hold_frees_it() {
     assert_eq!(imp.code, 0, "{}", imp.stderr);
     let p = add_patient(&db, "Ann Local", "555-0109", "Clinic FHIR=pat-9");
     let (id, _) = listed(&db, NOW, "2026-03-04T15:15:00Z");
+    // Suggestions show names and phones: each suggested patient is a view of that slot in the audit.
+    let sug = at(&db, "2026-03-01T11:59:00Z", &["--json", "suggest", "--slot", &id]);
+    assert_eq!(sug.code, 0, "{}", sug.stderr);
+    assert_eq!(sug.json()["suggestions"][0]["patient_id"], p);
+    let opt = at(&db, "2026-03-01T11:59:30Z", &["--json", "--staff", "Tom", "options", "--patient", &p.to_string()]);
+    assert_eq!(opt.code, 0, "{}", opt.stderr);
+    let audit = at(&db, NOW, &["--json", "audit"]);
+    assert_eq!(
+        audit.json(),
+        json!([
+            { "at": "2026-03-01T11:59:00Z", "staff": "unknown", "os_user": OS_USER, "action": "view", "slot": id, "patient_id": p },
+            { "at": "2026-03-01T11:59:30Z", "staff": "Tom", "os_user": OS_USER, "action": "view", "slot": null, "patient_id": p }
+        ])
+    );
     let o = at(&db, NOW, &["--staff", "Maria", "offer", "--slot", &id, "--patient", &p.to_string()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(listed(&db, "2026-03-01T12:14:59Z", "2026-03-04T15:15:00Z").1, "busy-tentative");
