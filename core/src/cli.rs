@@ -60,6 +60,9 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The staff member at the desk, written to the audit log (required by offer, book-offer and release).
+    #[arg(long, global = true, env = "MEDHARMONY_STAFF", value_name = "NAME")]
+    pub staff: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -138,6 +141,55 @@ pub enum Command {
         #[arg(long)]
         patient: String,
     },
+    /// Hold a free slot for a waiting patient while you call them (shown busy-tentative until it expires).
+    ///
+    /// A slot from a connected system is checked with that system first; a slot taken there is refused
+    /// and no longer offered. Needs --staff NAME (or MEDHARMONY_STAFF).
+    Offer {
+        /// The slot id as `slots` lists it, e.g. slot-42.
+        #[arg(long)]
+        slot: String,
+        /// The patient's waitlist id (see `waitlist list`).
+        #[arg(long)]
+        patient: i64,
+        /// Minutes the hold lasts.
+        #[arg(long, default_value_t = crate::fill::DEFAULT_HOLD_MINUTES)]
+        minutes: i64,
+    },
+    /// Book the patient a slot is held for into the slot's system, and take them off the waitlist.
+    BookOffer {
+        /// The held slot's id, e.g. slot-42.
+        #[arg(long)]
+        slot: String,
+    },
+    /// Release a hold (the patient stays on the waitlist).
+    Release {
+        /// The held slot's id, e.g. slot-42.
+        #[arg(long)]
+        slot: String,
+    },
+    /// List the audit log: who viewed waiting patients, offered, booked or released which slot (ids only).
+    Audit {
+        /// Only entries at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        since: Option<DateTime<Utc>>,
+    },
+    /// Cancellation fill over the last 30 days, by provider: openings detected, filled through an offer, median time to fill.
+    FillStats,
+    /// Keep the language model's API key in this computer's keychain (account llm:api-key).
+    Llm {
+        #[command(subcommand)]
+        command: LlmCommand,
+    },
+}
+
+/// `llm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Read the API key from standard input (one line) and keep it in the keychain.
+    SetKey,
+    /// Remove the API key from the keychain.
+    ForgetKey,
 }
 
 /// `waitlist` subcommands.
@@ -147,6 +199,11 @@ pub enum WaitlistCommand {
     Add(Box<WaitlistAddArgs>),
     /// List the waitlist (urgent first, then soon, then routine; oldest first within each).
     List,
+    /// Show one waiting patient's details (written to the audit log as a view).
+    Show {
+        /// The waitlist id.
+        id: i64,
+    },
     /// Take a patient off the waitlist.
     Remove {
         /// The waitlist id.
@@ -539,7 +596,16 @@ fn db_and_key(cli: &Cli) -> anyhow::Result<(PathBuf, DbKey)> {
 
 fn open_store(cli: &Cli) -> anyhow::Result<Store> {
     let (path, key) = db_and_key(cli)?;
-    Ok(Store::open(&path, &key)?)
+    let mut store = Store::open(&path, &key)?;
+    if let Some(now) = cli.now {
+        store.set_now(now);
+    }
+    Ok(store)
+}
+
+/// The person at the desk (`--staff` / `MEDHARMONY_STAFF`) and the OS user, for the audit log.
+fn actor(cli: &Cli) -> crate::fill::Actor {
+    crate::fill::Actor::from_env(cli.staff.as_deref())
 }
 
 /// `medharmony serve`: the sync worker until SIGINT/SIGTERM. With `--now`,
@@ -940,6 +1006,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Options { patient } => {
             let store = open_store(cli)?;
             let o = crate::fill::options_for_patient(&store, *patient, now)?;
+            store.record_audit(crate::fill::AuditAction::View, &actor(cli), None, Some(*patient), now)?;
             if cli.json {
                 print_json(&o)?;
             } else if o.options.is_empty() {
@@ -955,6 +1022,96 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                         x.karma_bonus,
                         x.reason
                     );
+                }
+            }
+            Ok(0)
+        }
+        Command::Offer { slot, patient, minutes } => offer(cli, slot, *patient, *minutes, now),
+        Command::BookOffer { slot } => {
+            let mut store = open_store(cli)?;
+            let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
+            let b = crate::fill::book_offer(&mut store, slot, &actor(cli), |i| connector_for(i, vault.clone()), now)?;
+            if cli.json {
+                print_json(&b)?;
+            } else {
+                println!(
+                    "Booked {} for patient {} in {}: {} ({}); the patient is off the waitlist.",
+                    b.slot, b.patient_id, b.integration, b.booked.appointment_id, b.booked.status
+                );
+            }
+            Ok(0)
+        }
+        Command::Release { slot } => {
+            let mut store = open_store(cli)?;
+            let h = crate::fill::release_offer(&mut store, slot, &actor(cli), now)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "released": h.slot, "patient_id": h.patient_id }))?;
+            } else {
+                println!("Released {}; it is free again (patient {} stays on the waitlist).", h.slot, h.patient_id);
+            }
+            Ok(0)
+        }
+        Command::Audit { since } => {
+            let store = open_store(cli)?;
+            let list = store.audit_since(*since)?;
+            if cli.json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!("The audit log has no entries{}.", since.map(|s| format!(" since {}", fmt_instant(s))).unwrap_or_default());
+            } else {
+                for e in list {
+                    let dash = |o: Option<String>| o.unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\tpatient {}",
+                        fmt_instant(e.at),
+                        e.staff,
+                        e.os_user,
+                        e.action.code(),
+                        dash(e.slot),
+                        dash(e.patient_id.map(|p| p.to_string()))
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::FillStats => {
+            let store = open_store(cli)?;
+            let st = store.fill_stats(now)?;
+            if cli.json {
+                print_json(&st)?;
+            } else {
+                println!("Cancellation fill from {} to {}:", fmt_instant(st.from), fmt_instant(st.to));
+                for p in st.providers.iter().chain(std::iter::once(&st.total)) {
+                    let median = p.median_minutes_to_fill.map_or_else(|| "no time to fill yet".to_string(), |m| format!("median {m:.0} min to fill"));
+                    println!("{}\t{} openings\t{} filled\t{median}", p.provider, p.openings, p.filled);
+                }
+            }
+            Ok(0)
+        }
+        Command::Llm { command } => {
+            let store = open_store(cli)?;
+            let vault = DatabaseVault::new(OsKeychain, store.path());
+            match command {
+                LlmCommand::SetKey => {
+                    let key = read_stdin_secret("API key")?;
+                    vault
+                        .set(crate::fill::llm::API_KEY_ACCOUNT, &key)
+                        .map_err(|e| anyhow!("the API key could not be kept in this computer's keychain ({e})"))?;
+                    if cli.json {
+                        print_json(&serde_json::json!({ "stored": crate::fill::llm::API_KEY_ACCOUNT }))?;
+                    } else {
+                        println!("The language model's API key is kept in this computer's keychain for this database.");
+                    }
+                }
+                LlmCommand::ForgetKey => {
+                    vault
+                        .delete(crate::fill::llm::API_KEY_ACCOUNT)
+                        .map_err(|e| anyhow!("the API key could not be removed from this computer's keychain ({e})"))?;
+                    if cli.json {
+                        print_json(&serde_json::json!({ "removed": crate::fill::llm::API_KEY_ACCOUNT }))?;
+                    } else {
+                        println!("The language model's API key was removed from this computer's keychain.");
+                    }
                 }
             }
             Ok(0)
@@ -1003,6 +1160,10 @@ fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow:
         }
         WaitlistCommand::List => {
             let list = store.waitlist()?;
+            let who = actor(cli);
+            for e in &list {
+                store.record_audit(crate::fill::AuditAction::View, &who, None, Some(e.id), now)?;
+            }
             if cli.json {
                 print_json(&list)?;
             } else if list.is_empty() {
@@ -1022,6 +1183,23 @@ fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow:
                         any(&p.wants.provider)
                     );
                 }
+            }
+        }
+        WaitlistCommand::Show { id } => {
+            let Some(e) = store.waitlist_entry(*id)? else {
+                bail!("there is no patient {id} on the waitlist; see `medharmony waitlist list`");
+            };
+            store.record_audit(crate::fill::AuditAction::View, &actor(cli), None, Some(e.id), now)?;
+            if cli.json {
+                print_json(&e)?;
+            } else {
+                let p = &e.patient;
+                let any = |o: &Option<String>| o.clone().unwrap_or_else(|| "any".into());
+                println!("Patient {} ({}, {}), added {}", e.id, p.display_name, p.priority, fmt_instant(p.added_at));
+                println!("Phone: {}\tE-mail: {}", p.phone.as_deref().unwrap_or("-"), p.email.as_deref().unwrap_or("-"));
+                let ids: Vec<String> = p.source_ids.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("Patient ids: {}", if ids.is_empty() { "-".to_string() } else { ids.join(", ") });
+                println!("Wants: {} with {}; time zone {}", any(&p.wants.service_type), any(&p.wants.provider), p.tz.name());
             }
         }
         WaitlistCommand::Remove { id } => {
@@ -1052,6 +1230,11 @@ fn suggest(cli: &Cli, slot: &str, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let vault = DatabaseVault::new(OsKeychain, store.path());
     let llm = crate::fill::llm::LlmSettings::from_env(&vault).map_err(|e| anyhow!(e))?;
     let s = crate::fill::suggest_for_slot(&store, slot, now, llm.as_ref())?;
+    let who = actor(cli);
+    let slot_no = crate::sync::parse_slot_id(&s.slot.id);
+    for x in &s.suggestions {
+        store.record_audit(crate::fill::AuditAction::View, &who, slot_no, Some(x.patient_id), now)?;
+    }
     if cli.json {
         print_json(&s)?;
         return Ok(0);
@@ -1069,6 +1252,26 @@ fn suggest(cli: &Cli, slot: &str, now: DateTime<Utc>) -> anyhow::Result<u8> {
     for (i, x) in s.suggestions.iter().enumerate() {
         let llm = x.llm_reason.as_deref().map(|r| format!(" (model: {r})")).unwrap_or_default();
         println!("{}. {} (patient {})\tscore {}\tkarma +{}\t{}{llm}", i + 1, x.display_name, x.patient_id, x.score, x.karma_bonus, x.reason);
+    }
+    Ok(0)
+}
+
+/// `medharmony offer`: hold a slot for a waiting patient after checking it with its system.
+fn offer(cli: &Cli, slot: &str, patient: i64, minutes: i64, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    let mut store = open_store(cli)?;
+    let vault: Arc<dyn KeyVault + Send + Sync> = Arc::new(DatabaseVault::new(OsKeychain, store.path()));
+    let h = crate::fill::offer_slot(&mut store, slot, patient, minutes, &actor(cli), |i| connector_for(i, vault.clone()), now)?;
+    if cli.json {
+        print_json(&h)?;
+    } else {
+        println!(
+            "Held {} for patient {} until {}; book it with: medharmony book-offer --slot {} (or release it with: medharmony release --slot {}).",
+            h.slot,
+            h.patient_id,
+            fmt_instant(h.expires_at),
+            h.slot,
+            h.slot
+        );
     }
     Ok(0)
 }

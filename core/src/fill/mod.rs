@@ -6,13 +6,14 @@
 //! * [`rank`]: the deterministic ranking (priority tier first, then a documented score) and the karma bonus.
 //! * [`llm`]: optional re-ranking by a language model on de-identified features, with fallback.
 //! * [`csv_import`]: reading a waitlist spreadsheet.
-//!
-//! Nothing here books: staff book a suggestion through [`crate::sync::book_slot`].
+//! * [`offer`]: holding a slot for a patient while staff call, booking it into its source
+//!   (through [`crate::sync::book_slot`]) or releasing it, with the audit log and fill statistics.
 
 pub mod csv_import;
 pub mod filter;
 pub mod llm;
 pub mod model;
+pub mod offer;
 pub mod rank;
 
 use chrono::{DateTime, Duration, Utc};
@@ -26,7 +27,9 @@ use crate::time::{ser_instant, Interval, Zone};
 
 pub use filter::{FillSlot, Rejection};
 pub use llm::{LlmSettings, RankedBy};
+pub use crate::store::holds::{Actor, AuditAction, AuditEntry, FillStats, Hold, ProviderFillStats};
 pub use model::{LocalWindow, Patient, Preferences, Priority, WaitlistEntry, Wants};
+pub use offer::{book_offer, offer_slot, release_offer, OfferBooked, OfferError, DEFAULT_HOLD_MINUTES};
 pub use rank::{karma_bonus, Candidate};
 
 /// How many suggestions and options are returned (3).

@@ -242,6 +242,7 @@ pub(super) fn write_slots_in(
     let mut locations = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(slots.len());
     let bookings = desk_bookings(tx, source_id)?;
+    let was_busy = super::holds::busy_before(tx, source_id)?;
     let mut acknowledged: Vec<i64> = Vec::new();
     for s in slots {
         let mut status = s.status;
@@ -306,6 +307,13 @@ pub(super) fn write_slots_in(
         Some(w) => !in_new && w.start <= old.span.start && old.span.start < w.end,
         None => false,
     })?;
+    // A future slot the source had busy and now lists free is a cancellation: an opening to fill.
+    let freed: Vec<&str> = rows
+        .iter()
+        .filter(|r| matches!(r.data, RowData::Slot { status: SlotStatus::Free, .. }) && r.span.start > now && was_busy.contains(&r.external_id))
+        .map(|r| r.external_id.as_str())
+        .collect();
+    super::holds::record_openings(tx, source_id, &freed, seq, now)?;
     match window {
         Some(w) => finish_import(tx, seq, source_id, now, w, &outcome)?,
         None => {
@@ -463,6 +471,10 @@ impl Store {
             Some(_) => return Err(StoreError::SlotNotFree(slot.slot.id)),
             None if status != SlotStatus::Free.code() => return Err(StoreError::SlotNotFree(slot.slot.id)),
             None => {}
+        }
+        // A slot held for a waiting patient can be booked only for that patient (see `holds`).
+        if !super::holds::hold_allows(&tx, slot.slot.id, patient_ref, now)? {
+            return Err(StoreError::SlotNotFree(slot.slot.id));
         }
         tx.execute(
             "INSERT INTO bookings (source_id, slot_external_id, patient_ref, status, at) VALUES (?1, ?2, ?3, 'pending', ?4)",

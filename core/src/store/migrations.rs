@@ -183,6 +183,81 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE slots ADD COLUMN removed_seq INTEGER;
     "#,
+    // 9: offer and book (issue "Cancellation fill"). The waitlist is rebuilt with AUTOINCREMENT so a
+    // removed patient's id is never given to another patient (the audit and fill history name ids
+    // only). `holds`: a free slot held for one waiting patient while staff call, until `expires_at`
+    // (UTC seconds; an expired hold no longer counts and is deleted lazily); never sent to the source
+    // and never touched by a sync; `patient_ref` is the patient's id in the slot's integration once
+    // known. `audit`: who (staff name given at the desk, OS user) viewed, offered, booked or released
+    // what, by slot and waitlist id only (never a name or contact). `openings`: a synced future slot
+    // that a sync, change feed or webhook turned from busy to free. `fills`: a booking made through an
+    // offer, with the opening it filled when one was recorded.
+    r#"
+    CREATE TABLE waitlist_v9 (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        display_name      TEXT NOT NULL CHECK (length(trim(display_name)) > 0),
+        phone             TEXT,
+        email             TEXT,
+        tz                TEXT NOT NULL,
+        source_ids        TEXT NOT NULL DEFAULT '{}',
+        service_type      TEXT,
+        provider          TEXT,
+        locations         TEXT NOT NULL DEFAULT '[]',
+        duration_minutes  INTEGER CHECK (duration_minutes IS NULL OR duration_minutes > 0),
+        priority          TEXT NOT NULL DEFAULT 'routine' CHECK (priority IN ('routine', 'soon', 'urgent')),
+        added_at          INTEGER NOT NULL,
+        blocked_weekdays  TEXT NOT NULL DEFAULT '[]',
+        blocked_dates     TEXT NOT NULL DEFAULT '[]',
+        preferred_times   TEXT NOT NULL DEFAULT '[]',
+        min_notice_hours  INTEGER NOT NULL DEFAULT 0 CHECK (min_notice_hours >= 0),
+        latest_date       TEXT,
+        updated_at        INTEGER NOT NULL
+    );
+    INSERT INTO waitlist_v9 (id, display_name, phone, email, tz, source_ids, service_type, provider, locations, duration_minutes,
+            priority, added_at, blocked_weekdays, blocked_dates, preferred_times, min_notice_hours, latest_date, updated_at)
+        SELECT id, display_name, phone, email, tz, source_ids, service_type, provider, locations, duration_minutes,
+            priority, added_at, blocked_weekdays, blocked_dates, preferred_times, min_notice_hours, latest_date, updated_at FROM waitlist;
+    DROP TABLE waitlist;
+    ALTER TABLE waitlist_v9 RENAME TO waitlist;
+    CREATE INDEX waitlist_by_priority ON waitlist(priority, added_at);
+    CREATE TABLE holds (
+        slot_id      INTEGER PRIMARY KEY REFERENCES slots(id) ON DELETE CASCADE,
+        waitlist_id  INTEGER NOT NULL REFERENCES waitlist(id) ON DELETE CASCADE,
+        patient_ref  TEXT,
+        staff        TEXT NOT NULL,
+        held_at      INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        CHECK (expires_at > held_at)
+    );
+    CREATE TABLE audit (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        at           INTEGER NOT NULL,
+        staff        TEXT NOT NULL,
+        os_user      TEXT NOT NULL,
+        action       TEXT NOT NULL CHECK (action IN ('view', 'offer', 'book', 'release')),
+        slot_id      INTEGER,
+        waitlist_id  INTEGER
+    );
+    CREATE INDEX audit_by_time ON audit(at);
+    CREATE TABLE openings (
+        id           INTEGER PRIMARY KEY,
+        slot_id      INTEGER NOT NULL REFERENCES slots(id) ON DELETE CASCADE,
+        provider_id  INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        detected_at  INTEGER NOT NULL,
+        change_seq   INTEGER NOT NULL
+    );
+    CREATE INDEX openings_by_time ON openings(detected_at);
+    CREATE TABLE fills (
+        id              INTEGER PRIMARY KEY,
+        slot_id         INTEGER REFERENCES slots(id) ON DELETE SET NULL,
+        provider_id     INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        waitlist_id     INTEGER NOT NULL,
+        opening_id      INTEGER REFERENCES openings(id) ON DELETE SET NULL,
+        appointment_id  TEXT,
+        booked_at       INTEGER NOT NULL
+    );
+    CREATE INDEX fills_by_time ON fills(booked_at);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -242,8 +317,8 @@ mod tests {
         assert_eq!(
             tables,
             [
-                "bookings", "busy_blocks", "changes", "integrations", "locations", "providers", "slots", "sources", "waitlist", "webhook_events",
-                "webhook_slot_versions"
+                "audit", "bookings", "busy_blocks", "changes", "fills", "holds", "integrations", "locations", "openings", "providers", "slots",
+                "sources", "waitlist", "webhook_events", "webhook_slot_versions"
             ]
         );
         let demo_col: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('providers') WHERE name = 'demo'", [], |r| r.get(0)).unwrap();
@@ -309,6 +384,37 @@ mod tests {
             .query_row("SELECT (SELECT count(*) FROM webhook_events) + (SELECT count(*) FROM webhook_slot_versions)", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn version_9_keeps_the_waitlist_and_never_reuses_its_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v8.db")).unwrap();
+        for (i, m) in MIGRATIONS[..8].iter().enumerate() {
+            conn.execute_batch(m).unwrap();
+            conn.pragma_update(None, "user_version", i + 1).unwrap();
+        }
+        let add = |c: &Connection, name: &str| {
+            c.execute(
+                "INSERT INTO waitlist (display_name, tz, source_ids, priority, added_at, updated_at) VALUES (?1, 'UTC', '{\"Clinic\":\"p1\"}', 'soon', 5, 6)",
+                [name],
+            )
+            .unwrap();
+            c.last_insert_rowid()
+        };
+        add(&conn, "First");
+        let second = add(&conn, "Second");
+        assert_eq!(migrate(&mut conn).unwrap(), latest_version());
+        let row: (String, String, String, i64) =
+            conn.query_row("SELECT display_name, source_ids, priority, added_at FROM waitlist WHERE id = ?1", [second], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+        assert_eq!(row, ("Second".to_string(), "{\"Clinic\":\"p1\"}".to_string(), "soon".to_string(), 5));
+        // The newest patient leaves; the next one gets a new id, not theirs.
+        conn.execute("DELETE FROM waitlist WHERE id = ?1", [second]).unwrap();
+        assert_eq!(add(&conn, "Third"), second + 1);
+        // A hold needs a real slot and patient; an audit action outside the four is refused.
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        assert!(conn.execute("INSERT INTO holds VALUES (99, 1, NULL, 'Maria', 0, 60)", []).is_err());
+        assert!(conn.execute("INSERT INTO audit (at, staff, os_user, action) VALUES (0, 'Maria', 'desk', 'print')", []).is_err());
     }
 
     #[test]

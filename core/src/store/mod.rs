@@ -13,6 +13,7 @@
 //!
 //! Instants are stored as INTEGER seconds since the Unix epoch (UTC).
 
+pub mod holds;
 pub mod integrations;
 pub mod key;
 pub mod migrations;
@@ -100,6 +101,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     sink: Option<Arc<dyn EventSink>>,
+    /// Added to the system clock by [`Store::now`] (zero unless [`Store::set_now`] was called).
+    clock_offset: chrono::Duration,
 }
 
 /// The platform data directory's default database file
@@ -262,12 +265,23 @@ impl Store {
             }
             migrations::MigrateError::Sql(detail) => open_err(detail),
         })?;
-        Ok(Store { conn, path: path.to_path_buf(), sink: None })
+        Ok(Store { conn, path: path.to_path_buf(), sink: None, clock_offset: chrono::Duration::zero() })
     }
 
     /// Installs the sink that receives committed changes.
     pub fn set_event_sink(&mut self, sink: Arc<dyn EventSink>) {
         self.sink = Some(sink);
+    }
+
+    /// Makes this store's clock ([`Store::now`]) read `now` from this moment on and run on in real
+    /// time (the CLI's `--now`, tests). Listings use it to tell whether a hold has expired.
+    pub fn set_now(&mut self, now: DateTime<Utc>) {
+        self.clock_offset = now - Utc::now();
+    }
+
+    /// The current time (UTC) as this store sees it: the system clock, shifted by [`Store::set_now`].
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
     }
 
     /// The database file.
@@ -531,17 +545,21 @@ impl Store {
             .collect()
     }
 
-    /// Published slots overlapping `window`, sorted by start, optionally for one provider.
+    /// Published slots overlapping `window`, sorted by start, optionally for one provider. A `free`
+    /// slot held for a waiting patient ([`holds`]) whose hold has not expired at [`Store::now`] is
+    /// reported `busy-tentative`.
     pub fn published_slots(&self, provider_id: Option<i64>, window: Interval) -> Result<Vec<StoredSlot>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT sl.id, sl.provider_id, p.name, l.name, sl.start_utc, sl.end_utc, sl.status, s.name, sl.service_type
+            "SELECT sl.id, sl.provider_id, p.name, l.name, sl.start_utc, sl.end_utc,
+                    CASE WHEN h.slot_id IS NOT NULL AND sl.status = 'free' THEN 'busy-tentative' ELSE sl.status END, s.name, sl.service_type
              FROM slots sl JOIN providers p ON p.id = sl.provider_id JOIN sources s ON s.id = sl.source_id
              LEFT JOIN locations l ON l.id = sl.location_id
+             LEFT JOIN holds h ON h.slot_id = sl.id AND h.expires_at > ?4
              WHERE sl.start_utc < ?1 AND sl.end_utc > ?2 AND (?3 IS NULL OR sl.provider_id = ?3) AND sl.removed_seq IS NULL
              ORDER BY sl.start_utc, p.name, sl.id",
         )?;
         let raw = stmt
-            .query_map(params![to_secs(window.end), to_secs(window.start), provider_id], |r| {
+            .query_map(params![to_secs(window.end), to_secs(window.start), provider_id, to_secs(self.now())], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,

@@ -9,6 +9,7 @@ mod cli_connectors;
 mod real_fhir;
 mod fhir_fake;
 mod google;
+mod offer;
 mod worker;
 mod webhook;
 mod llm;
