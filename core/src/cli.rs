@@ -494,7 +494,7 @@ pub struct IntegrationAddArgs {
     #[arg(long = "provider-id")]
     pub provider_ids: Vec<String>,
     /// athena only: a reasonid to read open slots for; repeatable (a reason or an appointment type is required).
-    #[arg(long = "reason-id")]
+    #[arg(long = "reason-id", allow_hyphen_values = true)]
     pub reason_ids: Vec<String>,
     /// athena only: an appointmenttypeid to read open slots for; repeatable.
     #[arg(long = "appointment-type-id")]
@@ -1281,6 +1281,15 @@ fn integrations(cli: &Cli, command: &IntegrationsCommand, now: DateTime<Utc>) ->
         IntegrationsCommand::Add(a) => {
             let mut store = open_store(cli)?;
             let client_id = || a.client_id.clone().ok_or_else(|| anyhow!("--client-id is required with --auth {:?}", a.auth).to_string().to_lowercase());
+            let needed = match a.kind {
+                IntegrationKind::Athena if a.auth != AuthArg::Backend => Some("--auth backend --client-id ID --client-secret-stdin"),
+                IntegrationKind::GoogleCalendar if a.auth != AuthArg::Standalone => Some("--auth standalone --client-id ID [--client-secret-stdin]"),
+                IntegrationKind::CalDav if a.auth != AuthArg::Basic => Some("--auth basic --username NAME --password-stdin"),
+                _ => None,
+            };
+            if let Some(flags) = needed {
+                bail!("{} connects with {flags}", a.kind.as_str());
+            }
             let auth = match a.auth {
                 AuthArg::None => ConnectAuth::None,
                 AuthArg::Backend => match (&a.key_file, a.client_secret_stdin) {

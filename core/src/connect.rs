@@ -278,7 +278,11 @@ fn sign_in(
         }
         ConnectAuth::ClientSecret { client_id, secret } => {
             let token_url = if req.kind == IntegrationKind::Athena {
-                req.token_url.clone().unwrap_or_else(|| crate::connector::athena::token_url(base_url))
+                let url = req.token_url.clone().unwrap_or_else(|| crate::connector::athena::token_url(base_url));
+                // athenahealth publishes no sign-in settings to discover, so check the client ID and
+                // secret now (as CalDAV's password is), rather than at the first sync.
+                auth::oauth::client_secret_token(&auth::oauth::token_agent(), name, &url, client_id, secret, &scope)?;
+                url
             } else {
                 match discovered(&req.token_url)? {
                     Some(cfg) => cfg.token_endpoint,
@@ -314,13 +318,19 @@ fn sign_in(
         ConnectAuth::Basic { username, password } => {
             // Checks the user name and app password, and that every calendar is one the account sees.
             let agent = crate::connector::caldav::CalDavConnector::default_agent();
-            let found = crate::connector::caldav::discover(base_url, username, password, agent).map_err(|e| ConnectError::Invalid(e.to_string()))?;
-            let norm = |u: &str| u.trim().trim_end_matches('/').to_lowercase();
+            let found = crate::connector::caldav::discover(base_url, username, password, agent).map_err(|e| match e {
+                crate::connector::ConnectorError::Unauthorized { system, .. } => ConnectError::Invalid(format!(
+                    "{system} did not accept the user name and app password. Check both (an app password is made in the account's security settings, not its usual password)."
+                )),
+                other => ConnectError::Invalid(other.to_string()),
+            })?;
+            // Scheme and host ignore case (url normalizes them); the path does not.
+            let norm = |u: &str| url::Url::parse(u.trim()).map(|u| u.to_string().trim_end_matches('/').to_string()).unwrap_or_else(|_| u.trim().to_string());
             for c in &req.calendars {
                 if !found.iter().any(|f| norm(&f.url) == norm(&c.id)) {
                     let names: Vec<String> = found.iter().map(|f| f.display_name.clone()).collect();
                     return Err(ConnectError::Invalid(format!(
-                        "{} is not one of the calendars this account can see{}. Use Find calendars to pick them.",
+                        "{} is not one of the calendars this account can see{}.",
                         c.id,
                         if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
                     )));
@@ -358,6 +368,17 @@ fn check_address(base_url: &str, kind: IntegrationKind) -> Result<(), ConnectErr
             Ok(())
         }
         _ => Err(ConnectError::Invalid(format!("'{base_url}' is not a web address; enter {what}, e.g. {example}"))),
+    }
+}
+
+/// True for addresses on this computer (`localhost`, 127.0.0.0/8, `::1`), where plain http
+/// crosses no network.
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -412,6 +433,15 @@ fn check_kind_settings(req: &ConnectRequest) -> Result<(), ConnectError> {
             Ok(())
         }
         IntegrationKind::GoogleCalendar | IntegrationKind::CalDav => {
+            if req.kind == IntegrationKind::CalDav {
+                let addresses = std::iter::once(req.base_url.as_str()).chain(req.calendars.iter().map(|c| c.id.as_str()));
+                if let Some(plain) = addresses.filter_map(|a| url::Url::parse(a.trim()).ok()).find(|u| u.scheme() == "http" && !is_loopback(u)) {
+                    return Err(ConnectError::Invalid(format!(
+                        "{} would receive the app password unencrypted (http://). Use its https:// address.",
+                        plain.host_str().unwrap_or("The server")
+                    )));
+                }
+            }
             if req.calendars.is_empty() {
                 return Err(ConnectError::Invalid("Add at least one calendar and the provider it belongs to.".into()));
             }
@@ -428,7 +458,7 @@ fn check_kind_settings(req: &ConnectRequest) -> Result<(), ConnectError> {
                 }
                 if req.kind == IntegrationKind::CalDav && !matches!(url::Url::parse(c.id.trim()), Ok(u) if matches!(u.scheme(), "https" | "http")) {
                     return Err(ConnectError::Invalid(format!(
-                        "The calendar of {} must be its full address (https://…); use Find calendars to fill it in.",
+                        "The calendar of {} must be its full address as the server lists it (https://…).",
                         c.provider
                     )));
                 }
@@ -522,6 +552,27 @@ mod tests {
         CalendarSettings { id: id.into(), provider: provider.into(), tz: None, hours: hours.into(), slot_minutes: 30, location: None }
     }
 
+    /// An athenahealth-shaped token endpoint on loopback answering `replies` requests in turn
+    /// (status, body); returns its base URL and the Authorization headers it received.
+    fn token_server(replies: Vec<(u16, &'static str)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let base = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+        let seen = std::thread::spawn(move || {
+            let mut auths = Vec::new();
+            for (status, body) in replies {
+                let req = server.recv().unwrap();
+                assert_eq!(req.url(), "/oauth2/v1/token");
+                auths.push(req.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.to_string()).unwrap_or_default());
+                let json = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+                req.respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(json)).unwrap();
+            }
+            auths
+        });
+        (base, seen)
+    }
+
+    const TOKEN: &str = r#"{"access_token":"at","token_type":"Bearer","expires_in":"3600"}"#;
+
     fn try_connect(store: &mut Store, vault: &Arc<Vault>, req: ConnectRequest) -> Result<Integration, ConnectError> {
         let v: Arc<dyn KeyVault + Send + Sync> = vault.clone();
         connect(store, v, req, |_| panic!("no browser for these kinds"), &AtomicBool::new(false), now())
@@ -532,7 +583,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([3; 32])).unwrap();
         let vault = Arc::new(Vault::default());
-        let req = |a| ConnectRequest { athena: a, ..ConnectRequest::new(IntegrationKind::Athena, "Athena", "", secret_auth(), "America/New_York") };
+        let (base, seen) = token_server(vec![(401, r#"{"error":"invalid_client"}"#), (200, TOKEN), (200, TOKEN)]);
+        let req = |a| ConnectRequest { athena: a, ..ConnectRequest::new(IntegrationKind::Athena, "Athena", &base, secret_auth(), "America/New_York") };
         let refusal = |store: &mut Store, a| try_connect(store, &vault, req(a)).unwrap_err().to_string();
         assert_eq!(refusal(&mut store, None), "Enter the athenahealth practice ID and at least one department ID.");
         assert_eq!(
@@ -557,19 +609,26 @@ mod tests {
             "athenahealth connects with the client ID and secret of its API app (client credentials)."
         );
         assert!(vault.is_empty(), "nothing stored by refused connections");
+        // A client ID and secret athenahealth refuses are refused at once, and nothing is kept.
+        let refused = try_connect(&mut store, &vault, req(athena("195900", &["1"], &["-1"], &[]))).unwrap_err().to_string();
+        assert!(refused.starts_with("Athena refused MedHarmony Desk's sign-in"), "{refused}");
+        assert!(vault.is_empty() && store.integrations().unwrap().is_empty());
 
         assert!(try_connect(&mut store, &vault, req(athena("195900", &["1"], &["-1"], &[]))).is_ok(), "reasonid -1 (any reason) needs no provider");
         assert_eq!(store.remove_integration("Athena", now()).unwrap(), true);
         let integ = try_connect(&mut store, &vault, req(athena("195900", &["1"], &[], &["82"]))).unwrap();
-        assert_eq!(integ.settings.base_url, ATHENA_PRODUCTION);
+        assert_eq!(integ.settings.base_url, base);
         assert_eq!(
             integ.settings.auth,
             AuthConfig::ClientSecret {
                 client_id: "athena-app".into(),
-                token_url: format!("{ATHENA_PRODUCTION}/oauth2/v1/token"),
+                token_url: format!("{base}/oauth2/v1/token"),
                 scope: "athena/service/Athenanet.MDP.*".into()
             }
         );
+        // The token endpoint got the client ID and secret over HTTP Basic each time.
+        let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "athena-app:s3cr3t-athena"));
+        assert_eq!(seen.join().unwrap(), vec![basic; 3]);
         assert_eq!(integ.settings.athena.as_ref().unwrap().appointmenttypeids, vec!["82".to_string()]);
         assert_eq!(vault.secret("integration:Athena:client-secret").as_deref(), Some("s3cr3t-athena"));
         assert!(!serde_json::to_string(&integ.settings).unwrap().contains("s3cr3t"));
@@ -589,7 +648,7 @@ mod tests {
         assert_eq!(refusal(&mut store, caldav(vec![])), "Add at least one calendar and the provider it belongs to.");
         assert_eq!(
             refusal(&mut store, caldav(vec![calendar("rivera", "Dr. Rivera", "Mon-Fri 08:00-17:00")])),
-            "The calendar of Dr. Rivera must be its full address (https://…); use Find calendars to fill it in."
+            "The calendar of Dr. Rivera must be its full address as the server lists it (https://…)."
         );
         let url = "https://caldav.fastmail.com/dav/calendars/user/desk@example.com/rivera/";
         assert_eq!(
@@ -601,6 +660,14 @@ mod tests {
             "Dr. Rivera: working hours 'weekdays': 'weekdays' needs days then times, e.g. 'Mon-Fri 07:00-17:00'"
         );
         assert_eq!(refusal(&mut store, caldav(vec![calendar(url, " ", "Mon 08:00-09:00")])), format!("Enter the provider whose calendar {url} is."));
+        // Plain http only on this computer: Basic sign-in sends the app password with every request.
+        let lan = ConnectRequest {
+            base_url: "http://192.168.1.20:5232/".into(),
+            ..caldav(vec![calendar("http://192.168.1.20:5232/desk/rivera/", "Dr. Rivera", "Mon 08:00-09:00")])
+        };
+        assert_eq!(refusal(&mut store, lan), "192.168.1.20 would receive the app password unencrypted (http://). Use its https:// address.");
+        let calendar_on_lan = caldav(vec![calendar("http://nas.local/dav/rivera/", "Dr. Rivera", "Mon 08:00-09:00")]);
+        assert!(refusal(&mut store, calendar_on_lan).starts_with("nas.local would receive the app password unencrypted"));
         let google = ConnectRequest {
             calendars: vec![calendar("rivera@example.com", "Dr. Rivera", "Mon-Fri 08:00-17:00")],
             ..ConnectRequest::new(IntegrationKind::GoogleCalendar, "Google", "", basic.clone(), "Europe/Berlin")
@@ -615,9 +682,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([5; 32])).unwrap();
         let vault = Arc::new(Vault::default());
+        let (base, _seen) = token_server(vec![(200, TOKEN), (200, TOKEN)]);
         let req = ConnectRequest {
             athena: athena("195900", &["1"], &[], &["2"]),
-            ..ConnectRequest::new(IntegrationKind::Athena, "Athena", ATHENA_PREVIEW, secret_auth(), "America/New_York")
+            ..ConnectRequest::new(IntegrationKind::Athena, "Athena", &base, secret_auth(), "America/New_York")
         };
         let integ = try_connect(&mut store, &vault, req).unwrap();
         store.set_integration_cursor(integ.id, "feed-cursor").unwrap();
@@ -635,7 +703,7 @@ mod tests {
             again.settings.auth,
             AuthConfig::ClientSecret {
                 client_id: "athena-app-2".into(),
-                token_url: format!("{ATHENA_PREVIEW}/oauth2/v1/token"),
+                token_url: format!("{base}/oauth2/v1/token"),
                 scope: "athena/service/Athenanet.MDP.*".into()
             }
         );

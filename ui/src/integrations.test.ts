@@ -217,6 +217,9 @@ describe("the athenahealth form", () => {
     expect(refusal(athena({ departmentIds: "1, Main" }))).toBe("“Main” is not a department ID: athenahealth IDs are numbers, e.g. 1 or 82. Separate several with commas.");
     expect(refusal(athena({ appointmentTypeIds: "2;3" }))).toBe("“2;3” is not an appointment type ID: athenahealth IDs are numbers, e.g. 1 or 82. Separate several with commas.");
     expect(refusal(athena({ reasonIds: "flu" }))).toMatch(/^“flu” is not a reason ID/);
+    // -1 is athenahealth's "any reason".
+    expect(buildConnectForm(athena({ appointmentTypeIds: "", reasonIds: "-1" })).form?.athena?.reasonids).toEqual(["-1"]);
+    expect(refusal(athena({ appointmentTypeIds: "-1" }))).toMatch(/^“-1” is not an appointment type ID/);
     expect(refusal(athena({ providerIds: "Dr. Chen" }))).toMatch(/^“Dr\. Chen” is not a provider ID/);
     expect(refusal(athena({ tz: "" }))).toBe("Choose the time zone of the practice this system serves.");
     expect(refusal(athena({ clientSecret: "" }))).not.toContain("athena-secret");

@@ -372,7 +372,8 @@ function buildAthena(v: ConnectValues): { athena: AthenaForm; error: null } | { 
     ["providerids", "provider ID"],
   ];
   for (const [key, label] of names) {
-    const bad = lists[key].find((id) => !/^\d+$/.test(id));
+    // A reason ID of -1 means "any reason" (athenahealth's open-slot search).
+    const bad = lists[key].find((id) => !/^\d+$/.test(id) && !(key === "reasonids" && id === "-1"));
     if (bad !== undefined) return fail(`“${bad}” is not ${/^[aeiou]/.test(label) ? "an" : "a"} ${label}: athenahealth IDs are numbers, e.g. 1 or 82. Separate several with commas.`);
   }
   return { athena: { practiceid: practice, ...lists }, error: null };

@@ -443,3 +443,44 @@ fn a_simultaneous_booking_elsewhere_withdraws_ours() {
     assert_eq!(reads, 3, "503 then retried, then the read after our PUT");
     assert!(!requests.iter().any(|r| String::from_utf8_lossy(&r.body).contains("free-busy-query")));
 }
+
+/// Connecting checks the user name and app password against the server, and that each
+/// calendar is one the account lists: scheme and host may differ in case, the path may not.
+#[test]
+fn connecting_checks_the_password_and_each_calendar_exactly() {
+    use medharmony::connect::{connect, ConnectAuth, ConnectRequest};
+    use medharmony::connector::IntegrationKind;
+    use medharmony::store::key::{DbKey, KeyVault, MemoryVault};
+    use medharmony::store::Store;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    let Some((server, calendar)) = seeded() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("c.db"), &DbKey::Raw([2; 32])).unwrap();
+    let vault = MemoryVault::default();
+    let shared: Arc<dyn KeyVault + Send + Sync> = Arc::new(vault.clone());
+    let now = utc(2, 12, 0);
+    let mut attempt = |cal: &str, password: &str| {
+        let auth = ConnectAuth::Basic { username: USER.into(), password: password.into() };
+        let req = ConnectRequest {
+            calendars: vec![rivera(cal)],
+            ..ConnectRequest::new(IntegrationKind::CalDav, "Clinic calendars", &server.base_url, auth, "America/New_York")
+        };
+        connect(&mut store, shared.clone(), req, |_| panic!("no browser"), &AtomicBool::new(false), now)
+    };
+    let wrong = attempt(&calendar, "wrong-password").unwrap_err().to_string();
+    assert_eq!(
+        wrong,
+        "127.0.0.1 did not accept the user name and app password. Check both (an app password is made in the account's security settings, not its usual password)."
+    );
+    let other_case = calendar.replace("/clinic/", "/CLINIC/");
+    let refused = attempt(&other_case, PASSWORD).unwrap_err().to_string();
+    assert!(refused.starts_with(&format!("{other_case} is not one of the calendars this account can see (")), "{refused}");
+    assert!(vault.is_empty(), "nothing kept from refused attempts");
+    let integ = attempt(&calendar.replacen("http://", "HTTP://", 1), PASSWORD).unwrap();
+    assert_eq!(integ.settings.auth, AuthConfig::Basic { username: USER.into() });
+    let (account, password) = vault.entries().into_iter().next().unwrap();
+    assert!(account.ends_with("integration:Clinic calendars:password"), "{account}");
+    assert_eq!(password, PASSWORD);
+}

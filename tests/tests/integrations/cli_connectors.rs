@@ -727,3 +727,31 @@ fn removing_an_open_integration_needs_no_keychain() {
     assert_eq!(String::from_utf8_lossy(&rm.stderr), "");
     assert_eq!(db.run(&["--json", "integrations", "list"]).json(), serde_json::json!([]));
 }
+
+#[test]
+fn the_new_kinds_name_the_sign_in_flags_they_need_and_take_reason_id_minus_one() {
+    let db = Db::new();
+    for (kind, extra, flags) in [
+        ("athena", vec!["--practice-id", "195900", "--department-id", "1", "--reason-id", "-1"], "--auth backend --client-id ID --client-secret-stdin"),
+        ("google-calendar", vec!["--calendar", "rivera@example.com|Dr. Rivera|Mon-Fri 08:00-17:00"], "--auth standalone --client-id ID [--client-secret-stdin]"),
+        ("caldav", vec!["--base-url", "https://caldav.example.com", "--calendar", "https://caldav.example.com/c/|Dr. X|Mon 09:00-10:00"], "--auth basic --username NAME --password-stdin"),
+    ] {
+        let args = [vec!["integrations", "add", kind, "--name", "X"], extra].concat();
+        let r = db.run(&args);
+        assert_eq!(r.code, 1, "{kind}: {}", r.stderr);
+        assert_eq!(r.stderr.trim(), format!("error: {kind} connects with {flags}"));
+    }
+    // athenahealth's "any reason" (-1) is a value, not a flag; the client ID and secret are checked at once.
+    let mut cmd = db.cmd();
+    cmd.args(["integrations", "add", "athena", "--name", "A1", "--auth", "backend", "--client-id", "x", "--client-secret-stdin"])
+        .args(["--practice-id", "195900", "--department-id", "1", "--reason-id", "-1", "--base-url", "http://127.0.0.1:9"]);
+    let piped = std::process::Stdio::piped;
+    let r = Run::from(cmd.stdin(piped()).stdout(piped()).stderr(piped()).spawn().and_then(|mut c| {
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(b"s3cret\n")?;
+        c.wait_with_output()
+    }).unwrap());
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("error: Could not reach A1 to sign in"), "{}", r.stderr);
+    assert_eq!(db.run(&["--json", "integrations", "list"]).json(), json!([]), "nothing stored");
+}

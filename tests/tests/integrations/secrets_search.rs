@@ -416,7 +416,8 @@ fn no_secret_is_found_in_the_database_files_the_config_or_the_logs() {
     // The fakes received the secrets and the tokens they issued.
     assert_eq!(authorizations(&oracle, "/token"), [format!("Basic {}", basic(ORACLE_CLIENT, ORACLE_SECRET))]);
     assert_eq!(authorizations(&oracle, "/r4/Slot"), [format!("Bearer {ORACLE_TOKEN}")]);
-    assert_eq!(authorizations(&athena, "/oauth2/v1/token"), [format!("Basic {}", basic(ATHENA_CLIENT, ATHENA_SECRET))]);
+    // Once when connecting (athenahealth's client ID and secret are checked then), once for the sync.
+    assert_eq!(authorizations(&athena, "/oauth2/v1/token"), vec![format!("Basic {}", basic(ATHENA_CLIENT, ATHENA_SECRET)); 2]);
     assert_eq!(authorizations(&athena, "/v1/195900/appointments/open"), [format!("Bearer {ATHENA_TOKEN}")]);
     assert_eq!(authorizations(&backend, "/r4/Slot"), [format!("Bearer {BACKEND_TOKEN}")]);
     let assertions_after_sync = backend.requests().iter().filter(|r| r.url.path() == "/token").count();
