@@ -517,6 +517,8 @@ pub struct IntegrationCard {
     pub auth_words: String,
     /// The client ID the EHR assigned (not a secret), when the method has one.
     pub client_id: Option<String>,
+    /// The user name of a user name + app password sign-in (CalDAV; not a secret).
+    pub username: Option<String>,
     /// IANA zone given to providers and locations this connection adds.
     pub tz: String,
     /// How often it is meant to sync, in minutes.
@@ -725,6 +727,9 @@ pub struct SignInStarted {
     pub name: String,
     /// True when the web browser was opened on the sign-in page.
     pub browser_opened: bool,
+    /// The sign-in address to open by hand, only when the browser could not be opened (it holds
+    /// the one-time `state` and PKCE challenge of this attempt, nothing secret).
+    pub url: Option<String>,
 }
 
 /// Names of the app's commands and events, generated into

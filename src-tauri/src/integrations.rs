@@ -85,6 +85,10 @@ pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCa
         auth: auth.to_string(),
         auth_words: words.to_string(),
         client_id,
+        username: match &i.settings.auth {
+            AuthConfig::Basic { username } => Some(username.clone()),
+            _ => None,
+        },
         tz: i.settings.tz.clone(),
         sync_minutes: i.sync_minutes,
         active: i.active,
@@ -406,7 +410,7 @@ pub fn reconnect<R: Runtime>(app: &AppHandle<R>, name: &str, auth: AuthForm) -> 
         if !browser_opened {
             log::warn!("could not open the web browser for a sign-in");
         }
-        if let Err(e) = app.emit(names::SIGN_IN, SignInStarted { name: integ.name.clone(), browser_opened }) {
+        if let Err(e) = app.emit(names::SIGN_IN, SignInStarted { name: integ.name.clone(), browser_opened, url: (!browser_opened).then(|| url.to_string()) }) {
             log::warn!("could not tell the window about the sign-in: {e}");
         }
     };
@@ -494,12 +498,12 @@ pub fn connect<R: Runtime>(app: &AppHandle<R>, form: ConnectForm) -> Result<Conn
     let mut store = state.open_worker()?;
     let now = state.clock().now();
     let open_browser = |url: &str| {
-        // The address carries the sign-in's state: it is neither logged nor shown.
+        // The address carries the sign-in's one-time state: never logged; shown only when the browser could not be opened.
         let browser_opened = tauri_plugin_opener::open_url(url, None::<&str>).is_ok();
         if !browser_opened {
             log::warn!("could not open the web browser for a sign-in");
         }
-        if let Err(e) = app.emit(names::SIGN_IN, SignInStarted { name: name.clone(), browser_opened }) {
+        if let Err(e) = app.emit(names::SIGN_IN, SignInStarted { name: name.clone(), browser_opened, url: (!browser_opened).then(|| url.to_string()) }) {
             log::warn!("could not tell the window about the sign-in: {e}");
         }
     };

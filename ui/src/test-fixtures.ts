@@ -75,6 +75,7 @@ export function integrationCard(over: Partial<IntegrationCard> = {}): Integratio
     auth: "none",
     auth_words: "No sign-in (an open server)",
     client_id: null,
+    username: null,
     tz: "America/New_York",
     sync_minutes: 15,
     active: true,

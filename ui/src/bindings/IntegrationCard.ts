@@ -44,6 +44,10 @@ auth_words: string,
  */
 client_id: string | null, 
 /**
+ * The user name of a user name + app password sign-in (CalDAV; not a secret).
+ */
+username: string | null, 
+/**
  * IANA zone given to providers and locations this connection adds.
  */
 tz: string, 

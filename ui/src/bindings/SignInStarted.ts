@@ -11,4 +11,9 @@ name: string,
 /**
  * True when the web browser was opened on the sign-in page.
  */
-browser_opened: boolean, };
+browser_opened: boolean, 
+/**
+ * The sign-in address to open by hand, only when the browser could not be opened (it holds
+ * the one-time `state` and PKCE challenge of this attempt, nothing secret).
+ */
+url: string | null, };

@@ -388,7 +388,7 @@ describe("the Connect dialog", () => {
     expect($(".connect-fields").hidden).toBe(true);
     expect(document.activeElement?.id).toBe("sign-in-cancel");
     expect(text($("#sign-in-text"))).toBe("Opening your web browser for you to sign in…");
-    events.fire({ name: "Main St Epic", browser_opened: true });
+    events.fire({ name: "Main St Epic", browser_opened: true, url: null });
     expect(text($("#sign-in-text"))).toMatch(/^A browser window opened for you to sign in to Main St Epic\. Sign in there with your EHR account/);
     // Escape does not close the dialog while signing in: it cancels the sign-in.
     const esc = new Event("cancel", { cancelable: true });
@@ -408,8 +408,14 @@ describe("the Connect dialog", () => {
     // A browser that would not open is said too.
     submit();
     await tick();
-    events.fire({ name: "Main St Epic", browser_opened: false });
-    expect(text($("#sign-in-text"))).toMatch(/^MedHarmony Desk could not open your web browser/);
+    events.fire({ name: "Main St Epic", browser_opened: false, url: null });
+    expect(text($("#sign-in-text"))).toMatch(/^MedHarmony Desk could not open your web browser. Cancel the sign-in/);
+    expect($(".sign-in-url").hidden).toBe(true);
+    // With the address, staff can open it by hand.
+    const address = "https://ehr.example.org/authorize?response_type=code&state=abc";
+    events.fire({ name: "Main St Epic", browser_opened: false, url: address });
+    expect(text($("#sign-in-text"))).toMatch(/^MedHarmony Desk could not open your web browser. Copy the address below/);
+    expect([$(".sign-in-url").hidden, $<HTMLInputElement>("#sign-in-url").value, $<HTMLInputElement>("#sign-in-url").readOnly]).toEqual([false, address, true]);
     f.resolve({ ...result, card: integrationCard({ name: "Main St Epic", kind: "epic" }) });
     expect((await done)?.card.name).toBe("Main St Epic");
   });
@@ -607,7 +613,7 @@ describe("the Connect dialog for athenahealth and calendars", () => {
     // The browser sign-in waits like a SMART standalone launch, naming the Google account.
     expect($("#sign-in-wait").hidden).toBe(false);
     expect($(".connect-fields").hidden).toBe(true);
-    events.fire({ name: "Rivera calendars", browser_opened: true });
+    events.fire({ name: "Rivera calendars", browser_opened: true, url: null });
     expect(text($("#sign-in-text"))).toMatch(/^A browser window opened for you to sign in to Rivera calendars\. Sign in there with the Google account that can see the providers' calendars;/);
     f.resolve(result);
     expect(await done).toEqual(result);
@@ -762,7 +768,7 @@ describe("Reconnect", () => {
     await tick();
     expect(api.reconnectIntegration).toHaveBeenCalledWith("Rivera calendars", { method: "google", client_id: "123-abc.apps.googleusercontent.com", client_secret: null });
     expect([$("#sign-in-wait").hidden, $(".connect-fields").hidden]).toEqual([false, true]);
-    events.fire({ name: "Rivera calendars", browser_opened: true });
+    events.fire({ name: "Rivera calendars", browser_opened: true, url: null });
     expect(text($("#sign-in-text"))).toMatch(/Sign in there with the Google account that can see the providers' calendars/);
     $<HTMLButtonElement>("#sign-in-cancel").click();
     expect(api.cancelSignIn).toHaveBeenCalledTimes(1);
@@ -791,6 +797,13 @@ describe("Reconnect", () => {
     const r = { ...result, card: caldav };
     settle!.resolve(r);
     expect(await done).toEqual(r);
+
+    // The saved user name is filled in; only the new app password is asked for.
+    const known = integrationCard({ name: "iCloud", kind: "caldav", auth: "basic", username: "rivera@icloud.com", needs_reconnect: true });
+    void openReconnectDialog(known, { api });
+    expect($<HTMLInputElement>("#reconnect-username").value).toBe("rivera@icloud.com");
+    expect(document.activeElement?.id).toBe("reconnect-password");
+    $<HTMLButtonElement>("#reconnect-cancel").click();
   });
 
   it("reconnects a server-to-server key with a new key, and says so when it is not one", async () => {

@@ -38,7 +38,7 @@ export function openReconnectDialog(card: IntegrationCard, deps: ReconnectDeps):
 
   const clientIdInput = textInput("reconnect-client-id", "text", { value: card.client_id ?? "" });
   const secretInput = textInput("reconnect-secret", "password");
-  const usernameInput = textInput("reconnect-username");
+  const usernameInput = textInput("reconnect-username", "text", { value: card.username ?? "" });
   const passwordInput = textInput("reconnect-password", "password");
   const kidInput = textInput("reconnect-kid");
   const keyText = h("textarea", { id: "reconnect-key-text", class: "masked", rows: 3, spellcheck: "false", autocomplete: "off", placeholder: "-----BEGIN PRIVATE KEY-----", "aria-label": "Private key (pasted)" });
@@ -229,6 +229,6 @@ export function openReconnectDialog(card: IntegrationCard, deps: ReconnectDeps):
   showKeySource();
   const done = openModal(dialog, document.activeElement as HTMLElement | null).then(() => result);
   const first = fields.querySelector<HTMLElement>("input:not([type=radio]), textarea");
-  (method === "basic" ? usernameInput : card.client_id && (method === "client-secret" || method === "google") ? secretInput : first)?.focus();
+  (method === "basic" ? (card.username ? passwordInput : usernameInput) : card.client_id && (method === "client-secret" || method === "google") ? secretInput : first)?.focus();
   return done;
 }

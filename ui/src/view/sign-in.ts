@@ -2,7 +2,7 @@
 // while staff sign in in their web browser (SMART standalone launch, Google),
 // the dialog shows only this panel and a Cancel sign-in button.
 //
-// Stable hooks for tests: #sign-in-wait, #sign-in-text, #sign-in-cancel.
+// Stable hooks for tests: #sign-in-wait, #sign-in-text, #sign-in-url, #sign-in-copy, #sign-in-cancel.
 
 import type { ListenSignIn } from "../api";
 import { errorText } from "../api";
@@ -27,7 +27,9 @@ export interface SignInWait {
 export function browserText(started: SignInStarted, account: string): string {
   return started.browser_opened
     ? `A browser window opened for you to sign in to ${started.name}. Sign in there with ${account}; MedHarmony Desk continues by itself when you are done (it waits up to 5 minutes).`
-    : "MedHarmony Desk could not open your web browser. Cancel the sign-in, then ask your IT person to check this computer's default browser.";
+    : started.url
+      ? `MedHarmony Desk could not open your web browser. Copy the address below into a web browser on this computer and sign in to ${started.name} there with ${account}; MedHarmony Desk continues by itself when you are done.`
+      : "MedHarmony Desk could not open your web browser. Cancel the sign-in, then ask your IT person to check this computer's default browser.";
 }
 
 /**
@@ -45,8 +47,19 @@ export function signInWait(opts: {
 }): SignInWait {
   let waiting = false;
   const text = h("p", { id: "sign-in-text" });
+  // The sign-in address, when the browser could not be opened: selectable, with a Copy button.
+  const urlField = h("input", { type: "text", id: "sign-in-url", readonly: true, "aria-label": "Sign-in address", spellcheck: "false" }) as HTMLInputElement;
+  const copyBtn = h("button", { type: "button", class: "btn", id: "sign-in-copy" }, "Copy address");
+  const urlRow = h("div", { class: "sign-in-url", hidden: true }, urlField, copyBtn);
+  copyBtn.addEventListener("click", () => {
+    urlField.select();
+    void navigator.clipboard?.writeText(urlField.value).then(
+      () => (copyBtn.textContent = "Copied"),
+      () => undefined,
+    );
+  });
   const cancelBtn = h("button", { type: "button", class: "btn", id: "sign-in-cancel" }, "Cancel sign-in");
-  const el = h("div", { class: "sign-in-wait", id: "sign-in-wait", role: "status", hidden: true }, h("span", { class: "spinner", "aria-hidden": "true" }), h("div", { class: "wait-body" }, text, cancelBtn));
+  const el = h("div", { class: "sign-in-wait", id: "sign-in-wait", role: "status", hidden: true }, h("span", { class: "spinner", "aria-hidden": "true" }), h("div", { class: "wait-body" }, text, urlRow, cancelBtn));
 
   async function cancel(): Promise<void> {
     cancelBtn.disabled = true;
@@ -62,7 +75,10 @@ export function signInWait(opts: {
   let unlisten: (() => void) | null = null;
   opts
     .onSignIn?.((started) => {
-      if (waiting) text.textContent = browserText(started, opts.account());
+      if (!waiting) return;
+      text.textContent = browserText(started, opts.account());
+      urlField.value = started.url ?? "";
+      urlRow.hidden = !started.url;
     })
     .then((u) => {
       if (opts.dialog.isConnected) unlisten = u;
@@ -86,6 +102,7 @@ export function signInWait(opts: {
     },
     hide() {
       waiting = false;
+      urlRow.hidden = true;
       el.hidden = true;
       opts.form.hidden = false;
     },
