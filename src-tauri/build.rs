@@ -24,5 +24,33 @@ fn main() {
             println!("cargo:warning=could not write the placeholder page: {e}");
         }
     }
+    warn_if_stale(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src"), &index);
     tauri_build::build();
+}
+
+/// Warns when a file under `src` is newer than the built `index` (the interface changed since
+/// `npm run build`), so a desktop build does not quietly embed an old interface.
+fn warn_if_stale(src: &Path, index: &Path) {
+    println!("cargo:rerun-if-changed={}", src.display());
+    let Ok(built) = std::fs::metadata(index).and_then(|m| m.modified()) else { return };
+    let mut newest: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                if newest.as_ref().is_none_or(|(n, _)| t > *n) {
+                    newest = Some((t, path));
+                }
+            }
+        }
+    }
+    if let Some((_, path)) = newest.filter(|(t, _)| *t > built) {
+        println!(
+            "cargo:warning=ui/dist is older than {} : this build embeds an old interface; run `npm run build` in ui/ first",
+            path.strip_prefix(src.parent().unwrap_or(src)).unwrap_or(&path).display()
+        );
+    }
 }
