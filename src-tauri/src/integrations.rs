@@ -35,7 +35,7 @@ use crate::dto::{
 };
 use crate::error::DeskError;
 use crate::state::DeskState;
-use crate::words::{auth_words, sentence, sync_summary};
+use crate::words::{auth_words, on_integrations_page, sentence, sync_summary};
 
 /// Largest private key file read: 64 KiB (a PEM key is a few kilobytes).
 pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
@@ -65,7 +65,7 @@ pub fn card(i: &Integration, now: DateTime<Utc>, syncing: bool) -> IntegrationCa
         | AuthConfig::InstalledApp { client_id, .. } => Some(client_id.clone()),
     };
     let stale = i.last_sync_at.is_some_and(|t| now - t > Duration::minutes(2 * i64::from(i.sync_minutes.max(1))));
-    let problem = i.last_error.as_deref().map(sentence);
+    let problem = i.last_error.as_deref().map(|e| sentence(&on_integrations_page(e)));
     let status = if syncing {
         IntegrationStatus::Syncing
     } else if problem.is_some() {
@@ -155,7 +155,7 @@ pub fn sync_result(r: &SyncReport) -> SyncResult {
         failed: r.failed,
         from: fmt_instant(r.from),
         to: fmt_instant(r.to),
-        problem: r.problem.as_deref().map(sentence),
+        problem: r.problem.as_deref().map(|p| sentence(&on_integrations_page(p))),
         set_aside: r.warnings.iter().map(|w| SetAside { resource: w.resource.clone(), reason: w.reason.clone() }).collect(),
         summary: sync_summary(r),
     }

@@ -237,7 +237,9 @@ pub fn import_summary(p: &SummaryParts<'_>) -> String {
 pub fn sentence(text: &str) -> String {
     let t = text.trim();
     let mut chars = t.chars();
+    // Brands written in lower case stay so (athenahealth, iCloud).
     let mut s: String = match chars.next() {
+        _ if ["athenahealth", "iCloud"].iter().any(|b| t.starts_with(b)) => t.to_string(),
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => return String::new(),
     };
@@ -258,6 +260,16 @@ pub fn auth_words(cfg: &medharmony::auth::AuthConfig) -> (&'static str, &'static
         AuthConfig::Standalone { .. } => ("standalone", "A staff member signed in with the web browser"),
         AuthConfig::InstalledApp { .. } => ("google", "A staff member signed in with a Google account in the web browser"),
         AuthConfig::Basic { .. } => ("basic", "User name and app password"),
+    }
+}
+
+/// `text` for the Integrations page, which shows a Reconnect button beside it: without the
+/// engine's closing advice "Reconnect … on the Integrations page.".
+pub fn on_integrations_page(text: &str) -> String {
+    let t = text.trim();
+    match t.rfind(" Reconnect ") {
+        Some(i) if t.ends_with("on the Integrations page.") => t[..i].trim_end().to_string(),
+        _ => t.to_string(),
     }
 }
 
@@ -319,6 +331,17 @@ mod tests {
 
     fn k(line: Option<usize>, reason: &str) -> SkippedLine {
         SkippedLine { line, reason: staff_reason(reason) }
+    }
+
+    #[test]
+    fn advice_to_reconnect_is_left_out_on_the_integrations_page_and_lower_case_brands_stay() {
+        assert_eq!(
+            on_integrations_page("Radicale Desk did not accept MedHarmony Desk's sign-in: check the user name and app password. Reconnect it on the Integrations page."),
+            "Radicale Desk did not accept MedHarmony Desk's sign-in: check the user name and app password."
+        );
+        assert_eq!(on_integrations_page("could not reach Clinic FHIR: timed out"), "could not reach Clinic FHIR: timed out");
+        assert_eq!(sentence("athenahealth answered with an error"), "athenahealth answered with an error.");
+        assert_eq!(sentence("could not reach X"), "Could not reach X.");
     }
 
     #[test]
