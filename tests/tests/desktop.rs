@@ -143,6 +143,9 @@ impl WebDriver {
 
     /// Clicks `css` as a user would.
     fn click(&self, css: &str) {
+        // WebKitWebDriver does not scroll an element inside a scrolling panel into view by itself
+        // (the Integrations page scrolls inside the window): a user would scroll to it first.
+        self.script(&format!("const e = document.querySelector({}); if (e) e.scrollIntoView({{block: 'center'}}); return true;", json!(css)));
         self.on_element(css, |id| self.try_call("POST", &format!("/element/{id}/click"), Some(json!({}))));
     }
 
