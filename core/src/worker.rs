@@ -971,8 +971,11 @@ mod tests {
 
     /// A connector with a change feed: each poll returns the next scripted batch and records
     /// the cursor and start it was asked with.
+    /// The cursor and start each poll was asked with.
+    type Calls = Arc<Mutex<Vec<(Option<String>, DateTime<Utc>)>>>;
+
     struct FeedConnector {
-        calls: Arc<Mutex<Vec<(Option<String>, DateTime<Utc>)>>>,
+        calls: Calls,
         batches: Arc<Mutex<VecDeque<crate::connector::ChangeBatch>>>,
     }
 

@@ -165,7 +165,7 @@ fn real_fhir_server_contract_slot_search_by_schedule_status_and_utc_window_with_
         == fhir.url(&format!("{}/{}", e["resource"]["resourceType"].as_str().unwrap(), e["resource"]["id"].as_str().unwrap()))));
     // `total` counts the matches only (not the included Schedule); no next link on a complete page.
     assert_eq!(bundle["total"], 2);
-    assert!(bundle["link"].as_array().map_or(true, |l| l.iter().all(|k| k["relation"] != "next")), "{bundle}");
+    assert!(bundle["link"].as_array().is_none_or(|l| l.iter().all(|k| k["relation"] != "next")), "{bundle}");
 
     // Offsets are compared as instants: the next UTC day holds exactly the 19:00 EST slot.
     let next_day =
@@ -190,7 +190,7 @@ fn real_fhir_server_contract_slot_search_by_schedule_status_and_utc_window_with_
     let cut = fhir.get(&format!("Slot?schedule=Schedule/{schedule_id}&status=free&_count=1"));
     assert_eq!(matches(&cut).len(), 1);
     assert_eq!(cut["total"], 4);
-    assert!(cut["link"].as_array().map_or(true, |l| l.iter().all(|k| k["relation"] != "next")), "{cut}");
+    assert!(cut["link"].as_array().is_none_or(|l| l.iter().all(|k| k["relation"] != "next")), "{cut}");
 
     // Update: a slot booked elsewhere turns busy and leaves the free search; a stale If-Match is refused.
     let mut slot = clinic.slot("wed-1000").clone();

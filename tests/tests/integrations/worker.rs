@@ -118,7 +118,7 @@ fn integrations(db: &Db) -> Vec<Value> {
 fn serve_syncs_never_synced_first_refuses_a_second_scheduler_and_stops_on_sigterm() {
     let fake = Fake::start();
     for (prefix, who) in [("alpha", "Dr. Alpha"), ("zeta", "Dr. Zeta")] {
-        fake.mount(Mock::given(method("GET")).and(path(format!("/{prefix}/r4/Slot"))).respond_with(fhir_json(&page(
+        fake.mount(Mock::given(method("GET")).and(path(format!("/{prefix}/r4/Slot"))).respond_with(fhir_json(page(
             prefix,
             who,
             0..2,
