@@ -298,6 +298,23 @@ pub(super) fn write_slots_in(
             },
         });
     }
+    // A slot booked from this desk that a complete window no longer lists as open: the source
+    // has the booking, so the desk stops holding it busy; if it comes back free later (a
+    // cancellation at the source), it is an opening like any other.
+    if let Some(w) = window {
+        let listed: std::collections::HashSet<&str> = slots.iter().map(|s| s.external_id.as_str()).collect();
+        for (ext, &(booking_id, ref state, _)) in &bookings {
+            if state != "booked" || listed.contains(ext.as_str()) {
+                continue;
+            }
+            let start: Option<i64> = tx
+                .query_row("SELECT start_utc FROM slots WHERE source_id = ?1 AND external_id = ?2", params![source_id, ext], |r| r.get(0))
+                .optional()?;
+            if start.is_some_and(|s| to_secs(w.start) <= s && s < to_secs(w.end)) {
+                acknowledged.push(booking_id);
+            }
+        }
+    }
     for id in acknowledged {
         tx.execute("DELETE FROM bookings WHERE id = ?1", [id])?;
     }

@@ -364,9 +364,17 @@ fn booking_writes_back_and_a_taken_slot_is_refused() {
     let make = |i: &medharmony::store::integrations::Integration| -> Result<Box<dyn Connector>, ConnectorError> {
         Ok(Box::new(FhirConnector::new(i.kind, i.settings.clone(), FhirHttp::new(FhirHttp::default_agent(), &i.name, Box::new(NoAuth)))))
     };
+    fake.mount(Mock::given(method("PUT")).and(path("/r4/Slot/s1")).respond_with(|r: &wiremock::Request| ResponseTemplate::new(200).set_body_raw(r.body.clone(), "application/fhir+json")));
     let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
     let booked = book_slot(&mut store, &s1, "pat-1001", make, now()).unwrap();
     assert_eq!(booked.appointment_id, "Appointment/appt-1");
+    // Before booking, the server was asked for an active Appointment on the Slot; after it, the
+    // Slot itself is marked busy (a generic server may leave Slot.status to its clients).
+    let asked = fake.requests().into_iter().find(|r| r.url.path() == "/r4/Appointment" && r.method.as_str() == "GET").expect("an Appointment search");
+    assert_eq!(asked.url.query_pairs().find(|(k, _)| k == "slot").map(|(_, v)| v.into_owned()).as_deref(), Some("Slot/s1"));
+    let put = fake.requests().into_iter().find(|r| r.method.as_str() == "PUT").expect("the Slot marked busy");
+    let put: Value = serde_json::from_slice(&put.body).unwrap();
+    assert_eq!((put["id"].as_str(), put["status"].as_str()), (Some("s1"), Some("busy")));
     let sent: Value = serde_json::from_slice(&fake.requests().iter().find(|r| r.method.as_str() == "POST").unwrap().body).unwrap();
     let participants = sent["participant"].as_array().unwrap();
     assert!(participants.iter().any(|p| p["actor"]["reference"] == "Patient/pat-1001" && p["status"] == "accepted"), "{sent}");
@@ -692,6 +700,58 @@ fn a_booking_interrupted_before_the_answer_counts_as_unconfirmed_after_five_minu
     assert!(matches!(err, medharmony::store::StoreError::SlotNotFree(_)), "still in flight: {err:?}");
     let err = store.claim_booking(&slot, "pat-2", now() + chrono::Duration::minutes(5)).unwrap_err();
     assert!(matches!(err, medharmony::store::StoreError::BookingUnconfirmed(_)), "{err:?}");
+}
+
+#[test]
+fn a_slot_with_an_active_appointment_at_the_source_is_not_booked_twice() {
+    // Regression: a server that leaves Slot.status free after an Appointment was made for it let a
+    // second desk book the same slot (two booked Appointments on one Slot).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, _) = synced_store(&fake, &dir);
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"))));
+    let other_desks = json!({ "resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [
+        { "resource": { "resourceType": "Appointment", "id": "a-77", "status": "booked", "slot": [{ "reference": "Slot/s1" }] }, "search": { "mode": "match" } }
+    ]});
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Appointment")).and(query_param("slot", "Slot/s1")).respond_with(fhir_json(other_desks)));
+    fake.mount(Mock::given(method("POST")).respond_with(EchoAppointment).expect(0));
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    let err = book_slot(&mut store, &s1, "pat-2", open_connector, now()).unwrap_err();
+    assert!(matches!(err, BookError::Connector(ConnectorError::SlotTaken { .. })), "{err:?}");
+    assert_eq!(cached(&store)[0].2, SlotStatus::Busy, "no longer offered");
+}
+
+#[test]
+fn a_desk_booking_the_source_took_over_opens_again_when_cancelled_there() {
+    // Regression: a slot booked from the desk that the source then stopped listing (its search
+    // asks for free slots) stayed busy forever, even after a cancellation freed it at the source.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start();
+    let (mut store, integ) = synced_store(&fake, &dir);
+    fake.mount(Mock::given(method("GET")).and(path("/r4/Slot/s1")).respond_with(fhir_json(slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "1"))));
+    fake.mount(Mock::given(method("POST")).respond_with(EchoAppointment));
+    let s1 = slot_id_of(&store, "2026-03-04T14:00:00Z");
+    book_slot(&mut store, &s1, "pat-1", open_connector, now()).unwrap();
+    let one_window = Interval::new(t("2026-03-04T00:00:00Z"), t("2026-03-05T00:00:00Z")).unwrap();
+    let listed = |slots: Vec<Value>| {
+        let n = slots.len() as u64;
+        bundle(slots, vec![schedule("rivera", "Practitioner/p1", "Dr. Ana Rivera")], None, Some(n))
+    };
+    let fake2 = Fake::start();
+    // First the source no longer lists s1 (it is booked there), then lists it free (cancelled).
+    fake2.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(fhir_json(listed(vec![]))).up_to_n_times(1).with_priority(1));
+    fake2.mount(Mock::given(method("GET")).and(path("/r4/Slot")).respond_with(fhir_json(listed(vec![slot("s1", "2026-03-04T09:00:00-05:00", Some("2026-03-04T09:30:00-05:00"), "Schedule/rivera", "4")]))).with_priority(2));
+    let mut c2 = FhirConnector::new(IntegrationKind::Fhir, settings(&fake2.base()), FhirHttp::new(FhirHttp::default_agent(), "Clinic FHIR", Box::new(NoAuth)));
+    let later = now() + chrono::Duration::minutes(1);
+    sync_integration(&mut store, &integ, &mut c2, one_window, later).unwrap();
+    let id: i64 = s1.trim_start_matches("slot-").parse().unwrap();
+    assert!(store.slot_for_booking(id).unwrap().is_none(), "not listed by the source: kept in history only");
+    let src_id = store.sources().unwrap().into_iter().find(|s| s.name == "Clinic FHIR").unwrap().id;
+    assert!(store.bookings_of(src_id, "s1").unwrap().is_empty(), "the source has the booking now");
+    sync_integration(&mut store, &integ, &mut c2, one_window, later).unwrap();
+    let back = store.slot_for_booking(id).unwrap().expect("listed again");
+    assert_eq!(back.slot.status, SlotStatus::Free, "cancelled at the source: bookable again");
+    assert_eq!(store.openings_of(id).unwrap().len(), 1, "an opening to fill");
 }
 
 #[test]

@@ -940,6 +940,14 @@ fn utc_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// True when a search Bundle has at least one `match` entry (or a `total` above 0).
+pub fn search_has_match(bundle: &Value) -> bool {
+    bundle.get("total").and_then(Value::as_u64).is_some_and(|t| t > 0)
+        || bundle.get("entry").and_then(Value::as_array).is_some_and(|entries| {
+            entries.iter().any(|e| e.pointer("/search/mode").and_then(Value::as_str).is_none_or(|m| m == "match") && e.get("resource").is_some())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

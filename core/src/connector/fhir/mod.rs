@@ -267,6 +267,44 @@ struct Pages {
     incomplete: Option<String>,
 }
 
+impl FhirConnector {
+    /// True when the server already has an active Appointment for `Slot/<slot_id>` (R4 Appointment
+    /// search parameter `slot`, with every status that holds a slot). A server whose Slot status
+    /// lags behind its Appointments (many generic FHIR servers leave `Slot.status` to the client)
+    /// would otherwise let two desks book one slot. A server that cannot answer the search
+    /// (an error) is not held against the booking: the Slot re-read already passed.
+    fn slot_has_appointment(&mut self, slot_id: &str) -> Result<bool, ConnectorError> {
+        let url = format!(
+            "{}/Appointment?slot={}&status=proposed,pending,booked,arrived,fulfilled,checked-in,waitlist&_count=1",
+            self.base,
+            enc(&format!("Slot/{slot_id}"))
+        );
+        match self.http.get(&url) {
+            Ok(reply) => Ok(map::search_has_match(&reply.body)),
+            Err(e @ (ConnectorError::Unauthorized { .. } | ConnectorError::Unreachable { .. })) => Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, "the server could not search Appointments by slot; booking on the Slot's own status");
+                Ok(false)
+            }
+        }
+    }
+
+    /// After a booking on a generic FHIR server, sets the Slot `busy` (FHIR R4 §12.11: the
+    /// scheduler keeps `Slot.status` in step with Appointments; servers that do not do it
+    /// themselves would keep offering the slot). `If-Match` the version read before booking, so
+    /// a Slot the server changed meanwhile is left alone. Failures are logged only: the
+    /// booking itself stands.
+    fn mark_slot_busy(&mut self, url: &str, mut slot: Value, etag: Option<&str>) {
+        if slot.get("resourceType").and_then(Value::as_str) != Some("Slot") || slot.get("status").and_then(Value::as_str) != Some("free") {
+            return;
+        }
+        slot["status"] = Value::String("busy".into());
+        if let Err(e) = self.http.put(url, &slot, etag) {
+            tracing::info!(error = %e, "the booked Slot could not be marked busy at the source");
+        }
+    }
+}
+
 impl Connector for FhirConnector {
     fn kind(&self) -> IntegrationKind {
         self.kind
@@ -339,9 +377,16 @@ impl Connector for FhirConnector {
             return Err(ConnectorError::SlotChanged { system });
         }
         let style = if self.kind == IntegrationKind::OracleHealth { AppointmentStyle::OracleHealth } else { AppointmentStyle::Generic };
+        if style == AppointmentStyle::Generic && self.slot_has_appointment(&slot.external_id)? {
+            return Err(ConnectorError::SlotTaken { system });
+        }
         let body = map::r4_appointment(slot, patient_id, style);
         let reply = self.http.post(&format!("{}/Appointment", self.base), &body);
-        booking_outcome(reply, &system)
+        let booked = booking_outcome(reply, &system)?;
+        if style == AppointmentStyle::Generic {
+            self.mark_slot_busy(&url, current.body, current.etag.as_deref());
+        }
+        Ok(booked)
     }
 
     fn cancel(&mut self, appointment_id: &str) -> Result<(), ConnectorError> {
