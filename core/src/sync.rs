@@ -322,8 +322,12 @@ pub fn poll_changes(
     match connector.changes_since(since, start) {
         Ok(None) => return Ok(None),
         Ok(Some(batch)) => {
-            if !batch.slots.is_empty() {
-                let outcome = store.apply_changes(integ, &batch.slots, now)?;
+            // A feed reports changes on any date; the cache holds the sync window only (a slot
+            // outside it would never be removed by a window read).
+            let window = default_window(now);
+            let slots: Vec<_> = batch.slots.iter().filter(|s| window.start <= s.span.start && s.span.start < window.end).cloned().collect();
+            if !slots.is_empty() {
+                let outcome = store.apply_changes(integ, &slots, now)?;
                 report.added = outcome.inserted;
                 report.changed = outcome.updated;
                 report.unchanged = outcome.unchanged;
@@ -540,5 +544,54 @@ mod tests {
         let r = sync_integration_waiting(&mut store, &integ, &mut c, window, now, std::time::Duration::ZERO).unwrap();
         assert!(!r.failed && r.complete);
         assert_eq!(store.integration("Clinic").unwrap().unwrap().last_sync_at, Some(now));
+    }
+
+    /// A feed that reports one slot inside the sync window and one far beyond it.
+    struct FarFeed;
+
+    impl Connector for FarFeed {
+        fn kind(&self) -> IntegrationKind {
+            IntegrationKind::Fhir
+        }
+        fn availability(&mut self, _: Interval) -> Result<WindowRead, ConnectorError> {
+            Ok(WindowRead { slots: vec![], quarantined: vec![], complete: true, incomplete_reason: None })
+        }
+        fn changes_since(&mut self, _: Option<&str>, now: DateTime<Utc>) -> Result<Option<ChangeBatch>, ConnectorError> {
+            let slot = |id: &str, days: i64| crate::connector::RemoteSlot {
+                external_id: id.into(),
+                span: Interval { start: now + Duration::days(days), end: now + Duration::days(days) + Duration::minutes(30) },
+                status: crate::model::SlotStatus::Free,
+                provider: "Dr. Rivera".into(),
+                provider_ref: None,
+                location: None,
+                location_ref: None,
+                service_type: None,
+                schedule_ref: None,
+                booking: serde_json::Value::Null,
+            };
+            Ok(Some(ChangeBatch { slots: vec![slot("near", 3), slot("far", 200)], quarantined: vec![], cursor: "c".into(), complete: true }))
+        }
+        fn book(&mut self, _: &SlotToBook, _: &str) -> Result<Booked, ConnectorError> {
+            unreachable!()
+        }
+        fn cancel(&mut self, _: &str) -> Result<(), ConnectorError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_change_feed_only_brings_slots_inside_the_sync_window() {
+        // Regression: a poll added slots months ahead, which no window read would ever remove.
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("far.db"), &DbKey::Raw([6; 32])).unwrap();
+        let now: DateTime<Utc> = "2026-03-02T12:00:00Z".parse().unwrap();
+        let settings = crate::connector::IntegrationSettings::new("http://127.0.0.1:9/r4", "UTC", crate::auth::AuthConfig::None);
+        let mut integ = store.add_integration(IntegrationKind::Fhir, "Clinic", &settings, now).unwrap();
+        integ.cursor = Some("c0".into());
+        let r = poll_changes(&mut store, &integ, &mut FarFeed, now).unwrap().unwrap();
+        assert_eq!((r.added, r.complete), (1, true));
+        let all = Interval { start: now, end: now + Duration::days(400) };
+        let listed: Vec<_> = store.published_slots(None, all).unwrap().into_iter().map(|s| s.span.start).collect();
+        assert_eq!(listed, vec![now + Duration::days(3)]);
     }
 }

@@ -45,6 +45,30 @@ pub struct Actor {
     pub os_user: String,
 }
 
+/// The name of the computer account this process runs as, from the system's user database
+/// (for sessions without `USER`, such as services), `None` when it has none.
+#[cfg(unix)]
+fn account_name() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf` (whose length it is given) and sets
+    // `result` to `&mut pwd` or null; `pw_name` then points into `buf`, which outlives its use.
+    let rc = unsafe { libc::getpwuid_r(libc::geteuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string inside `buf` (see above).
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }.to_string_lossy().trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Elsewhere only the environment names the account.
+#[cfg(not(unix))]
+fn account_name() -> Option<String> {
+    None
+}
+
 impl Actor {
     /// The staff name recorded when none was given (views only).
     pub const UNKNOWN: &'static str = "unknown";
@@ -52,9 +76,10 @@ impl Actor {
     /// `staff` (trimmed; `unknown` when absent or blank) with the operating-system user from the
     /// environment (`USER`, else `USERNAME`, else `unknown`).
     pub fn from_env(staff: Option<&str>) -> Actor {
-        let os_user = ["USER", "USERNAME"]
+        let os_user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+            .or_else(account_name)
             .unwrap_or_else(|| Self::UNKNOWN.to_string());
         let staff = staff.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(Self::UNKNOWN).to_string();
         Actor { staff, os_user }
@@ -492,4 +517,18 @@ fn median_minutes(secs: &mut [i64]) -> Option<f64> {
     let n = secs.len();
     let m = if n % 2 == 1 { secs[n / 2] as f64 } else { (secs[n / 2 - 1] + secs[n / 2]) as f64 / 2.0 };
     Some(m / 60.0)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::account_name;
+
+    #[test]
+    fn the_computer_account_is_known_without_user_in_the_environment() {
+        // Regression: the audit log said "unknown" for every row when USER was not set (services).
+        let out = std::process::Command::new("id").arg("-un").output().expect("id -un");
+        let expected = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!expected.is_empty());
+        assert_eq!(account_name(), Some(expected));
+    }
 }
