@@ -392,6 +392,29 @@ mod tests {
     }
 
     #[test]
+    fn booking_one_of_two_times_held_for_a_patient_releases_the_other_with_an_audit_row() {
+        // Regression: the second hold vanished with the waitlist entry, with no release recorded.
+        let mut p = practice();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (a, b) = (p.ids[0].clone(), p.ids[1].clone());
+        offer_slot(&mut p.store, &a, p.patient, 15, &staff(), source(read(slots_free()), &seen), now()).unwrap();
+        offer_slot(&mut p.store, &b, p.patient, 15, &staff(), source(read(slots_free()), &seen), now()).unwrap();
+        assert_eq!(status_of(&p.store, &b), SlotStatus::BusyTentative);
+        book_offer(&mut p.store, &a, &staff(), source(read(vec![]), &seen), now()).unwrap();
+        assert_eq!(status_of(&p.store, &b), SlotStatus::Free, "the other time is offered again");
+        let actions: Vec<_> = p.store.audit_since(None).unwrap().into_iter().map(|e| (e.action, e.slot)).collect();
+        assert_eq!(
+            actions,
+            vec![
+                (AuditAction::Offer, Some(a.clone())),
+                (AuditAction::Offer, Some(b.clone())),
+                (AuditAction::Release, Some(b.clone())),
+                (AuditAction::Book, Some(a.clone())),
+            ]
+        );
+    }
+
+    #[test]
     fn a_hold_is_busy_tentative_in_every_listing_survives_a_sync_and_expires() {
         let mut p = practice();
         let seen = Arc::new(Mutex::new(Seen::default()));

@@ -363,7 +363,8 @@ impl Store {
     /// Records a booking made through the offer `hold`, in one transaction: the hold is deleted, a
     /// fill is recorded (linked to the slot's latest unfilled opening detected at or before `now`),
     /// the patient is taken off the waitlist (change log: `waitlist` `remove` with `{"id", "booked": true}`;
-    /// the fill and the audit keep the history by id), and a `book` audit row is written.
+    /// the fill and the audit keep the history by id), and a `book` audit row is written. Any other
+    /// time still held for the same patient is released, with a `release` audit row each.
     ///
     /// # Errors
     /// SQLite errors.
@@ -385,6 +386,17 @@ impl Store {
             params![hold.slot_id, provider_id, hold.patient_id, opening, appointment_id, to_secs(now)],
         )?;
         tx.execute("DELETE FROM holds WHERE slot_id = ?1", [hold.slot_id])?;
+        // Other times held for the same patient are released now (they are booked elsewhere),
+        // each with its own audit row, rather than vanishing with the waitlist entry.
+        let others: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT slot_id FROM holds WHERE waitlist_id = ?1 AND expires_at > ?2")?;
+            let rows = stmt.query_map(params![hold.patient_id, to_secs(now)], |r| r.get(0))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        for slot in others {
+            tx.execute("DELETE FROM holds WHERE slot_id = ?1", [slot])?;
+            audit_in(&tx, AuditAction::Release, actor, Some(slot), Some(hold.patient_id), now)?;
+        }
         if tx.execute("DELETE FROM waitlist WHERE id = ?1", [hold.patient_id])? > 0 {
             log_change(&tx, now, "waitlist", "remove", None, None, serde_json::json!({ "id": hold.patient_id, "booked": true }))?;
         }
