@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction};
 
 use super::{from_secs, log_change, to_secs, Result, Store, StoreError};
 use crate::fill::model::{LocalWindow, Patient, Preferences, Priority, WaitlistEntry, Wants};
@@ -56,31 +56,42 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<WaitlistEntr
     })())
 }
 
+/// The stored columns of a waitlist entry other than `id`, in the order of [`row_values`] (as [`COLUMNS`] reads them, without `id` and with `updated_at`).
+const WRITTEN: &str = "display_name, phone, email, tz, source_ids, service_type, provider, locations, duration_minutes, priority, \
+     added_at, blocked_weekdays, blocked_dates, preferred_times, min_notice_hours, latest_date, updated_at";
+
+/// `?1, ?2, … ?17`: one placeholder per column of [`WRITTEN`].
+fn placeholders() -> String {
+    (1..=17).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `p` as the values of [`WRITTEN`], `updated_at` being `now` (UTC seconds).
+fn row_values(p: &Patient, now: DateTime<Utc>) -> [rusqlite::types::Value; 17] {
+    use rusqlite::types::Value;
+    let opt = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    [
+        Value::Text(p.display_name.trim().to_string()),
+        opt(&p.phone),
+        opt(&p.email),
+        Value::Text(p.tz.name().to_string()),
+        Value::Text(json(&p.source_ids)),
+        opt(&p.wants.service_type),
+        opt(&p.wants.provider),
+        Value::Text(json(&p.wants.locations)),
+        p.wants.duration_minutes.map_or(Value::Null, |m| Value::Integer(i64::from(m))),
+        Value::Text(p.priority.code().to_string()),
+        Value::Integer(to_secs(p.added_at)),
+        Value::Text(json(&p.prefs.blocked_weekdays)),
+        Value::Text(json(&p.prefs.blocked_dates)),
+        Value::Text(json(&p.prefs.preferred_times)),
+        Value::Integer(i64::from(p.prefs.min_notice_hours)),
+        opt(&p.prefs.latest_date.map(|d| d.format("%Y-%m-%d").to_string())),
+        Value::Integer(to_secs(now)),
+    ]
+}
+
 fn insert(tx: &Transaction<'_>, p: &Patient, now: DateTime<Utc>) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO waitlist (display_name, phone, email, tz, source_ids, service_type, provider, locations, duration_minutes, priority,
-             added_at, blocked_weekdays, blocked_dates, preferred_times, min_notice_hours, latest_date, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            p.display_name.trim(),
-            p.phone,
-            p.email,
-            p.tz.name(),
-            json(&p.source_ids),
-            p.wants.service_type,
-            p.wants.provider,
-            json(&p.wants.locations),
-            p.wants.duration_minutes,
-            p.priority.code(),
-            to_secs(p.added_at),
-            json(&p.prefs.blocked_weekdays),
-            json(&p.prefs.blocked_dates),
-            json(&p.prefs.preferred_times),
-            p.prefs.min_notice_hours,
-            p.prefs.latest_date.map(|d| d.format("%Y-%m-%d").to_string()),
-            to_secs(now),
-        ],
-    )?;
+    tx.execute(&format!("INSERT INTO waitlist ({WRITTEN}) VALUES ({})", placeholders()), rusqlite::params_from_iter(row_values(p, now)))?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -126,33 +137,9 @@ impl Store {
     pub fn update_waitlist(&mut self, id: i64, patient: &Patient, now: DateTime<Utc>) -> Result<bool> {
         let before = self.last_change_seq()?;
         let tx = self.begin()?;
-        let p = patient;
-        let n = tx.execute(
-            "UPDATE waitlist SET display_name = ?2, phone = ?3, email = ?4, tz = ?5, source_ids = ?6, service_type = ?7, provider = ?8,
-                 locations = ?9, duration_minutes = ?10, priority = ?11, added_at = ?12, blocked_weekdays = ?13, blocked_dates = ?14,
-                 preferred_times = ?15, min_notice_hours = ?16, latest_date = ?17, updated_at = ?18
-             WHERE id = ?1",
-            params![
-                id,
-                p.display_name.trim(),
-                p.phone,
-                p.email,
-                p.tz.name(),
-                json(&p.source_ids),
-                p.wants.service_type,
-                p.wants.provider,
-                json(&p.wants.locations),
-                p.wants.duration_minutes,
-                p.priority.code(),
-                to_secs(p.added_at),
-                json(&p.prefs.blocked_weekdays),
-                json(&p.prefs.blocked_dates),
-                json(&p.prefs.preferred_times),
-                p.prefs.min_notice_hours,
-                p.prefs.latest_date.map(|d| d.format("%Y-%m-%d").to_string()),
-                to_secs(now),
-            ],
-        )?;
+        // Row-value UPDATE (SQLite ≥ 3.15): the same columns and values as an insert.
+        let sql = format!("UPDATE waitlist SET ({WRITTEN}) = ({}) WHERE id = ?18", placeholders());
+        let n = tx.execute(&sql, rusqlite::params_from_iter(row_values(patient, now).into_iter().chain([rusqlite::types::Value::Integer(id)])))?;
         if n > 0 {
             log_change(&tx, now, "waitlist", "update", None, None, serde_json::json!({ "id": id }))?;
         }
