@@ -27,7 +27,7 @@ import { zoneCity } from "../time";
 import { calendarsTable } from "./calendars";
 import { openModal } from "./dialogs";
 import { h } from "./dom";
-import { signInWait } from "./sign-in";
+import { signInAccount, signInWait, wireSignInDialog } from "./sign-in";
 
 /** What the Connect dialog needs. */
 export interface ConnectDeps {
@@ -297,7 +297,7 @@ export function openConnectDialog(kind: SystemKind, deps: ConnectDeps): Promise<
   const wait = signInWait({
     dialog,
     form: fields,
-    account: () => (method === "google" ? "the Google account that can see the providers' calendars" : "your EHR account"),
+    account: () => signInAccount(method),
     cancelSignIn: () => deps.api.cancelSignIn(),
     onError: (t) => (error.textContent = t),
     onSignIn: deps.onSignIn,
@@ -431,28 +431,7 @@ export function openConnectDialog(kind: SystemKind, deps: ConnectDeps): Promise<
     }
   });
   findBtn.addEventListener("click", () => void findCalendars());
-  cancelBtn.addEventListener("click", () => {
-    if (wait.waiting()) void wait.cancel();
-    else if (!busy) dialog.close("cancel");
-  });
-  form.addEventListener("submit", (e) => {
-    // Never a real form submission (the page allows none); the shell is called instead.
-    e.preventDefault();
-    void submit();
-  });
-  dialog.addEventListener("cancel", (e) => {
-    // Escape: never while connecting; during a browser sign-in it cancels the sign-in.
-    if (busy) {
-      e.preventDefault();
-      if (wait.waiting()) void wait.cancel();
-    }
-  });
-  dialog.addEventListener("close", () => {
-    // Secrets leave with the dialog.
-    secretInput.value = "";
-    keyText.value = "";
-    passwordInput.value = "";
-  });
+  wireSignInDialog({ dialog, form, cancelBtn, wait, busy: () => busy, submit, secrets: [secretInput, keyText, passwordInput] });
 
   showMethod();
   const done = openModal(dialog, document.activeElement as HTMLElement | null).then(() => result);

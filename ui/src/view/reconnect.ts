@@ -16,7 +16,7 @@ import { METHODS, buildSignIn, reconnectMethod } from "../integrations";
 import { field, textInput } from "./connect";
 import { openModal } from "./dialogs";
 import { h } from "./dom";
-import { signInWait } from "./sign-in";
+import { signInAccount, signInWait, wireSignInDialog } from "./sign-in";
 
 /** What the Reconnect dialog needs. */
 export interface ReconnectDeps {
@@ -131,7 +131,7 @@ export function openReconnectDialog(card: IntegrationCard, deps: ReconnectDeps):
   const wait = signInWait({
     dialog,
     form: fields,
-    account: () => (method === "google" ? "the Google account that can see the providers' calendars" : "your EHR account"),
+    account: () => signInAccount(method),
     cancelSignIn: () => deps.api.cancelSignIn(),
     onError: (t) => (error.textContent = t),
     onSignIn: deps.onSignIn,
@@ -205,26 +205,7 @@ export function openReconnectDialog(card: IntegrationCard, deps: ReconnectDeps):
       error.textContent = `The file picker could not be opened: ${errorText(e)}`;
     }
   });
-  cancelBtn.addEventListener("click", () => {
-    if (wait.waiting()) void wait.cancel();
-    else if (!busy) dialog.close("cancel");
-  });
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    void submit();
-  });
-  dialog.addEventListener("cancel", (e) => {
-    if (busy) {
-      e.preventDefault();
-      if (wait.waiting()) void wait.cancel();
-    }
-  });
-  dialog.addEventListener("close", () => {
-    // Secrets leave with the dialog.
-    secretInput.value = "";
-    passwordInput.value = "";
-    keyText.value = "";
-  });
+  wireSignInDialog({ dialog, form, cancelBtn, wait, busy: () => busy, submit, secrets: [secretInput, passwordInput, keyText] });
 
   showKeySource();
   const done = openModal(dialog, document.activeElement as HTMLElement | null).then(() => result);

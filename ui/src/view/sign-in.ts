@@ -109,3 +109,42 @@ export function signInWait(opts: {
     cancel,
   };
 }
+
+/** Who staff sign in as in the browser, for the wait panel. */
+export function signInAccount(method: string): string {
+  return method === "google" ? "the Google account that can see the providers' calendars" : "your EHR account";
+}
+
+/**
+ * The behaviour the Connect and Reconnect dialogs share: Cancel closes the dialog, or cancels a
+ * waiting browser sign-in; submitting calls `submit` (never a real form submission); Escape does
+ * nothing while `busy()`, except cancel a waiting sign-in; and the `secrets` fields are emptied
+ * when the dialog closes, so no secret outlives it.
+ */
+export function wireSignInDialog(opts: {
+  dialog: HTMLDialogElement;
+  form: HTMLFormElement;
+  cancelBtn: HTMLElement;
+  wait: SignInWait;
+  busy: () => boolean;
+  submit: () => Promise<void>;
+  secrets: (HTMLInputElement | HTMLTextAreaElement)[];
+}): void {
+  opts.cancelBtn.addEventListener("click", () => {
+    if (opts.wait.waiting()) void opts.wait.cancel();
+    else if (!opts.busy()) opts.dialog.close("cancel");
+  });
+  opts.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void opts.submit();
+  });
+  opts.dialog.addEventListener("cancel", (e) => {
+    if (opts.busy()) {
+      e.preventDefault();
+      if (opts.wait.waiting()) void opts.wait.cancel();
+    }
+  });
+  opts.dialog.addEventListener("close", () => {
+    for (const field of opts.secrets) field.value = "";
+  });
+}
