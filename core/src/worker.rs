@@ -309,12 +309,12 @@ pub enum WorkerEvent {
         /// When the integration is next due (UTC) by the policy, `None` when paused.
         next_due: Option<DateTime<Utc>>,
     },
-    /// A sync could not run at all (the database could not be opened or written).
     /// A change feed was polled and brought something (polls that brought nothing are not reported).
     Polled {
         /// What the poll did.
         report: PollReport,
     },
+    /// A sync could not run at all (the database could not be opened or written).
     Error {
         /// The integration's name.
         integration: String,
