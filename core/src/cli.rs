@@ -1224,11 +1224,12 @@ fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow:
     Ok(0)
 }
 
-/// `medharmony suggest --slot ID`: language-model settings from the environment (see `Command::Suggest`).
+/// `medharmony suggest --slot ID`: language-model settings from the environment, else the practice's
+/// saved ones (set in the app), see `Command::Suggest`.
 fn suggest(cli: &Cli, slot: &str, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let store = open_store(cli)?;
     let vault = DatabaseVault::new(OsKeychain, store.path());
-    let llm = crate::fill::llm::LlmSettings::from_env(&vault).map_err(|e| anyhow!(e))?;
+    let llm = crate::fill::llm::LlmSettings::resolve(&store, &vault).map_err(|e| anyhow!(e))?;
     let s = crate::fill::suggest_for_slot(&store, slot, now, llm.as_ref())?;
     let who = actor(cli);
     let slot_no = crate::sync::parse_slot_id(&s.slot.id);

@@ -13,8 +13,10 @@ pub mod csv_import;
 pub mod filter;
 pub mod llm;
 pub mod model;
+pub mod notice;
 pub mod offer;
 pub mod rank;
+pub mod settings;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -27,10 +29,11 @@ use crate::time::{ser_instant, Interval, Zone};
 
 pub use filter::{FillSlot, Rejection};
 pub use llm::{LlmSettings, RankedBy};
-pub use crate::store::holds::{Actor, AuditAction, AuditEntry, FillStats, Hold, ProviderFillStats};
+pub use crate::store::holds::{Actor, AuditAction, AuditEntry, FillStats, Hold, Opening, ProviderFillStats};
 pub use model::{LocalWindow, Patient, Preferences, Priority, WaitlistEntry, Wants};
 pub use offer::{book_offer, offer_slot, release_offer, OfferBooked, OfferError, DEFAULT_HOLD_MINUTES};
 pub use rank::{karma_bonus, Candidate};
+pub use settings::{FillSettings, LlmConfig, QuietHours};
 
 /// How many suggestions and options are returned (3).
 pub const TOP: usize = 3;

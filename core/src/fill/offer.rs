@@ -660,4 +660,42 @@ mod tests {
         let later = p.store.fill_stats(t("2026-04-01T00:00:00Z")).unwrap();
         assert_eq!((later.total.openings, later.total.filled, later.providers.len()), (0, 0, 0));
     }
+
+    #[test]
+    fn the_opening_watch_reports_each_new_opening_once_with_the_patients_it_suits() {
+        let mut p = practice();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let a = p.ids[0].clone();
+        let mut busy = slots_free();
+        busy[0].status = SlotStatus::Busy;
+        p.store.apply_window(&p.integ, window(), &read(busy), t("2026-03-01T12:01:00Z")).unwrap();
+        // Started after the booking: nothing to report yet.
+        let mut watch = super::super::notice::OpeningWatch::from_now(&p.store).unwrap();
+        assert!(watch.poll(&p.store, t("2026-03-01T12:02:00Z")).unwrap().is_empty());
+        // A second patient who never takes Wednesdays: the slot suits only Jane.
+        let mut other = Patient::new("Sam Example", chrono_tz::America::New_York, t("2026-02-10T00:00:00Z"));
+        other.prefs.blocked_weekdays = vec![chrono::Weekday::Wed];
+        p.store.add_waitlist(&other, now()).unwrap();
+        p.store.apply_window(&p.integ, window(), &read(slots_free()), t("2026-03-01T13:00:00Z")).unwrap();
+        let found = watch.poll(&p.store, t("2026-03-01T13:00:01Z")).unwrap();
+        assert_eq!(found.len(), 1);
+        let o = &found[0].opening;
+        assert_eq!((o.slot.as_str(), o.provider.as_str(), o.provider_tz.as_str()), (a.as_str(), "Dr. Rivera", "America/New_York"));
+        assert_eq!((o.start, o.detected_at, o.still_free, o.held_until, o.filled), (t("2026-03-04T14:00:00Z"), t("2026-03-01T13:00:00Z"), true, None, false));
+        assert_eq!(found[0].fits, 1);
+        assert!(watch.poll(&p.store, t("2026-03-01T13:00:02Z")).unwrap().is_empty(), "reported once");
+        // The app's list shows it, then its hold, then its fill; a watch started from 0 reads it again.
+        let listed = p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-01T13:10:00Z")).unwrap();
+        assert_eq!(listed.iter().map(|o| o.slot.as_str()).collect::<Vec<_>>(), [a.as_str()]);
+        offer_slot(&mut p.store, &a, p.patient, 15, &staff(), source(read(slots_free()), &seen), t("2026-03-01T13:10:00Z")).unwrap();
+        let held = &p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-01T13:11:00Z")).unwrap()[0];
+        assert_eq!((held.still_free, held.held_until), (true, Some(t("2026-03-01T13:25:00Z"))));
+        book_offer(&mut p.store, &a, &staff(), source(read(vec![]), &seen), t("2026-03-01T13:12:00Z")).unwrap();
+        let filled = &p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-01T13:13:00Z")).unwrap()[0];
+        assert_eq!((filled.still_free, filled.held_until, filled.filled), (false, None, true));
+        let again = super::super::notice::OpeningWatch::after(0).poll(&p.store, t("2026-03-01T13:13:00Z")).unwrap();
+        assert_eq!((again.len(), again[0].fits), (1, 0), "booked now: suits nobody");
+        // Openings whose slot has begun are no longer listed.
+        assert!(p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-04T14:00:00Z")).unwrap().is_empty());
+    }
 }

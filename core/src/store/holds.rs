@@ -520,6 +520,107 @@ impl Store {
     }
 }
 
+/// One opening (a synced future slot that became free after being busy), as the app lists and
+/// announces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Opening {
+    /// The opening's id (increasing in detection order).
+    pub id: i64,
+    /// The slot, `slot-<store id>` (what `suggest --slot` takes).
+    pub slot: String,
+    /// The provider's display name.
+    pub provider: String,
+    /// The provider's IANA zone (the slot's times are shown in it).
+    pub provider_tz: String,
+    /// The location's name, if known.
+    pub location: Option<String>,
+    /// The slot's start (UTC).
+    #[serde(serialize_with = "ser_instant")]
+    pub start: DateTime<Utc>,
+    /// The slot's end (UTC, exclusive).
+    #[serde(serialize_with = "ser_instant")]
+    pub end: DateTime<Utc>,
+    /// When the desk learnt of it (UTC).
+    #[serde(serialize_with = "ser_instant")]
+    pub detected_at: DateTime<Utc>,
+    /// True when the slot is free in the cache now (not booked again, not removed by its source,
+    /// no booking from this desk under way); a held slot is still free.
+    pub still_free: bool,
+    /// When an active hold for a waiting patient ends (UTC), if there is one.
+    #[serde(serialize_with = "crate::time::ser_opt_instant")]
+    pub held_until: Option<DateTime<Utc>>,
+    /// True when a booking made through an offer filled it.
+    pub filled: bool,
+}
+
+const OPENING_SELECT: &str = "SELECT o.id, o.slot_id, p.name, p.tz, l.name, sl.start_utc, sl.end_utc, o.detected_at,
+            (sl.status = 'free' AND sl.removed_seq IS NULL AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.source_id = sl.source_id AND b.slot_external_id = sl.external_id)),
+            (SELECT h.expires_at FROM holds h WHERE h.slot_id = sl.id AND h.expires_at > ?2),
+            EXISTS (SELECT 1 FROM fills f WHERE f.opening_id = o.id)
+       FROM openings o JOIN slots sl ON sl.id = o.slot_id JOIN providers p ON p.id = o.provider_id
+       LEFT JOIN locations l ON l.id = sl.location_id";
+
+fn opening_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, String, Option<String>, [i64; 3], bool, Option<i64>, bool)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, [r.get(5)?, r.get(6)?, r.get(7)?], r.get(8)?, r.get(9)?, r.get(10)?))
+}
+
+impl Store {
+    /// Openings with an id above `after_id`, oldest first, at most `limit` (the app announces
+    /// each once; `now` decides which holds are active).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn openings_after(&self, after_id: i64, limit: i64, now: DateTime<Utc>) -> Result<Vec<Opening>> {
+        self.query_openings(&format!("{OPENING_SELECT} WHERE o.id > ?1 ORDER BY o.id LIMIT ?3"), params![after_id, to_secs(now), limit])
+    }
+
+    /// The latest opening of each slot detected in `[since, now)` whose slot starts after `now`,
+    /// soonest slot first (the app's list of openings to fill).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn recent_openings(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Opening>> {
+        self.query_openings(
+            &format!(
+                "{OPENING_SELECT} WHERE o.detected_at >= ?1 AND o.detected_at < ?2 AND sl.start_utc > ?2
+                   AND o.id = (SELECT max(o2.id) FROM openings o2 WHERE o2.slot_id = o.slot_id)
+                 ORDER BY sl.start_utc, o.id"
+            ),
+            params![to_secs(since), to_secs(now)],
+        )
+    }
+
+    /// The highest opening id, 0 when none was ever recorded.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn last_opening_id(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM openings", [], |r| r.get(0))?)
+    }
+
+    fn query_openings(&self, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Opening>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, opening_from_row)?.collect::<std::result::Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, slot_id, provider, provider_tz, location, [start, end, detected], still_free, held, filled)| {
+                Ok(Opening {
+                    id,
+                    slot: format!("slot-{slot_id}"),
+                    provider,
+                    provider_tz,
+                    location,
+                    start: from_secs(start)?,
+                    end: from_secs(end)?,
+                    detected_at: from_secs(detected)?,
+                    still_free,
+                    held_until: held.map(from_secs).transpose()?,
+                    filled,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Median of `secs` in minutes (mean of the two middle values for an even count); `None` when empty.
 fn median_minutes(secs: &mut [i64]) -> Option<f64> {
     if secs.is_empty() {

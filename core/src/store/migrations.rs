@@ -258,6 +258,16 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX fills_by_time ON fills(booked_at);
     "#,
+    // 10: the practice's desk settings (issue "Cancellation fill": language-model re-ranking switched
+    // on in settings, quiet hours for opening notifications, the staff names offered at start). One
+    // JSON document per key; never a secret (API keys stay in the keychain).
+    r#"
+    CREATE TABLE desk_settings (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL CHECK (json_valid(value)),
+        updated_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -317,7 +327,7 @@ mod tests {
         assert_eq!(
             tables,
             [
-                "audit", "bookings", "busy_blocks", "changes", "fills", "holds", "integrations", "locations", "openings", "providers", "slots",
+                "audit", "bookings", "busy_blocks", "changes", "desk_settings", "fills", "holds", "integrations", "locations", "openings", "providers", "slots",
                 "sources", "waitlist", "webhook_events", "webhook_slot_versions"
             ]
         );

@@ -88,6 +88,9 @@ pub enum StoreError {
     /// A stored value that this build cannot read (a damaged or hand-edited file).
     #[error("the database holds a value that cannot be read: {0}")]
     Corrupt(String),
+    /// A value refused before it was written, in plain words naming the setting or field.
+    #[error("{0}")]
+    Invalid(String),
     /// Any other SQLite failure.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -629,6 +632,30 @@ impl Store {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// The JSON document saved under `key` in `desk_settings` (migration 10), `None` when none was saved.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn desk_setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT value FROM desk_settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Saves the JSON document `value` under `key` in `desk_settings`, replacing the one there.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] when `value` is not JSON; store errors.
+    pub fn set_desk_setting(&mut self, key: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
+        if serde_json::from_str::<serde_json::Value>(value).is_err() {
+            return Err(StoreError::Invalid(format!("the setting '{key}' is not a JSON document")));
+        }
+        self.conn.execute(
+            "INSERT INTO desk_settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![key, value, to_secs(now)],
+        )?;
+        Ok(())
     }
 
     /// The highest change sequence number, 0 for an empty log.
