@@ -732,11 +732,293 @@ pub struct SignInStarted {
     pub url: Option<String>,
 }
 
+/// One opening: a synced future time that a cancellation made free (the Openings page's list).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct OpeningDto {
+    /// The slot (`slot-<n>`, as the week view and `medharmony suggest --slot` name it).
+    pub slot_id: String,
+    /// Provider's display name.
+    pub provider: String,
+    /// Provider's IANA zone: the time is shown in it.
+    pub provider_tz: String,
+    /// Location's name, if known.
+    pub location: Option<String>,
+    /// Start (UTC).
+    pub start: String,
+    /// End (UTC, exclusive).
+    pub end: String,
+    /// When the desk learnt of it (UTC).
+    pub detected_at: String,
+    /// True while the time is still free (a held time is still free).
+    pub still_free: bool,
+    /// When the current hold for a patient ends (UTC), if it is held.
+    pub held_until: Option<String>,
+    /// True when it was booked through an offer.
+    pub filled: bool,
+}
+
+/// Fill figures of one provider (or all) over the last 30 days.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct FillStatsRow {
+    /// Provider's name, or `All providers`.
+    pub provider: String,
+    /// Openings detected.
+    pub openings: u32,
+    /// Openings booked through an offer.
+    pub filled: u32,
+    /// Median minutes from detection to booking, when any was booked.
+    pub median_minutes_to_fill: Option<f64>,
+}
+
+/// The Openings page: recent openings still ahead, and the 30-day figures.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct FillView {
+    /// Openings detected in the last 30 days whose time is still ahead, soonest first.
+    pub openings: Vec<OpeningDto>,
+    /// Per provider with any opening or fill in the last 30 days.
+    pub stats: Vec<FillStatsRow>,
+    /// All providers together.
+    pub total: FillStatsRow,
+    /// Start of the figures' period (UTC).
+    pub stats_from: String,
+    /// Patients on the waitlist.
+    pub waiting: usize,
+    /// The staff member at the desk (chosen at start), when chosen.
+    pub staff: Option<String>,
+    /// True when a language model re-ranks suggestions (settings).
+    pub model_on: bool,
+}
+
+/// One suggested patient for a time.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SuggestionDto {
+    /// Waitlist id.
+    pub patient_id: i64,
+    /// The patient's name.
+    pub display_name: String,
+    /// Phone to call, if known.
+    pub phone: Option<String>,
+    /// True when the waitlist has the patient's id in the time's system (Book needs it).
+    pub has_source_id: bool,
+    /// `routine`, `soon` or `urgent`.
+    pub priority: String,
+    /// Deterministic score within the priority tier.
+    pub score: i64,
+    /// Why, for staff, e.g. `Waiting 41 days · prefers mornings · urgent`.
+    pub reason: String,
+    /// The language model's short reason, when it ranked this patient.
+    pub model_reason: Option<String>,
+    /// Karma bonus points for taking the time at this notice (our rule, never the model's).
+    pub karma_bonus: u32,
+    /// Whole days on the waitlist.
+    pub days_waiting: i64,
+    /// Whole hours from now to the time.
+    pub notice_hours: i64,
+}
+
+/// A time held for a patient while staff call.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct HoldDto {
+    /// The slot.
+    pub slot_id: String,
+    /// Waitlist id of the patient it is held for.
+    pub patient_id: i64,
+    /// The patient's name (empty when the patient left the waitlist).
+    pub display_name: String,
+    /// Staff member who placed it.
+    pub staff: String,
+    /// When the hold ends (UTC).
+    pub expires_at: String,
+}
+
+/// Suggestions for one free time.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct SuggestionsView {
+    /// The slot.
+    pub slot_id: String,
+    /// Provider's display name.
+    pub provider: String,
+    /// Provider's IANA zone.
+    pub provider_tz: String,
+    /// Location, if known.
+    pub location: Option<String>,
+    /// Visit type, if the system gives one.
+    pub service_type: Option<String>,
+    /// Start (UTC).
+    pub start: String,
+    /// End (UTC, exclusive).
+    pub end: String,
+    /// At most 3 patients, best first.
+    pub suggestions: Vec<SuggestionDto>,
+    /// How many waiting patients the time suits.
+    pub eligible: usize,
+    /// Patients on the waitlist.
+    pub waiting: usize,
+    /// `deterministic` or `llm`: who decided the order.
+    pub ranked_by: String,
+    /// True when the language model was asked this time.
+    pub model_asked: bool,
+    /// Why the model's order was not used, in plain words, when it was asked and failed.
+    pub fallback_reason: Option<String>,
+    /// The current hold on the time, if any.
+    pub hold: Option<HoldDto>,
+    /// True when the time can be booked from here (it comes from a connected system).
+    pub bookable: bool,
+}
+
+/// A booking made through an offer.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct OfferBookedDto {
+    /// The slot.
+    pub slot_id: String,
+    /// Waitlist id of the patient booked (now off the waitlist).
+    pub patient_id: i64,
+    /// The system it was booked in.
+    pub integration: String,
+    /// The appointment's id in that system.
+    pub appointment_id: String,
+}
+
+/// A patient id in one connected system (`integration` as named on the Integrations page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SourceIdDto {
+    /// The connection's name.
+    pub integration: String,
+    /// The patient's id there.
+    pub patient_id: String,
+}
+
+/// A waitlist entry as the Waitlist page shows and edits it (the same shape goes back to
+/// `save_waitlist_entry`; `id` null adds a patient).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WaitlistEntryDto {
+    /// Waitlist id; null for a new patient.
+    pub id: Option<i64>,
+    /// Name as staff say it.
+    pub display_name: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// The patient's IANA zone (their preferred times are in it).
+    pub tz: String,
+    /// The patient's ids in connected systems.
+    pub source_ids: Vec<SourceIdDto>,
+    /// Visit type wanted; null for any.
+    pub service_type: Option<String>,
+    /// Provider wanted; null for any.
+    pub provider: Option<String>,
+    /// Locations acceptable; empty for any.
+    pub locations: Vec<String>,
+    /// Visit length needed in minutes; null for any.
+    pub duration_minutes: Option<u32>,
+    /// `routine`, `soon` or `urgent`.
+    pub priority: String,
+    /// Day added to the waitlist (`YYYY-MM-DD`, the desk's zone); read-only.
+    pub added_on: Option<String>,
+    /// Weekdays the patient cannot come, `Mon` … `Sun`.
+    pub blocked_weekdays: Vec<String>,
+    /// Dates the patient cannot come, `YYYY-MM-DD`.
+    pub blocked_dates: Vec<String>,
+    /// Preferred times of day in the patient's zone, `HH:MM-HH:MM`; empty for any time.
+    pub preferred_times: Vec<String>,
+    /// Least notice the patient needs, in hours.
+    pub min_notice_hours: u32,
+    /// Latest acceptable date, `YYYY-MM-DD`.
+    pub latest_date: Option<String>,
+}
+
+/// The result of importing a waitlist spreadsheet.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct WaitlistImportResult {
+    /// The file's name.
+    pub file: String,
+    /// Patients added.
+    pub added: usize,
+}
+
+/// One free time that suits a waiting patient (the "find times for this patient" direction).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct PatientOptionDto {
+    /// The slot.
+    pub slot_id: String,
+    /// Provider's name.
+    pub provider: String,
+    /// Start (UTC).
+    pub start: String,
+    /// End (UTC, exclusive).
+    pub end: String,
+    /// Start in the patient's zone, `YYYY-MM-DD HH:MM`.
+    pub patient_local_start: String,
+    /// Why it suits, for staff.
+    pub reason: String,
+    /// Karma bonus points at this notice.
+    pub karma_bonus: u32,
+}
+
+/// The best free times for one waiting patient in the next 30 days.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct PatientOptions {
+    /// Waitlist id.
+    pub patient_id: i64,
+    /// At most 3, earliest first.
+    pub options: Vec<PatientOptionDto>,
+    /// How many free times suit the patient in all.
+    pub suitable: usize,
+}
+
+/// The practice's fill settings as the Settings dialog shows and saves them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct FillSettingsForm {
+    /// True to let a language model re-rank and explain suggestions.
+    pub model_on: bool,
+    /// The model server's address (OpenAI-compatible), e.g. `https://openrouter.ai/api/v1`.
+    pub model_base_url: String,
+    /// The model's name, e.g. `llama3.1:8b`.
+    pub model_name: String,
+    /// Time allowed for one answer, in seconds.
+    pub model_timeout_secs: u64,
+    /// How many patients are sent to the model (de-identified).
+    pub model_top_n: usize,
+    /// True when an API key is kept in the keychain (read-only; the key is never shown).
+    pub has_api_key: bool,
+    /// A new API key to keep in the keychain; null keeps the current one, "" forgets it.
+    pub new_api_key: Option<String>,
+    /// True to keep notifications quiet between `quiet_start` and `quiet_end`.
+    pub quiet_on: bool,
+    /// Quiet hours' start, `HH:MM` on this computer's clock.
+    pub quiet_start: String,
+    /// Quiet hours' end, `HH:MM` (earlier than the start: across midnight).
+    pub quiet_end: String,
+    /// How long an offer holds a time, in minutes.
+    pub hold_minutes: i64,
+    /// True when the model settings come from the environment (MEDHARMONY_LLM_*) and the form's are not used.
+    pub model_from_environment: bool,
+}
+
+/// Who is at the desk: the names offered at start and the one chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct StaffView {
+    /// The staff member chosen in this window, if any.
+    pub current: Option<String>,
+    /// Names chosen before on this computer, most recent first.
+    pub recent: Vec<String>,
+    /// The computer's user account (written to the audit log beside the name).
+    pub os_user: String,
+}
+
+/// Emitted when a notification about an opening is clicked: open the app on this time.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct OpenSlot {
+    /// The slot to show, `slot-<n>`.
+    pub slot_id: String,
+}
+
 /// Names of the app's commands and events, generated into
 /// `ui/src/bindings/names.ts` so the UI cannot call a command that does not exist.
 pub mod names {
     /// Every command the shell registers, in `generate_handler!` order.
-    pub const COMMANDS: [&str; 16] = [
+    pub const COMMANDS: [&str; 31] = [
         "app_status",
         "week",
         "check_file",
@@ -753,11 +1035,30 @@ pub mod names {
         "reconnect_integration",
         "find_calendars",
         "set_integration_paused",
+        "fill_view",
+        "fill_suggestions",
+        "offer_slot",
+        "book_offer",
+        "release_offer",
+        "waitlist",
+        "save_waitlist_entry",
+        "remove_waitlist_entry",
+        "import_waitlist",
+        "patient_options",
+        "fill_settings",
+        "save_fill_settings",
+        "staff",
+        "set_staff",
+        "pending_open_slot",
     ];
     /// The event emitted for every committed change of the database.
     pub const STORE_CHANGED: &str = "store-changed";
     /// The event emitted when a connection's browser sign-in starts ([`super::SignInStarted`]).
     pub const SIGN_IN: &str = "sign-in";
+    /// The event emitted when openings are found ([`super::OpeningDto`] list), so the Openings page refreshes.
+    pub const OPENINGS_FOUND: &str = "openings-found";
+    /// The event emitted when an opening's notification is clicked ([`super::OpenSlot`]).
+    pub const OPEN_SLOT: &str = "open-slot";
 }
 
 /// The ts-rs configuration of our bindings: 64-bit integers are JSON numbers.
@@ -785,6 +1086,8 @@ pub fn generated_bindings() -> Vec<(String, String)> {
         AppStatus, ProblemKind, WeekQuery, DayView, ProviderView, SlotDto, BusyDto, SourceView, LocationView, Week, StoreChanged, FileKind,
         FileCheck, DateQuestion, ImportArgs, SkippedLine, ImportReport, DemoResult, IntegrationStatus, SetAside, SyncResult, IntegrationCard,
         IntegrationsView, AuthForm, ConnectForm, ConnectResult, DisconnectResult, SignInStarted, AthenaForm, CalendarForm, FoundCalendar,
+        OpeningDto, FillStatsRow, FillView, SuggestionDto, HoldDto, SuggestionsView, OfferBookedDto, SourceIdDto, WaitlistEntryDto,
+        WaitlistImportResult, PatientOptionDto, PatientOptions, FillSettingsForm, StaffView, OpenSlot,
     );
     let header = "// Generated by src-tauri (dto::generated_bindings). Do not edit by hand:\n// run `UPDATE_BINDINGS=1 cargo test -p medharmony-desk --test bindings`.\n\n";
     let mut names_ts = String::from(header);
@@ -798,13 +1101,15 @@ pub fn generated_bindings() -> Vec<(String, String)> {
         "\n/** Emitted when a connection's browser sign-in starts. */\nexport const SIGN_IN = \"{}\";\n",
         names::SIGN_IN
     ));
+    names_ts.push_str(&format!("\n/** Emitted when openings are found (a list of OpeningDto). */\nexport const OPENINGS_FOUND = \"{}\";\n", names::OPENINGS_FOUND));
+    names_ts.push_str(&format!("\n/** Emitted when an opening's notification is clicked (OpenSlot). */\nexport const OPEN_SLOT = \"{}\";\n", names::OPEN_SLOT));
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut index = String::from(header);
     for (file, _) in &files {
         let stem = file.trim_end_matches(".ts");
         index.push_str(&format!("export type {{ {stem} }} from \"./{stem}\";\n"));
     }
-    index.push_str("export { COMMANDS, SIGN_IN, STORE_CHANGED } from \"./names\";\nexport type { CommandName } from \"./names\";\n");
+    index.push_str("export { COMMANDS, OPEN_SLOT, OPENINGS_FOUND, SIGN_IN, STORE_CHANGED } from \"./names\";\nexport type { CommandName } from \"./names\";\n");
     files.push(("names.ts".into(), names_ts));
     files.push(("index.ts".into(), index));
     files

@@ -19,6 +19,21 @@ export const COMMANDS = [
   "reconnect_integration",
   "find_calendars",
   "set_integration_paused",
+  "fill_view",
+  "fill_suggestions",
+  "offer_slot",
+  "book_offer",
+  "release_offer",
+  "waitlist",
+  "save_waitlist_entry",
+  "remove_waitlist_entry",
+  "import_waitlist",
+  "patient_options",
+  "fill_settings",
+  "save_fill_settings",
+  "staff",
+  "set_staff",
+  "pending_open_slot",
 ] as const;
 
 /** A command name. */
@@ -29,3 +44,9 @@ export const STORE_CHANGED = "store-changed";
 
 /** Emitted when a connection's browser sign-in starts. */
 export const SIGN_IN = "sign-in";
+
+/** Emitted when openings are found (a list of OpeningDto). */
+export const OPENINGS_FOUND = "openings-found";
+
+/** Emitted when an opening's notification is clicked (OpenSlot). */
+export const OPEN_SLOT = "open-slot";
