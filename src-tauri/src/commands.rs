@@ -16,6 +16,9 @@ use crate::dto::{
     AppStatus, ConnectForm, ConnectResult, DateQuestion, DemoResult, DisconnectResult, FileCheck, FileKind, ImportArgs, ImportReport,
     IntegrationsView, SyncResult, Week, WeekQuery,
 };
+use crate::dto::{
+    FillSettingsForm, FillView, HoldDto, OfferBookedDto, OpenSlot, PatientOptions, StaffView, SuggestionsView, WaitlistEntryDto, WaitlistImportResult,
+};
 use crate::error::DeskError;
 use crate::state::DeskState;
 
@@ -334,6 +337,139 @@ pub async fn find_calendars<R: Runtime>(app: AppHandle<R>, base_url: String, use
 #[tauri::command]
 pub async fn disconnect_integration<R: Runtime>(app: AppHandle<R>, name: String) -> Result<DisconnectResult, DeskError> {
     off_ui(app, move |app| crate::integrations::disconnect(&app.state::<DeskState>(), &name)).await
+}
+
+/// The Openings page ([`crate::fill::view`]).
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn fill_view(state: State<'_, DeskState>) -> Result<FillView, DeskError> {
+    crate::fill::view(&state)
+}
+
+/// Suggestions for the free time `slot_id`; with `ask_model`, re-ranked by the practice's
+/// language model when one is switched on ([`crate::fill::suggestions`]).
+///
+/// # Errors
+/// See [`crate::fill::suggestions`].
+#[tauri::command]
+pub async fn fill_suggestions<R: Runtime>(app: AppHandle<R>, slot_id: String, ask_model: bool) -> Result<SuggestionsView, DeskError> {
+    off_ui(app, move |app| crate::fill::suggestions(&app.state::<DeskState>(), &slot_id, ask_model)).await
+}
+
+/// Holds `slot_id` for waiting patient `patient_id` after checking it with its system.
+///
+/// # Errors
+/// See [`crate::fill::offer`].
+#[tauri::command]
+pub async fn offer_slot<R: Runtime>(app: AppHandle<R>, slot_id: String, patient_id: i64) -> Result<HoldDto, DeskError> {
+    off_ui(app, move |app| crate::fill::offer(&app.state::<DeskState>(), &slot_id, patient_id)).await
+}
+
+/// Books the held time `slot_id` in its system.
+///
+/// # Errors
+/// See [`crate::fill::book`].
+#[tauri::command]
+pub async fn book_offer<R: Runtime>(app: AppHandle<R>, slot_id: String) -> Result<OfferBookedDto, DeskError> {
+    off_ui(app, move |app| crate::fill::book(&app.state::<DeskState>(), &slot_id)).await
+}
+
+/// Releases the hold on `slot_id`.
+///
+/// # Errors
+/// See [`crate::fill::release`].
+#[tauri::command(async)]
+pub fn release_offer(state: State<'_, DeskState>, slot_id: String) -> Result<(), DeskError> {
+    crate::fill::release(&state, &slot_id)
+}
+
+/// The waitlist ([`crate::fill::waitlist`]).
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn waitlist(state: State<'_, DeskState>) -> Result<Vec<WaitlistEntryDto>, DeskError> {
+    crate::fill::waitlist(&state)
+}
+
+/// Adds or updates a waiting patient.
+///
+/// # Errors
+/// See [`crate::fill::save_entry`].
+#[tauri::command(async)]
+pub fn save_waitlist_entry(state: State<'_, DeskState>, entry: WaitlistEntryDto) -> Result<WaitlistEntryDto, DeskError> {
+    crate::fill::save_entry(&state, &entry)
+}
+
+/// Takes a patient off the waitlist.
+///
+/// # Errors
+/// See [`crate::fill::remove_entry`].
+#[tauri::command(async)]
+pub fn remove_waitlist_entry(state: State<'_, DeskState>, id: i64) -> Result<(), DeskError> {
+    crate::fill::remove_entry(&state, id)
+}
+
+/// Imports a waitlist spreadsheet (.csv).
+///
+/// # Errors
+/// See [`crate::fill::import`].
+#[tauri::command(async)]
+pub fn import_waitlist(state: State<'_, DeskState>, path: String) -> Result<WaitlistImportResult, DeskError> {
+    crate::fill::import(&state, &path)
+}
+
+/// The best free times for one waiting patient.
+///
+/// # Errors
+/// See [`crate::fill::options`].
+#[tauri::command(async)]
+pub fn patient_options(state: State<'_, DeskState>, patient_id: i64) -> Result<PatientOptions, DeskError> {
+    crate::fill::options(&state, patient_id)
+}
+
+/// The practice's fill settings.
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn fill_settings(state: State<'_, DeskState>) -> Result<FillSettingsForm, DeskError> {
+    crate::fill::settings(&state)
+}
+
+/// Saves the practice's fill settings.
+///
+/// # Errors
+/// See [`crate::fill::save_settings`].
+#[tauri::command(async)]
+pub fn save_fill_settings(state: State<'_, DeskState>, form: FillSettingsForm) -> Result<FillSettingsForm, DeskError> {
+    crate::fill::save_settings(&state, &form)
+}
+
+/// Who is at the desk.
+///
+/// # Errors
+/// Store errors.
+#[tauri::command(async)]
+pub fn staff(state: State<'_, DeskState>) -> Result<StaffView, DeskError> {
+    crate::fill::staff(&state)
+}
+
+/// Sets who is at the desk.
+///
+/// # Errors
+/// See [`crate::fill::set_staff`].
+#[tauri::command(async)]
+pub fn set_staff(state: State<'_, DeskState>, name: String) -> Result<StaffView, DeskError> {
+    crate::fill::set_staff(&state, &name)
+}
+
+/// The time a clicked notification asked to show, if the window has not shown it yet (once).
+#[tauri::command]
+pub fn pending_open_slot(state: State<'_, DeskState>) -> Option<OpenSlot> {
+    state.take_open_slot().map(|slot_id| OpenSlot { slot_id })
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ pub enum DeskError {
     /// The same work is already under way (a sync of this system, a sign-in).
     #[error("{0}")]
     Busy(String),
+    /// Cancellation fill refused (a time taken meanwhile, no one at the desk, a patient no longer
+    /// waiting); the text says what to do.
+    #[error("{0}")]
+    Fill(String),
     /// Another command panicked while holding the database (a defect).
     #[error("MedHarmony Desk hit an internal error; please restart it")]
     Poisoned,
@@ -83,6 +87,7 @@ impl DeskError {
             DeskError::Connect(_) => "connect",
             DeskError::NoSuchIntegration(_) => "no-such-integration",
             DeskError::Busy(_) => "busy",
+            DeskError::Fill(_) => "fill",
             DeskError::Poisoned => "poisoned",
         }
     }

@@ -11,6 +11,9 @@
 //! * [`words`] says the engine's messages in front-desk words.
 //! * [`integrations`] connects, syncs and disconnects EHRs (the engine's
 //!   `connect` and `sync`) on worker connections, off the UI thread.
+//! * [`fill`] is cancellation fill in the window (openings, suggestions, offer and book, the
+//!   waitlist, settings, who is at the desk); [`openings`] announces new openings with a
+//!   desktop notification that opens the window on the time.
 //!
 //! The UI lives in `ui/` (TypeScript + Vite) and is embedded from `ui/dist`.
 
@@ -19,9 +22,11 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod fill;
 pub mod integrations;
 pub mod live;
 pub mod notify;
+pub mod openings;
 pub mod state;
 pub mod week;
 pub mod words;
@@ -95,6 +100,21 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         commands::reconnect_integration,
         commands::find_calendars,
         commands::set_integration_paused,
+        commands::fill_view,
+        commands::fill_suggestions,
+        commands::offer_slot,
+        commands::book_offer,
+        commands::release_offer,
+        commands::waitlist,
+        commands::save_waitlist_entry,
+        commands::remove_waitlist_entry,
+        commands::import_waitlist,
+        commands::patient_options,
+        commands::fill_settings,
+        commands::save_fill_settings,
+        commands::staff,
+        commands::set_staff,
+        commands::pending_open_slot,
     ]
 }
 
@@ -116,7 +136,7 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
     let emitter = ChangeEmitter::new(app.clone(), last);
     state.set_event_sink(Arc::new(emitter.clone()));
     let follower = match state.open_reader() {
-        Some(Ok(reader)) => Some(Follower::spawn(reader, emitter, POLL_INTERVAL)),
+        Some(Ok(reader)) => Some(Follower::spawn(reader, emitter.clone(), POLL_INTERVAL)),
         Some(Err(e)) => {
             log::warn!("live updates from other programs are off: {e}");
             None
@@ -129,7 +149,12 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, state: DeskState) {
     }
     app.manage(state);
     app.manage(FollowerSlot(Mutex::new(follower)));
+    let announcer = openings::start(app, &emitter);
+    app.manage(OpeningsSlot(Mutex::new(announcer)));
 }
+
+/// Keeps the opening announcer ([`openings`]) alive for the life of the app.
+pub struct OpeningsSlot(pub Mutex<Option<openings::Announcer>>);
 
 /// Keeps the sync worker running for the life of the app.
 pub struct WorkerSlot(pub Mutex<Option<medharmony::worker::WorkerHandle>>);

@@ -11,7 +11,8 @@
 //! change is emitted exactly once whichever path sees it first.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,18 +32,25 @@ const BATCH: i64 = 500;
 pub struct ChangeEmitter<R: Runtime> {
     app: AppHandle<R>,
     last: Arc<AtomicI64>,
+    waker: Arc<OnceLock<SyncSender<()>>>,
 }
 
 impl<R: Runtime> Clone for ChangeEmitter<R> {
     fn clone(&self) -> Self {
-        Self { app: self.app.clone(), last: Arc::clone(&self.last) }
+        Self { app: self.app.clone(), last: Arc::clone(&self.last), waker: Arc::clone(&self.waker) }
     }
 }
 
 impl<R: Runtime> ChangeEmitter<R> {
     /// An emitter that treats changes up to `last_seq` as already seen.
     pub fn new(app: AppHandle<R>, last_seq: i64) -> Self {
-        Self { app, last: Arc::new(AtomicI64::new(last_seq)) }
+        Self { app, last: Arc::new(AtomicI64::new(last_seq)), waker: Arc::new(OnceLock::new()) }
+    }
+
+    /// Wakes `waker`'s receiver after every change emitted (the opening announcer): a full
+    /// channel means it is awake already, so the send never blocks the committing thread.
+    pub fn set_waker(&self, waker: SyncSender<()>) {
+        let _ = self.waker.set(waker);
     }
 
     /// The highest sequence number emitted (or seen at start).
@@ -58,6 +66,9 @@ impl<R: Runtime> ChangeEmitter<R> {
         }
         if let Err(e) = self.app.emit(STORE_CHANGED, StoreChanged::from(change)) {
             log::warn!("could not emit a store change event: {e}");
+        }
+        if let Some(w) = self.waker.get() {
+            let _ = w.try_send(());
         }
         true
     }

@@ -226,6 +226,8 @@ struct WorkState {
     connecting: Mutex<Option<String>>,
     cancel_sign_in: AtomicBool,
     syncing: Mutex<HashSet<String>>,
+    staff: Mutex<Option<String>>,
+    open_slot: Mutex<Option<String>>,
 }
 
 impl WorkState {
@@ -238,6 +240,8 @@ impl WorkState {
             connecting: Mutex::new(None),
             cancel_sign_in: AtomicBool::new(false),
             syncing: Mutex::new(HashSet::new()),
+            staff: Mutex::new(None),
+            open_slot: Mutex::new(None),
         }
     }
 }
@@ -417,6 +421,31 @@ impl DeskState {
     pub fn with_keychain<V: KeyVault + Send + Sync + 'static>(mut self, keychain: V) -> Self {
         self.work.vault = Arc::new(DatabaseVault::new(keychain, &self.db_path));
         self
+    }
+
+    /// The staff member chosen at the desk in this window (written to the audit log), if any.
+    pub fn staff(&self) -> Option<String> {
+        self.work.staff.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Sets the staff member at the desk (trimmed).
+    pub fn set_staff(&self, name: &str) {
+        if let Ok(mut s) = self.work.staff.lock() {
+            *s = Some(name.trim().to_string());
+        }
+    }
+
+    /// Remembers the time a clicked notification asked to show, until the window takes it
+    /// ([`DeskState::take_open_slot`]).
+    pub fn set_open_slot(&self, slot_id: &str) {
+        if let Ok(mut s) = self.work.open_slot.lock() {
+            *s = Some(slot_id.to_string());
+        }
+    }
+
+    /// The time a clicked notification asked to show, once.
+    pub fn take_open_slot(&self) -> Option<String> {
+        self.work.open_slot.lock().ok().and_then(|mut s| s.take())
     }
 
     /// Makes `sink` receive every change this app commits, on the main

@@ -798,3 +798,171 @@ impl medharmony::connector::Connector for Replay {
         Ok(())
     }
 }
+
+// ---- cancellation fill -------------------------------------------------
+
+fn fill_slot(id: &str, start: &str, status: medharmony::model::SlotStatus) -> medharmony::connector::RemoteSlot {
+    let start: DateTime<Utc> = start.parse().unwrap();
+    medharmony::connector::RemoteSlot {
+        external_id: id.into(),
+        span: medharmony::time::Interval { start, end: start + chrono::Duration::minutes(30) },
+        status,
+        provider: "Dr. Rivera".into(),
+        provider_ref: Some("Practitioner/p1".into()),
+        location: None,
+        location_ref: None,
+        service_type: None,
+        schedule_ref: None,
+        booking: json!({"versionId": "1"}),
+    }
+}
+
+/// A connected (unreachable) FHIR server whose 10:00 New York slot on Thu 5 Mar 2026 was booked,
+/// then listed free again by another program's sync: an opening. Returns its `slot-<n>`.
+fn desk_with_an_opening(desk: &Desk) -> String {
+    use medharmony::model::SlotStatus::{Busy, Free};
+    let mut store = Store::open(&desk.db, &key()).unwrap();
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let settings = medharmony::connector::IntegrationSettings::new(&closed_fhir_address(), "America/New_York", medharmony::auth::AuthConfig::None);
+    let integ = store.add_integration(medharmony::connector::IntegrationKind::Fhir, "Clinic FHIR", &settings, now).unwrap();
+    let window = medharmony::time::Interval { start: "2026-03-01T00:00:00Z".parse().unwrap(), end: "2026-04-01T00:00:00Z".parse().unwrap() };
+    let read = |status| medharmony::connector::WindowRead {
+        slots: vec![fill_slot("s1", "2026-03-05T15:00:00Z", status)],
+        quarantined: vec![],
+        complete: true,
+        incomplete_reason: None,
+    };
+    store.apply_window(&integ, window, &read(Busy), now - chrono::Duration::minutes(30)).unwrap();
+    store.apply_window(&integ, window, &read(Free), now - chrono::Duration::minutes(5)).unwrap();
+    let id = store.published_slots(None, window).unwrap()[0].id;
+    format!("slot-{id}")
+}
+
+fn patient_form(name: &str, priority: &str, blocked: &[&str]) -> Value {
+    json!({"entry": {
+        "id": null, "display_name": name, "phone": "555-0100", "email": null, "tz": "America/New_York",
+        "source_ids": [{"integration": "Clinic FHIR", "patient_id": "pat-1"}], "service_type": null, "provider": null,
+        "locations": [], "duration_minutes": null, "priority": priority, "added_on": null, "blocked_weekdays": blocked,
+        "blocked_dates": [], "preferred_times": ["08:00-12:00"], "min_notice_hours": 2, "latest_date": null
+    }})
+}
+
+#[test]
+fn an_opening_is_listed_with_ranked_suggestions_and_offers_need_the_staff_member() {
+    let desk = Desk::new();
+    // A window not yet knowing who is at the desk refuses to offer, in plain words.
+    let staff = desk.call("staff", json!({})).unwrap();
+    assert_eq!(staff["current"], Value::Null);
+    let slot = desk_with_an_opening(&desk);
+    let urgent = desk.call("save_waitlist_entry", patient_form("Ann Urgent", "urgent", &[])).unwrap();
+    let routine = desk.call("save_waitlist_entry", patient_form("Bob Routine", "routine", &[])).unwrap();
+    desk.call("save_waitlist_entry", patient_form("Cy Never Thursday", "urgent", &["Thu"])).unwrap();
+    assert_eq!(urgent["preferred_times"], json!(["08:00-12:00"]));
+    assert_eq!(urgent["source_ids"], json!([{"integration": "Clinic FHIR", "patient_id": "pat-1"}]));
+
+    let view = desk.call("fill_view", json!({})).unwrap();
+    let openings = view["openings"].as_array().unwrap();
+    assert_eq!(openings.len(), 1);
+    assert_eq!(
+        (openings[0]["slot_id"].as_str(), openings[0]["provider"].as_str(), openings[0]["start"].as_str(), openings[0]["still_free"].as_bool()),
+        (Some(slot.as_str()), Some("Dr. Rivera"), Some("2026-03-05T15:00:00Z"), Some(true))
+    );
+    assert_eq!((view["total"]["openings"].as_u64(), view["total"]["filled"].as_u64(), view["waiting"].as_u64()), (Some(1), Some(0), Some(3)));
+    assert_eq!(view["model_on"], false);
+
+    let s = desk.call("fill_suggestions", json!({"slotId": slot, "askModel": true})).unwrap();
+    let names: Vec<&str> = s["suggestions"].as_array().unwrap().iter().map(|x| x["display_name"].as_str().unwrap()).collect();
+    // Thursday is blocked for Cy; the urgent patient comes before the routine one.
+    assert_eq!(names, ["Ann Urgent", "Bob Routine"]);
+    assert_eq!((s["eligible"].as_u64(), s["waiting"].as_u64()), (Some(2), Some(3)));
+    assert_eq!((s["ranked_by"].as_str(), s["model_asked"].as_bool()), (Some("deterministic"), Some(false)), "no model switched on");
+    assert_eq!((s["provider_tz"].as_str(), s["bookable"].as_bool(), s["hold"].clone()), (Some("America/New_York"), Some(true), Value::Null));
+    assert_eq!(s["suggestions"][0]["has_source_id"], true);
+    assert_eq!(s["suggestions"][0]["notice_hours"], 24);
+
+    let refused = desk.call("offer_slot", json!({"slotId": slot, "patientId": urgent["id"]})).unwrap_err();
+    assert_eq!(refused, "Choose who is at the desk first: the name is written to the audit log.");
+    assert_eq!(desk.call("set_staff", json!({"name": "  "})).unwrap_err(), "Type your name: it is written to the audit log with what you do.");
+    let staff = desk.call("set_staff", json!({"name": " Maria "})).unwrap();
+    assert_eq!((staff["current"].as_str(), staff["recent"].clone()), (Some("Maria"), json!(["Maria"])));
+    // The time's system cannot be reached: nothing is held, and staff are told why.
+    let e = desk.call("offer_slot", json!({"slotId": slot, "patientId": routine["id"]})).unwrap_err();
+    assert!(e.starts_with("This time could not be checked with Clinic FHIR, so it was not held: "), "{e}");
+    assert_eq!(desk.call("release_offer", json!({"slotId": slot})).unwrap_err(), "This time is not held for anyone any more. Offer it again.");
+    // Every patient shown was audited with the OS user; nothing names a patient but by id.
+    let store = Store::open(&desk.db, &key()).unwrap();
+    let audit = store.audit_since(None).unwrap();
+    let views: Vec<(&str, Option<i64>)> = audit.iter().map(|a| (a.staff.as_str(), a.patient_id)).collect();
+    assert_eq!(views, [("unknown", urgent["id"].as_i64()), ("unknown", routine["id"].as_i64())]);
+}
+
+#[test]
+fn the_waitlist_is_edited_and_checked_field_by_field() {
+    let desk = Desk::new();
+    let added = desk.call("save_waitlist_entry", patient_form("Ann Example", "soon", &["Sat", "Sun"])).unwrap();
+    let id = added["id"].as_i64().unwrap();
+    assert_eq!(added["blocked_weekdays"], json!(["Sat", "Sun"]));
+    let mut edit = patient_form("Ann B. Example", "urgent", &[]);
+    edit["entry"]["id"] = json!(id);
+    edit["entry"]["latest_date"] = json!("2026-04-30");
+    let saved = desk.call("save_waitlist_entry", edit.clone()).unwrap();
+    assert_eq!((saved["id"].as_i64(), saved["display_name"].as_str(), saved["priority"].as_str()), (Some(id), Some("Ann B. Example"), Some("urgent")));
+    assert_eq!((saved["latest_date"].as_str(), saved["added_on"].clone()), (Some("2026-04-30"), added["added_on"].clone()));
+    let list = desk.call("waitlist", json!({})).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["display_name"], "Ann B. Example");
+    // Bad fields are named and nothing changes.
+    let mut bad = edit.clone();
+    bad["entry"]["preferred_times"] = json!(["12:00-08:00"]);
+    let e = desk.call("save_waitlist_entry", bad).unwrap_err();
+    assert!(e.starts_with("Preferred times: '12:00-08:00' ends before it starts"), "{e}");
+    let mut bad = edit.clone();
+    bad["entry"]["blocked_dates"] = json!(["30/04/2026"]);
+    assert_eq!(desk.call("save_waitlist_entry", bad).unwrap_err(), "Dates they cannot come: '30/04/2026' is not a date like 2026-12-24");
+    let mut bad = edit;
+    bad["entry"]["display_name"] = json!(" ");
+    assert_eq!(desk.call("save_waitlist_entry", bad).unwrap_err(), "Name: a patient needs a name");
+    assert_eq!(desk.call("waitlist", json!({})).unwrap()[0]["display_name"], "Ann B. Example");
+    desk.call("remove_waitlist_entry", json!({"id": id})).unwrap();
+    assert_eq!(desk.call("waitlist", json!({})).unwrap(), json!([]));
+    assert_eq!(desk.call("remove_waitlist_entry", json!({"id": id})).unwrap_err(), "This patient is no longer on the waitlist. The list is now up to date.");
+}
+
+#[test]
+fn fill_settings_keep_the_api_key_in_the_keychain_only() {
+    let desk = Desk::new();
+    let form = desk.call("fill_settings", json!({})).unwrap();
+    assert_eq!((form["model_on"].as_bool(), form["hold_minutes"].as_i64(), form["has_api_key"].as_bool()), (Some(false), Some(15), Some(false)));
+    let mut f = form.clone();
+    f["model_on"] = json!(true);
+    f["model_base_url"] = json!("http://127.0.0.1:11434/v1/");
+    f["model_name"] = json!("llama3.1:8b");
+    f["new_api_key"] = json!("sk-secret-123");
+    f["quiet_on"] = json!(true);
+    f["quiet_start"] = json!("19:00");
+    f["quiet_end"] = json!("07:00");
+    f["hold_minutes"] = json!(20);
+    let saved = desk.call("save_fill_settings", json!({"form": f})).unwrap();
+    assert_eq!(
+        (saved["model_on"].as_bool(), saved["model_base_url"].as_str(), saved["has_api_key"].as_bool(), saved["new_api_key"].clone()),
+        (Some(true), Some("http://127.0.0.1:11434/v1"), Some(true), Value::Null)
+    );
+    assert_eq!((saved["quiet_start"].as_str(), saved["quiet_end"].as_str(), saved["hold_minutes"].as_i64()), (Some("19:00"), Some("07:00"), Some(20)));
+    let kept: Vec<String> = desk.vault.entries().into_iter().filter(|(_, v)| v == "sk-secret-123").map(|(k, _)| k).collect();
+    assert_eq!(kept.len(), 1, "the key is in the keychain");
+    let raw = Store::open(&desk.db, &key()).unwrap().desk_setting("fill").unwrap().unwrap();
+    assert!(!raw.contains("sk-secret"), "never in the database: {raw}");
+    assert_eq!(desk.call("fill_view", json!({})).unwrap()["model_on"], true);
+    // Refused settings name the problem and keep what was saved.
+    let mut bad = saved.clone();
+    bad["quiet_end"] = json!("7pm");
+    assert_eq!(desk.call("save_fill_settings", json!({"form": bad})).unwrap_err(), "The quiet hours' end time '7pm' is not a time like 19:00.");
+    let mut bad = saved.clone();
+    bad["model_name"] = json!(" ");
+    assert_eq!(desk.call("save_fill_settings", json!({"form": bad})).unwrap_err(), "Name the language model to ask (for example llama3.1:8b).");
+    assert_eq!(desk.call("fill_settings", json!({})).unwrap()["quiet_end"], "07:00");
+    // "" forgets the key.
+    let mut forget = saved;
+    forget["new_api_key"] = json!("");
+    assert_eq!(desk.call("save_fill_settings", json!({"form": forget})).unwrap()["has_api_key"], false);
+}

@@ -574,7 +574,7 @@ impl Store {
         self.query_openings(&format!("{OPENING_SELECT} WHERE o.id > ?1 ORDER BY o.id LIMIT ?3"), params![after_id, to_secs(now), limit])
     }
 
-    /// The latest opening of each slot detected in `[since, now)` whose slot starts after `now`,
+    /// The latest opening of each slot detected from `since` up to and including `now`, whose slot starts after `now`,
     /// soonest slot first (the app's list of openings to fill).
     ///
     /// # Errors
@@ -582,7 +582,7 @@ impl Store {
     pub fn recent_openings(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Opening>> {
         self.query_openings(
             &format!(
-                "{OPENING_SELECT} WHERE o.detected_at >= ?1 AND o.detected_at < ?2 AND sl.start_utc > ?2
+                "{OPENING_SELECT} WHERE o.detected_at >= ?1 AND o.detected_at <= ?2 AND sl.start_utc > ?2
                    AND o.id = (SELECT max(o2.id) FROM openings o2 WHERE o2.slot_id = o.slot_id)
                  ORDER BY sl.start_utc, o.id"
             ),
