@@ -181,6 +181,117 @@ impl OpeningWatch {
     }
 }
 
+/// What [`bench_latency`] measured (never run in CI; `medharmony bench --notice-rounds N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyReport {
+    /// Cancellations measured.
+    pub rounds: usize,
+    /// Patients on the waitlist during the run.
+    pub waitlist: usize,
+    /// Median milliseconds from the sync's commit to the notice being ready to show.
+    pub median_ms: f64,
+    /// 95th percentile of the same, in milliseconds.
+    pub p95_ms: f64,
+    /// Slowest, in milliseconds.
+    pub max_ms: f64,
+}
+
+/// Measures the latency from a change arriving (a sync's transaction that frees a booked slot
+/// commits) to the notification call: the store's event sink wakes a watcher thread with its own
+/// connection, as the desktop app's announcer does, which reads the opening, counts the waiting
+/// patients who fit (deterministic filter over a `waitlist`-patient list) and renders the
+/// [`Notice`]. The notification service's own time is not included. `rounds` cancellations, one
+/// after another, in a new encrypted database under `dir`.
+///
+/// # Errors
+/// Plain words when the database cannot be set up or a round finds no opening.
+pub fn bench_latency(dir: &std::path::Path, rounds: usize, waitlist: usize) -> Result<LatencyReport, String> {
+    use std::sync::mpsc::{sync_channel, SyncSender};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use crate::connector::{IntegrationKind, IntegrationSettings, RemoteSlot, WindowRead};
+    use crate::events::{Change, EventSink};
+    use crate::model::SlotStatus;
+    use crate::store::key::DbKey;
+    use crate::time::Interval;
+
+    struct Wake(SyncSender<Instant>);
+    impl EventSink for Wake {
+        fn emit(&self, _: &Change) {
+            let _ = self.0.try_send(Instant::now());
+        }
+    }
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let db = dir.join("notice-bench.db");
+    let key = DbKey::generate().map_err(|e| err(&e))?;
+    let t0 = Utc::now();
+    let mut store = Store::open(&db, &key).map_err(|e| err(&e))?;
+    let settings = IntegrationSettings::new("http://127.0.0.1:9/r4", "America/New_York", crate::auth::AuthConfig::None);
+    let integ = store.add_integration(IntegrationKind::Fhir, "Bench FHIR", &settings, t0).map_err(|e| err(&e))?;
+    let patients: Vec<super::Patient> = (0..waitlist)
+        .map(|i| {
+            let mut p = super::Patient::new(&format!("Patient {i}"), chrono_tz::America::New_York, t0 - chrono::Duration::days((i % 90) as i64));
+            p.priority = [super::Priority::Routine, super::Priority::Soon, super::Priority::Urgent][i % 3];
+            p.prefs.min_notice_hours = (i % 48) as u32;
+            p
+        })
+        .collect();
+    store.import_waitlist(&patients, t0).map_err(|e| err(&e))?;
+    let first = (t0 + chrono::Duration::days(2)).date_naive().and_hms_opt(15, 0, 0).expect("15:00").and_utc();
+    let window = Interval { start: first - chrono::Duration::days(1), end: first + chrono::Duration::days(30) };
+    let slot = |i: usize, status| RemoteSlot {
+        external_id: format!("s{i}"),
+        span: Interval { start: first + chrono::Duration::hours(i as i64), end: first + chrono::Duration::hours(i as i64) + chrono::Duration::minutes(30) },
+        status,
+        provider: "Dr. Bench".into(),
+        provider_ref: None,
+        location: None,
+        location_ref: None,
+        service_type: None,
+        schedule_ref: None,
+        booking: serde_json::json!({}),
+    };
+    let read = |free: usize| WindowRead {
+        slots: (0..rounds).map(|i| slot(i, if i < free { SlotStatus::Free } else { SlotStatus::Busy })).collect(),
+        quarantined: vec![],
+        complete: true,
+        incomplete_reason: None,
+    };
+    store.apply_window(&integ, window, &read(0), t0).map_err(|e| err(&e))?;
+    let (tx, rx) = sync_channel::<Instant>(1);
+    store.set_event_sink(Arc::new(Wake(tx)));
+    let reader = Store::open(&db, &key).map_err(|e| err(&e))?;
+    let watcher = std::thread::spawn(move || -> Result<Vec<f64>, String> {
+        let mut watch = OpeningWatch::from_now(&reader).map_err(|e| err(&e))?;
+        let mut out = Vec::with_capacity(rounds);
+        while out.len() < rounds {
+            let Ok(committed) = rx.recv() else { break };
+            let now = Utc::now();
+            let found = watch.poll(&reader, now).map_err(|e| err(&e))?;
+            if found.is_empty() {
+                continue;
+            }
+            // Each round is measured as a fresh notice (no coalescing with the previous one).
+            NoticeBoard::default().on_openings(found, now, NaiveTime::MIN, None).ok_or("a freed slot gave no notice")?;
+            out.push(committed.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(out)
+    });
+    for i in 1..=rounds {
+        store.apply_window(&integ, window, &read(i), Utc::now()).map_err(|e| err(&e))?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(store);
+    let mut ms = watcher.join().map_err(|_| "the watcher thread failed".to_string())??;
+    if ms.len() != rounds {
+        return Err(format!("{} of {rounds} cancellations were announced", ms.len()));
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
+    Ok(LatencyReport { rounds, waitlist, median_ms: at(0.5), p95_ms: at(0.95), max_ms: at(1.0) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +390,13 @@ mod tests {
         taken.opening.still_free = false;
         let begun = opening(3, "Dr. Rivera", "America/New_York", "2026-12-07T15:00:00Z", 3);
         assert_eq!(b.on_openings(vec![taken, begun], now + chrono::Duration::seconds(60), hm("10:00"), None), None);
+    }
+
+    #[test]
+    fn the_latency_bench_announces_every_cancellation() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = bench_latency(dir.path(), 3, 20).unwrap();
+        assert_eq!((r.rounds, r.waitlist), (3, 20));
+        assert!(r.median_ms <= r.p95_ms && r.p95_ms <= r.max_ms, "{r:?}");
     }
 }
