@@ -262,6 +262,8 @@ pub fn bench_latency(dir: &std::path::Path, rounds: usize, waitlist: usize) -> R
     let (tx, rx) = sync_channel::<Instant>(1);
     store.set_event_sink(Arc::new(Wake(tx)));
     let reader = Store::open(&db, &key).map_err(|e| err(&e))?;
+    // The writer waits for each round to be announced before the next cancellation.
+    let (done_tx, done_rx) = sync_channel::<()>(1);
     let watcher = std::thread::spawn(move || -> Result<Vec<f64>, String> {
         let mut watch = OpeningWatch::from_now(&reader).map_err(|e| err(&e))?;
         let mut out = Vec::with_capacity(rounds);
@@ -275,12 +277,15 @@ pub fn bench_latency(dir: &std::path::Path, rounds: usize, waitlist: usize) -> R
             // Each round is measured as a fresh notice (no coalescing with the previous one).
             NoticeBoard::default().on_openings(found, now, NaiveTime::MIN, None).ok_or("a freed slot gave no notice")?;
             out.push(committed.elapsed().as_secs_f64() * 1000.0);
+            let _ = done_tx.send(());
         }
         Ok(out)
     });
     for i in 1..=rounds {
         store.apply_window(&integ, window, &read(i), Utc::now()).map_err(|e| err(&e))?;
-        std::thread::sleep(Duration::from_millis(20));
+        if done_rx.recv_timeout(Duration::from_secs(10)).is_err() {
+            break;
+        }
     }
     drop(store);
     let mut ms = watcher.join().map_err(|_| "the watcher thread failed".to_string())??;
