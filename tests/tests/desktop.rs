@@ -183,6 +183,44 @@ impl WebDriver {
     }
 }
 
+/// Starts `tauri-driver` and a session on the app over `db` (pretending [`NOW`]), with `env` added.
+fn launch(db: &Db, disp: &str, env: &[(&str, String)]) -> (Guard, WebDriver) {
+    let port = free_port();
+    let mut cmd = Command::new(find_tool("tauri-driver"));
+    cmd.args(["--port", &port.to_string(), "--native-driver", "/usr/bin/WebKitWebDriver"])
+        .env("DISPLAY", disp)
+        .env("MEDHARMONY_DB", &db.path)
+        .env("MEDHARMONY_DB_KEY", TEST_KEY)
+        .env("MEDHARMONY_NOW", NOW)
+        .env("MEDHARMONY_WEBHOOK_LISTEN", "off")
+        // A fresh home for WebKit's storage and the saved window state and filters.
+        .env("XDG_DATA_HOME", db.dir.path().join("xdg-data"))
+        .env("XDG_CONFIG_HOME", db.dir.path().join("xdg-config"))
+        .env("XDG_CACHE_HOME", db.dir.path().join("xdg-cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let driver = Guard(cmd.spawn().expect("start tauri-driver"));
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{base}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": desk_bin()}}}});
+    let created: Value = ureq::post(&format!("{base}/session")).timeout(Duration::from_secs(120)).send_json(caps).expect("new session").into_json().unwrap();
+    let session = created["value"]["sessionId"].as_str().expect("session id").to_string();
+    (driver, WebDriver { base, session })
+}
+
+/// Answers the start-up "Who is at the desk?" question with "Not now" (this test offers nothing).
+fn dismiss_staff_picker(wd: &WebDriver) {
+    wd.wait_for("the staff picker", Duration::from_secs(60), "return !!document.querySelector('dialog.staff-picker[open]');", |v| *v == json!(true));
+    wd.click("#staff-cancel");
+}
+
 fn free_count_js(provider: &str, day: &str) -> String {
     format!(
         "const c = document.querySelector('[data-provider=\"{provider}\"][data-day=\"{day}\"]'); return c ? c.getAttribute('data-free-count') : null;"
@@ -201,33 +239,8 @@ fn demo_week_renders_and_cli_imports_appear_without_reload() {
     assert_eq!(expected, 11, "Rivera's Wednesday: 16 half-hour cells 08:00-16:00 EST minus huddle, lunch and visits");
 
     let (disp, _xvfb) = display();
-    let port = free_port();
-    let driver = Guard(
-        Command::new(find_tool("tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-driver", "/usr/bin/WebKitWebDriver"])
-            .env("DISPLAY", &disp)
-            .env("MEDHARMONY_DB", &db.path)
-            .env("MEDHARMONY_DB_KEY", TEST_KEY)
-            .env("MEDHARMONY_NOW", NOW)
-            // A fresh home for WebKit's storage and the saved window state and filters.
-            .env("XDG_DATA_HOME", db.dir.path().join("xdg-data"))
-            .env("XDG_CONFIG_HOME", db.dir.path().join("xdg-config"))
-            .env("XDG_CACHE_HOME", db.dir.path().join("xdg-cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tauri-driver"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(&format!("{base}/status")).call().is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not answer");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": desk_bin()}}}});
-    let created: Value = ureq::post(&format!("{base}/session")).timeout(Duration::from_secs(120)).send_json(caps).expect("new session").into_json().unwrap();
-    let session = created["value"]["sessionId"].as_str().expect("session id").to_string();
-    let wd = WebDriver { base, session };
+    let (driver, wd) = launch(&db, &disp, &[]);
+    dismiss_staff_picker(&wd);
 
     // 1. The demo week renders with the engine's count of free slots for Rivera on Wednesday.
     let js = free_count_js(RIVERA, DAY);
@@ -403,4 +416,156 @@ fn connect_a_fhir_server_on_the_integrations_page(wd: &WebDriver, db: &Db) {
         |v| v.is_string(),
     );
     eprintln!("the app's worker synced a new integration after {waited:?}");
+}
+
+/// The session bus the app and the test share: the one this test runs in (`scripts/test.sh` runs
+/// the tests inside `dbus-run-session`), else a private `dbus-daemon` of its own.
+fn session_bus() -> (String, Option<Guard>) {
+    if let Ok(a) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        if !a.is_empty() {
+            return (a, None);
+        }
+    }
+    let mut child = Command::new(find_tool("dbus-daemon"))
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dbus-daemon");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    (line.trim().to_string(), Some(Guard(child)))
+}
+
+/// Watches the freedesktop Notifications interface on the session bus (`dbus-monitor`); the text
+/// it printed so far is in the returned buffer.
+fn monitor_notifications(bus: &str) -> (Guard, std::sync::Arc<std::sync::Mutex<String>>) {
+    let mut child = Command::new(find_tool("dbus-monitor"))
+        .args(["--session", "interface='org.freedesktop.Notifications'"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dbus-monitor");
+    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (stdout, sink) = (child.stdout.take().unwrap(), out.clone());
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    (Guard(child), out)
+}
+
+const MAYA: &str = "Dr. Maya Rivera";
+
+#[test]
+fn a_cancellation_notifies_and_the_suggested_patient_is_booked_from_the_window() {
+    let db = Db::new();
+    let fhir = RealFhirServer::start();
+    // Dr. Rivera's Thursday 10:30 (New York) is booked for another patient.
+    let practitioner = fhir.create(json!({"resourceType": "Practitioner", "name": [{"text": MAYA, "family": "Rivera", "given": ["Maya"], "prefix": ["Dr."]}]}));
+    let schedule = fhir.create(json!({
+        "resourceType": "Schedule", "active": true,
+        "actor": [{"reference": format!("Practitioner/{}", practitioner["id"].as_str().unwrap()), "display": MAYA}]
+    }));
+    let slot = fhir.create(json!({
+        "resourceType": "Slot", "schedule": {"reference": format!("Schedule/{}", schedule["id"].as_str().unwrap())},
+        "status": "busy", "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00"
+    }));
+    let slot_ref = format!("Slot/{}", slot["id"].as_str().unwrap());
+    let other = fhir.create(json!({"resourceType": "Patient", "name": [{"family": "Booked", "given": ["Someone"]}]}));
+    let waiting = fhir.create(json!({"resourceType": "Patient", "name": [{"family": "Lee", "given": ["Jordan"]}]}));
+    let waiting_id = waiting["id"].as_str().unwrap().to_string();
+    let appointment = fhir.create(json!({
+        "resourceType": "Appointment", "status": "booked", "slot": [{"reference": slot_ref}],
+        "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00",
+        "participant": [{"actor": {"reference": format!("Patient/{}", other["id"].as_str().unwrap())}, "status": "accepted"}]
+    }));
+    let cli = |args: &[&str]| {
+        let r = db.run(&[&["--now", NOW][..], args].concat());
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r
+    };
+    cli(&["integrations", "add", "fhir", "--name", HARBOR, "--base-url", &fhir.base_url, "--auth", "none", "--tz", "America/New_York"]);
+    cli(&["sync", "--integration", HARBOR]);
+    let added = cli(&[
+        "--json", "waitlist", "add", "Jordan Lee", "--tz", "America/New_York", "--phone", "555-0142", "--priority", "urgent",
+        "--patient-id", &format!("{HARBOR}={waiting_id}"), "--added", "2026-02-01T15:00:00Z",
+    ])
+    .json();
+    let patient = added["id"].as_i64().expect("waitlist id");
+    // Someone who never comes on Thursdays does not fit.
+    cli(&["waitlist", "add", "Sam Never Thursday", "--tz", "America/New_York", "--blocked-weekdays", "Thu", "--patient-id", &format!("{HARBOR}=x")]);
+
+    let (disp, _xvfb) = display();
+    let (bus, _bus) = session_bus();
+    let (_monitor, seen) = monitor_notifications(&bus);
+    let (driver, wd) = launch(&db, &disp, &[("DBUS_SESSION_BUS_ADDRESS", bus.clone())]);
+    // Who is at the desk, asked at start.
+    wd.wait_for("the staff picker", Duration::from_secs(60), "return !!document.querySelector('dialog.staff-picker[open]');", |v| *v == json!(true));
+    wd.type_into("#staff-name", "Maria Front Desk");
+    wd.click("#staff-start");
+    wd.wait_for("the picker to close", Duration::from_secs(10), "return !document.querySelector('dialog.staff-picker[open]');", |v| *v == json!(true));
+
+    // The patient cancels at the source; the next sync (another program) brings the change.
+    let mut cancelled = appointment.clone();
+    cancelled["status"] = json!("cancelled");
+    fhir.put(cancelled);
+    let mut freed = fhir.get(&slot_ref);
+    freed["status"] = json!("free");
+    fhir.put(freed);
+    cli(&["sync", "--integration", HARBOR]);
+    let synced = Instant::now();
+    let summary = format!("{MAYA}, Thu Mar 5, 10:30 AM opened — 1 waitlisted patient fits");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().contains(&summary) {
+        assert!(Instant::now() < deadline, "no notification {summary:?} on the session bus; saw:\n{}", seen.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("the opening's notification was sent {:?} after the sync finished", synced.elapsed());
+    let text = seen.lock().unwrap().clone();
+    assert!(text.contains("member=Notify"), "{text}");
+    assert!(!text.contains("Jordan") && !text.contains("555-0142"), "no patient detail in a notification: {text}");
+
+    // A click on the notification (dunst's default action) opens the window on the time.
+    let clicked = Command::new(find_tool("dunstctl")).arg("action").env("DBUS_SESSION_BUS_ADDRESS", &bus).env("DISPLAY", &disp).status();
+    assert!(clicked.is_ok_and(|s| s.success()), "dunstctl action");
+    let short = Duration::from_secs(20);
+    let suggestion = format!("[data-suggestion-patient='{patient}']");
+    let (panel, waited) = wd.wait_for(
+        "the suggestions for the time",
+        short,
+        &format!("const p = document.querySelector('#fill-panel'); return p && p.querySelector(\"{suggestion}\") ? p.innerText : null;"),
+        |v| v.is_string(),
+    );
+    eprintln!("suggestions shown {waited:?} after the click");
+    let panel = panel.as_str().unwrap_or_default();
+    assert!(panel.contains("Jordan Lee") && panel.contains("555-0142"), "{panel}");
+    assert!(panel.contains("10:30"), "{panel}");
+    assert!(!panel.contains("Sam Never Thursday"), "{panel}");
+    assert_eq!(wd.script("return document.querySelector('#openings').hidden;"), json!(false), "the Openings page is shown");
+    wd.screenshot("desktop-openings.png");
+
+    // Offer (held while staff call), then Book: the booking lands in the source system.
+    wd.click(&format!("{suggestion} button[data-action='offer']"));
+    wd.wait_for("the hold", short, "return !!document.querySelector('#hold-box #book-offer');", |v| *v == json!(true));
+    wd.click("#book-offer");
+    let (booked, _) = wd.wait_for("the booking", short, "const b = document.querySelector('#booked-box'); return b ? b.innerText : null;", |v| v.is_string());
+    assert!(booked.as_str().unwrap_or_default().contains("Booked Jordan Lee"), "{booked}");
+    wd.screenshot("desktop-booked.png");
+    let found = fhir.get(&format!("Appointment?slot={slot_ref}&status=booked"));
+    let entries = found["entry"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "one active appointment on the slot: {found}");
+    let booked = &entries[0]["resource"];
+    let who: Vec<&str> = booked["participant"].as_array().unwrap().iter().filter_map(|p| p["actor"]["reference"].as_str()).collect();
+    assert!(who.contains(&format!("Patient/{waiting_id}").as_str()), "{booked}");
+    assert_eq!(fhir.get(&slot_ref)["status"], "busy");
+    // The audit names the staff member chosen at start.
+    let audit = cli(&["--json", "audit"]).json();
+    let acts: Vec<(&str, &str)> = audit.as_array().unwrap().iter().filter(|a| a["action"] != "view").map(|a| (a["action"].as_str().unwrap(), a["staff"].as_str().unwrap())).collect();
+    assert_eq!(acts, [("offer", "Maria Front Desk"), ("book", "Maria Front Desk")]);
+
+    let _ = ureq::delete(&format!("{}/session/{}", wd.base, wd.session)).call();
+    drop(driver);
 }
