@@ -15,6 +15,15 @@
 //!    finds every slot unchanged) → slots/s for fetch + map, for the upsert,
 //!    and end to end.
 //!
+//! 4. Cancellation fill (issue "Cancellation fill", benchmark): a synthetic
+//!    waitlist of `waitlist` patients ([`synthetic_waitlist`]: varied priorities,
+//!    zones, blocked weekdays and dates, preferred times, notice, wanted
+//!    provider, visit type, locations, visit length, latest date) and
+//!    [`FILL_SLOTS`] free published slots in the encrypted store; then
+//!    [`crate::fill::suggest_for_slot`] (no language model) is timed
+//!    `waitlist_runs` times, going round the free slots → median, 95th
+//!    percentile and slowest milliseconds per suggestion ([`fill_suggest`]).
+//!
 //! On Linux each part also prints the process's peak resident set size so far
 //! (`VmHWM` in `/proc/self/status`).
 //!
@@ -26,13 +35,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail};
-use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, TimeZone, Utc, Weekday};
 use serde_json::{json, Value};
 
 use crate::auth::{AuthConfig, NoAuth};
 use crate::connector::fhir::{FhirConnector, PAGE_CAP};
 use crate::connector::http::FhirHttp;
 use crate::connector::{Booked, ChangeBatch, Connector, ConnectorError, IntegrationKind, IntegrationSettings, SlotToBook, WindowRead};
+use crate::fill::model::{parse_windows, Patient, Priority};
 use crate::import::ics::{parse_ics, IcsOptions};
 use crate::model::SlotStatus;
 use crate::store::key::DbKey;
@@ -63,22 +73,41 @@ pub fn synthetic_calendar(events: usize) -> String {
     s
 }
 
-/// Runs the benchmark and prints its results to stdout: `events` calendar
-/// events expanded over `days` days, `slots` published slots upserted, and a
-/// FHIR sync of `fhir_slots` slots in pages of `page_size`. A part with a
-/// count of 0 is skipped.
+/// What one `medharmony bench` run measures; a part whose count is 0 is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Calendar events to generate and expand (part 1).
+    pub events: usize,
+    /// Days of the expansion window (part 1).
+    pub days: i64,
+    /// Published slots to upsert (part 2).
+    pub slots: usize,
+    /// FHIR Slots to sync through the local fake server (part 3).
+    pub fhir_slots: usize,
+    /// Slots per FHIR search page (part 3; 0 is treated as 1).
+    pub page_size: usize,
+    /// Waiting patients of the cancellation-fill part (part 4).
+    pub waitlist: usize,
+    /// Timed suggestions of the cancellation-fill part (part 4; 0 is treated as 1).
+    pub waitlist_runs: usize,
+}
+
+/// Runs the benchmark `plan` and prints its results to stdout, one part
+/// after the other (see the module docs); a part with a count of 0 is skipped.
 ///
 /// # Errors
 /// Any failure of the temporary database, of parsing the synthetic data, of
-/// the local fake FHIR server, or a FHIR sync that did not read every slot.
-pub fn run(events: usize, days: i64, slots: usize, fhir_slots: usize, page_size: usize) -> anyhow::Result<()> {
+/// the local fake FHIR server, a FHIR sync that did not read every slot, or
+/// a suggestion that failed.
+pub fn run(plan: &Plan) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
-    let result = run_in(&dir, events, days, slots, fhir_slots, page_size);
+    let result = run_in(&dir, plan);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn run_in(dir: &std::path::Path, events: usize, days: i64, slots: usize, fhir_slots: usize, page_size: usize) -> anyhow::Result<()> {
+fn run_in(dir: &std::path::Path, plan: &Plan) -> anyhow::Result<()> {
+    let Plan { events, days, slots, fhir_slots, page_size, .. } = *plan;
     let path = dir.join("bench.db");
     let mut store = Store::open(&path, &DbKey::generate()?)?;
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("fixed date");
@@ -159,7 +188,212 @@ fn run_in(dir: &std::path::Path, events: usize, days: i64, slots: usize, fhir_sl
         }
         print_peak_rss();
     }
+
+    if plan.waitlist > 0 {
+        let mut store = Store::open(&dir.join("bench-fill.db"), &DbKey::generate()?)?;
+        let r = fill_suggest(&mut store, plan.waitlist, plan.waitlist_runs, now)?;
+        println!(
+            "fill suggest: {} waiting, {} free slots ({}..{} eligible per slot), loaded in {:.3} s; {} suggestions (no language model): \
+             median {:.1} ms, p95 {:.1} ms, max {:.1} ms (reading the waitlist alone: median {:.1} ms)",
+            r.waiting, r.slots, r.eligible_min, r.eligible_max, r.load_secs, r.runs, r.median_ms, r.p95_ms, r.max_ms, r.read_median_ms
+        );
+        print_peak_rss();
+    }
     Ok(())
+}
+
+/// The providers of the cancellation-fill benchmark's slots (all in New York).
+pub const FILL_PROVIDERS: [&str; 4] = ["Dr. Bench 0", "Dr. Bench 1", "Dr. Bench 2", "Dr. Bench 3"];
+/// The locations of the cancellation-fill benchmark's slots.
+pub const FILL_LOCATIONS: [&str; 3] = ["North", "South", "East"];
+/// The visit types of the cancellation-fill benchmark's slots.
+pub const FILL_TYPES: [&str; 2] = ["Follow-up", "New patient"];
+/// How many free slots the cancellation-fill benchmark offers (see [`fill_slots`]).
+pub const FILL_SLOTS: usize = 12;
+/// The zones of the synthetic waitlist's patients.
+const FILL_ZONES: [chrono_tz::Tz; 7] = [
+    chrono_tz::America::New_York,
+    chrono_tz::America::Chicago,
+    chrono_tz::America::Denver,
+    chrono_tz::America::Phoenix,
+    chrono_tz::America::Los_Angeles,
+    chrono_tz::America::Anchorage,
+    chrono_tz::Pacific::Honolulu,
+];
+
+/// A synthetic waitlist of `n` patients ("Bench Patient <i>"), added up to
+/// 400 days before `now`, each choice taken from `i` modulo a different
+/// number so that the combinations spread (the moduli are coprime):
+///
+/// * priority (`i % 10`): 0 urgent, 1–3 soon, else routine;
+/// * zone (`i % 7`): New York, Chicago, Denver, Phoenix, Los Angeles, Anchorage, Honolulu;
+/// * preferred times (`i % 3`): 08:00–12:00; 12:00–17:00 and 17:00–20:00; any time;
+/// * minimum notice (`i % 5`): 0, 4, 12, 24 or 48 hours;
+/// * visit type (`i % 4`): Follow-up, New patient, else any;
+/// * blocked weekdays (`i % 11`): 0–2 Sat and Sun, 3 Mon, 4 Wed and Fri, else none;
+/// * wanted provider (`i % 13`): 0–3 that one of [`FILL_PROVIDERS`], else any;
+/// * locations (`i % 17`): 0–2 that one of [`FILL_LOCATIONS`], 3 North or South, else any;
+/// * blocked date (`i % 19 == 0`): the date 4 days after `now`'s UTC date (the second day of [`fill_slots`]);
+/// * visit length (`i % 23`): 0 60 minutes, 1–4 30 minutes, else any;
+/// * latest date (`i % 29 == 0`): the date 1 day after `now`'s UTC date (the first day of [`fill_slots`]).
+///
+/// The slots' patient-local dates are their UTC dates in all these zones.
+///
+/// Every patient has a phone, an e-mail and one source-system id.
+pub fn synthetic_waitlist(n: usize, now: DateTime<Utc>) -> Vec<Patient> {
+    let windows = |spec: &str| parse_windows(spec).expect("valid windows");
+    let (morning, afternoon_evening) = (windows("08:00-12:00"), windows("12:00-17:00;17:00-20:00"));
+    (0..n)
+        .map(|i| {
+            let today = now.date_naive();
+            let added = now - Duration::days(((i * 37) % 400) as i64) - Duration::hours((i % 24) as i64);
+            let mut p = Patient::new(&format!("Bench Patient {i}"), FILL_ZONES[i % 7], added);
+            p.phone = Some(format!("+1 555 {:07}", i));
+            p.email = Some(format!("bench{i}@example.org"));
+            p.source_ids.insert("Bench EHR".into(), format!("B{i}"));
+            p.priority = match i % 10 {
+                0 => Priority::Urgent,
+                1..=3 => Priority::Soon,
+                _ => Priority::Routine,
+            };
+            p.prefs.preferred_times = match i % 3 {
+                0 => morning.clone(),
+                1 => afternoon_evening.clone(),
+                _ => vec![],
+            };
+            p.prefs.min_notice_hours = [0, 4, 12, 24, 48][i % 5];
+            p.wants.service_type = FILL_TYPES.get(i % 4).map(|t| t.to_string());
+            p.prefs.blocked_weekdays = match i % 11 {
+                0..=2 => vec![Weekday::Sat, Weekday::Sun],
+                3 => vec![Weekday::Mon],
+                4 => vec![Weekday::Wed, Weekday::Fri],
+                _ => vec![],
+            };
+            p.wants.provider = FILL_PROVIDERS.get(i % 13).map(|s| s.to_string());
+            p.wants.locations = match i % 17 {
+                k @ 0..=2 => vec![FILL_LOCATIONS[k].to_string()],
+                3 => vec!["North".into(), "South".into()],
+                _ => vec![],
+            };
+            if i % 19 == 0 {
+                p.prefs.blocked_dates = vec![today + Duration::days(4)];
+            }
+            p.wants.duration_minutes = match i % 23 {
+                0 => Some(60),
+                1..=4 => Some(30),
+                _ => None,
+            };
+            if i % 29 == 0 {
+                p.prefs.latest_date = Some(today + Duration::days(1));
+            }
+            p
+        })
+        .collect()
+}
+
+/// The [`FILL_SLOTS`] free 30-minute published slots of the fill benchmark: slot `j` is
+/// with `FILL_PROVIDERS[j % 4]` at `FILL_LOCATIONS[j % 3]`, visit type `FILL_TYPES[j % 2]`,
+/// on day 1, 4 or 5 after `now`'s UTC date (`j / 4`) at 14:00, 16:00, 18:00 or 20:00 UTC
+/// (`j % 4`; 09:00–15:00 in New York in winter).
+pub fn fill_slots(now: DateTime<Utc>) -> Vec<NewSlot> {
+    let midnight = now.date_naive().and_hms_opt(0, 0, 0).expect("valid time").and_utc();
+    (0..FILL_SLOTS)
+        .map(|j| {
+            let start = midnight + Duration::days([1, 4, 5][j / 4]) + Duration::hours(14 + 2 * (j % 4) as i64);
+            NewSlot {
+                provider: FILL_PROVIDERS[j % 4].into(),
+                location: Some(FILL_LOCATIONS[j % 3].into()),
+                span: Interval::new(start, start + Duration::minutes(30)).expect("positive"),
+                status: SlotStatus::Free,
+                service_type: Some(FILL_TYPES[j % 2].into()),
+                tz_if_new: None,
+            }
+        })
+        .collect()
+}
+
+/// The result of [`fill_suggest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FillBench {
+    /// Patients on the waitlist.
+    pub waiting: usize,
+    /// Free slots suggestions were asked for.
+    pub slots: usize,
+    /// Timed suggestions.
+    pub runs: usize,
+    /// Fewest patients one of the slots suits.
+    pub eligible_min: usize,
+    /// Most patients one of the slots suits.
+    pub eligible_max: usize,
+    /// Seconds to put the waitlist and the slots into the store.
+    pub load_secs: f64,
+    /// Median milliseconds per suggestion.
+    pub median_ms: f64,
+    /// 95th percentile (nearest rank), milliseconds per suggestion.
+    pub p95_ms: f64,
+    /// Slowest suggestion, milliseconds.
+    pub max_ms: f64,
+    /// Median milliseconds of reading the whole waitlist from the store alone ([`Store::waitlist`],
+    /// the part of a suggestion that does not depend on the slot).
+    pub read_median_ms: f64,
+}
+
+/// Puts [`synthetic_waitlist`]`(waiting)` and [`fill_slots`] into `store` (one
+/// transaction each), then times [`crate::fill::suggest_for_slot`] without a
+/// language model `runs` times (0 is treated as 1) at `now`, going round the free
+/// slots in id order, after one untimed call per slot (which also gives the eligible counts);
+/// then times reading the waitlist alone `runs` times.
+///
+/// # Errors
+/// Store errors, or a suggestion that failed.
+pub fn fill_suggest(store: &mut Store, waiting: usize, runs: usize, now: DateTime<Utc>) -> anyhow::Result<FillBench> {
+    let t = Instant::now();
+    let slots = fill_slots(now);
+    let window = Interval::new(now, now + Duration::days(30)).expect("positive window");
+    store.import_slots("bench-fill", Some(chrono_tz::America::New_York), window, &slots, true, now)?;
+    store.import_waitlist(&synthetic_waitlist(waiting, now), now)?;
+    let load_secs = t.elapsed().as_secs_f64();
+    let ids: Vec<String> = store.published_slots(None, window)?.iter().map(|s| format!("slot-{}", s.id)).collect();
+    let mut eligible = Vec::with_capacity(ids.len());
+    for id in &ids {
+        eligible.push(crate::fill::suggest_for_slot(store, id, now, None)?.eligible);
+    }
+    let runs = runs.max(1);
+    let mut samples = Vec::with_capacity(runs);
+    for id in ids.iter().cycle().take(runs) {
+        let t = Instant::now();
+        let s = crate::fill::suggest_for_slot(store, id, now, None)?;
+        samples.push(t.elapsed());
+        std::hint::black_box(s);
+    }
+    samples.sort();
+    let ms = |q: f64| nearest_rank(&samples, q).as_secs_f64() * 1000.0;
+    let mut reads = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(store.waitlist()?);
+        reads.push(t.elapsed());
+    }
+    reads.sort();
+    Ok(FillBench {
+        waiting,
+        slots: ids.len(),
+        runs,
+        eligible_min: eligible.iter().copied().min().unwrap_or(0),
+        eligible_max: eligible.iter().copied().max().unwrap_or(0),
+        load_secs,
+        median_ms: ms(0.5),
+        p95_ms: ms(0.95),
+        max_ms: ms(1.0),
+        read_median_ms: nearest_rank(&reads, 0.5).as_secs_f64() * 1000.0,
+    })
+}
+
+/// The `q`-quantile (0 < q ≤ 1) of `sorted` by the nearest-rank method: the element at
+/// rank ⌈q·n⌉; zero for an empty list.
+pub fn nearest_rank(sorted: &[std::time::Duration], q: f64) -> std::time::Duration {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied().unwrap_or_default()
 }
 
 /// How many practitioners (each with its own Schedule) the synthetic FHIR slots are spread over.
@@ -457,6 +691,51 @@ mod tests {
         let first: Value = serde_json::from_str(&pages[0]).unwrap();
         assert_eq!(first["entry"][0]["resource"]["start"], "2026-01-02T08:00:00-05:00");
         assert!(synthetic_slot_pages(base, 0, 100, first_day).is_empty());
+    }
+
+    #[test]
+    fn the_synthetic_waitlist_varies_every_choice_and_fill_suggest_counts_what_the_filter_allows() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap();
+        let list = synthetic_waitlist(1000, now);
+        assert_eq!(list.len(), 1000);
+        let count = |f: &dyn Fn(&Patient) -> bool| list.iter().filter(|p| f(p)).count();
+        assert_eq!(count(&|p| p.priority == Priority::Urgent), 100);
+        assert_eq!(count(&|p| p.priority == Priority::Soon), 300);
+        assert_eq!(list.iter().map(|p| p.tz).collect::<std::collections::HashSet<_>>().len(), 7);
+        assert_eq!(count(&|p| p.prefs.preferred_times.is_empty()), 333);
+        assert_eq!(count(&|p| p.wants.provider.is_some()), 308, "i % 13 in 0..=3");
+        assert_eq!(count(&|p| p.prefs.blocked_weekdays.contains(&Weekday::Sat)), 273, "i % 11 in 0..=2");
+        assert_eq!(count(&|p| p.prefs.min_notice_hours == 48), 200);
+        assert_eq!(count(&|p| p.prefs.latest_date.is_some()), 35);
+        assert!(list.iter().all(|p| p.validate().is_ok() && p.added_at <= now));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("f.db"), &DbKey::Raw([5; 32])).unwrap();
+        let r = fill_suggest(&mut store, 1000, 30, now).unwrap();
+        assert_eq!((r.waiting, r.slots, r.runs), (1000, FILL_SLOTS, 30));
+        // The eligible counts are exactly what the filter says for each slot.
+        let slots = store.published_slots(None, Interval::new(now, now + Duration::days(30)).unwrap()).unwrap();
+        let eligible: Vec<usize> = slots
+            .iter()
+            .map(|s| {
+                let slot = crate::fill::free_slot(&store, &format!("slot-{}", s.id)).unwrap();
+                list.iter().filter(|p| crate::fill::filter::suits(p, &slot, now)).count()
+            })
+            .collect();
+        assert_eq!((r.eligible_min, r.eligible_max), (*eligible.iter().min().unwrap(), *eligible.iter().max().unwrap()));
+        assert!(r.eligible_min > 0 && r.eligible_max < 1000 && r.eligible_min < r.eligible_max, "{eligible:?}");
+        assert!(r.median_ms > 0.0 && r.median_ms <= r.p95_ms && r.p95_ms <= r.max_ms);
+    }
+
+    #[test]
+    fn nearest_rank_picks_the_ceiling_rank() {
+        let ms = |v: &[u64]| v.iter().map(|m| std::time::Duration::from_millis(*m)).collect::<Vec<_>>();
+        let s = ms(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        assert_eq!(nearest_rank(&s, 0.5), std::time::Duration::from_millis(10));
+        assert_eq!(nearest_rank(&s, 0.95), std::time::Duration::from_millis(19));
+        assert_eq!(nearest_rank(&s, 1.0), std::time::Duration::from_millis(20));
+        assert_eq!(nearest_rank(&ms(&[7]), 0.95), std::time::Duration::from_millis(7));
+        assert_eq!(nearest_rank(&[], 0.5), std::time::Duration::ZERO);
     }
 
     #[test]

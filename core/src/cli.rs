@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::availability;
 use crate::connect::{connect, disconnect, ConnectAuth, ConnectRequest};
 use crate::connector::IntegrationKind;
+use crate::fill::model::Patient;
 use crate::sync::{book_slot, connector_for, default_window, sync_once};
 use crate::import::csv::DateOrder;
 use crate::import::file::{import_path, ImportRequest};
@@ -95,7 +96,7 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
     },
-    /// Measure import and upsert speed on synthetic data (a temporary database).
+    /// Measure import, upsert, sync, webhook and waitlist-suggestion speed on synthetic data (temporary databases).
     Bench(BenchArgs),
     /// Connect, list or disconnect systems (FHIR R4, Oracle Health, Epic, athenahealth, Google Calendar, CalDAV).
     Integrations {
@@ -111,7 +112,7 @@ pub enum Command {
     /// its interval. Only one scheduler keeps a database in sync at a time (a second `serve` exits 1).
     /// Also receives webhooks (signed change notices from the practice's systems) so changes show at once.
     Serve(ServeArgs),
-    /// Keep the cancellation-fill waitlist: add, list, remove, import a .csv (patient details stay in the encrypted database).
+    /// Keep the cancellation-fill waitlist: add, list, show, update, remove, import a .csv (patient details stay in the encrypted database).
     Waitlist {
         #[command(subcommand)]
         command: WaitlistCommand,
@@ -196,6 +197,8 @@ pub enum LlmCommand {
 #[derive(Debug, Subcommand)]
 pub enum WaitlistCommand {
     /// Put a patient on the waitlist.
+    #[command(after_help = "Left out: any visit type, provider, location, slot length and time of day; no blocked days; \
+                            priority routine; added now; no notice needed; no latest date.")]
     Add(Box<WaitlistAddArgs>),
     /// List the waitlist (urgent first, then soon, then routine; oldest first within each).
     List,
@@ -204,6 +207,10 @@ pub enum WaitlistCommand {
         /// The waitlist id.
         id: i64,
     },
+    /// Change a waiting patient's details: only the options given change (same options as `add`).
+    #[command(after_help = "Options left out keep their values. A repeatable option replaces the whole list; \
+                            `any` or `none` clears a text or list option (e.g. --provider any, --latest-date none).")]
+    Update(Box<WaitlistUpdateArgs>),
     /// Take a patient off the waitlist.
     Remove {
         /// The waitlist id.
@@ -224,6 +231,31 @@ pub struct WaitlistAddArgs {
     /// The patient's IANA time zone, e.g. America/New_York.
     #[arg(long, value_parser = parse_zone_arg)]
     pub tz: Tz,
+    #[command(flatten)]
+    pub fields: WaitlistFields,
+}
+
+/// `waitlist update` options: only the options given change; dates and times are the
+/// patient's local ones, in the patient's zone (the new --tz when it is given).
+#[derive(Debug, Args)]
+pub struct WaitlistUpdateArgs {
+    /// The waitlist id (see `waitlist list`).
+    pub id: i64,
+    /// The patient's new display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The patient's IANA time zone, e.g. America/New_York.
+    #[arg(long, value_parser = parse_zone_arg)]
+    pub tz: Option<Tz>,
+    #[command(flatten)]
+    pub fields: WaitlistFields,
+}
+
+/// The options `waitlist add` and `waitlist update` share. An option left out keeps the
+/// entry's value (for `add`: the defaults its help lists); a text or list option given as
+/// `any`, `none` or empty clears it (a repeatable one is replaced as a whole).
+#[derive(Debug, Args, Default, PartialEq, Eq)]
+pub struct WaitlistFields {
     /// Phone number.
     #[arg(long)]
     pub phone: Option<String>,
@@ -233,37 +265,37 @@ pub struct WaitlistAddArgs {
     /// The patient's id in a connected system, as INTEGRATION=ID (e.g. "Main St Epic=E1234"); repeatable.
     #[arg(long = "patient-id")]
     pub patient_ids: Vec<String>,
-    /// Wanted visit type [default: any].
+    /// Wanted visit type (any: any type).
     #[arg(long)]
     pub visit_type: Option<String>,
-    /// Wanted provider [default: any].
+    /// Wanted provider (any: any provider).
     #[arg(long)]
     pub provider: Option<String>,
-    /// Acceptable location; repeatable [default: any].
+    /// Acceptable location; repeatable (any: any location).
     #[arg(long = "location")]
     pub locations: Vec<String>,
-    /// Minutes the visit needs [default: any slot length].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1440))]
-    pub duration_minutes: Option<u32>,
+    /// Minutes the visit needs, 1 to 1440 (any: any slot length).
+    #[arg(long)]
+    pub duration_minutes: Option<String>,
     /// routine, soon or urgent.
-    #[arg(long, default_value = "routine", value_parser = |s: &str| s.parse::<crate::fill::Priority>())]
-    pub priority: crate::fill::Priority,
-    /// When the patient was put on the list (RFC 3339) [default: now].
+    #[arg(long, value_parser = |s: &str| s.parse::<crate::fill::Priority>())]
+    pub priority: Option<crate::fill::Priority>,
+    /// When the patient was put on the list (RFC 3339).
     #[arg(long, value_parser = parse_instant)]
     pub added: Option<DateTime<Utc>>,
-    /// Weekdays the patient cannot come, e.g. Sat,Sun.
+    /// Weekdays the patient cannot come, e.g. Sat,Sun (none: no blocked weekday).
     #[arg(long)]
     pub blocked_weekdays: Option<String>,
-    /// A date the patient cannot come (YYYY-MM-DD); repeatable.
+    /// A date the patient cannot come (YYYY-MM-DD); repeatable (none: no blocked date).
     #[arg(long = "blocked-date")]
     pub blocked_dates: Vec<String>,
-    /// A time range the patient can come, e.g. 08:00-12:00; repeatable [default: any time].
+    /// A time range the patient can come, e.g. 08:00-12:00; repeatable (any: any time).
     #[arg(long = "preferred-time")]
     pub preferred_times: Vec<String>,
     /// Least notice the patient needs, in hours.
-    #[arg(long, default_value_t = 0)]
-    pub min_notice_hours: u32,
-    /// Last acceptable date (YYYY-MM-DD).
+    #[arg(long)]
+    pub min_notice_hours: Option<u32>,
+    /// Last acceptable date (YYYY-MM-DD; none: no limit).
     #[arg(long)]
     pub latest_date: Option<String>,
 }
@@ -363,6 +395,12 @@ pub struct BenchArgs {
     /// Webhook deliveries per second.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub webhook_rate: u32,
+    /// Waiting patients for the cancellation-fill part: "suggest" for a free slot is timed over this waitlist (0 skips this part).
+    #[arg(long, default_value_t = 10_000)]
+    pub waitlist: usize,
+    /// Suggestions timed in the cancellation-fill part.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub waitlist_runs: u32,
 }
 
 /// `integrations` subcommands.
@@ -764,7 +802,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     let now = cli.now.unwrap_or_else(Utc::now);
     match &cli.command {
         Command::Bench(args) => {
-            crate::bench::run(args.events, args.days, args.slots, args.fhir_slots, args.page_size as usize)?;
+            crate::bench::run(&crate::bench::Plan {
+                events: args.events,
+                days: args.days,
+                slots: args.slots,
+                fhir_slots: args.fhir_slots,
+                page_size: args.page_size as usize,
+                waitlist: args.waitlist,
+                waitlist_runs: args.waitlist_runs as usize,
+            })?;
             if args.webhook_seconds > 0 {
                 let dir = crate::bench::tempfile_dir()?;
                 let r = crate::webhook::bench_latency(&dir, args.webhook_rate, args.webhook_seconds).map_err(|e| anyhow!(e));
@@ -1131,31 +1177,104 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// Sets on `p` every field `f` gives, leaving the others as they are (see [`WaitlistFields`]).
+///
+/// # Errors
+/// A value that cannot be read, naming its option (never the value of a contact field).
+fn apply_waitlist_fields(p: &mut Patient, f: &WaitlistFields) -> anyhow::Result<()> {
+    use crate::fill::model::{is_any, parse_date, parse_dates, parse_source_ids, parse_weekdays, parse_windows};
+    let clears = |s: &str| is_any(s) || s.trim().eq_ignore_ascii_case("none");
+    // `None`: not given; `Some(None)`: cleared; `Some(Some(text))`: the new text.
+    let text = |v: &Option<String>| v.as_deref().map(|s| (!clears(s)).then(|| s.trim().to_string()));
+    // `None`: not given; otherwise the new list's values (empty: cleared).
+    let list = |v: &[String]| (!v.is_empty()).then(|| v.iter().filter(|s| !clears(s)).map(|s| s.trim().to_string()).collect::<Vec<_>>());
+    fn read<T>(flag: &str, r: Result<T, String>) -> anyhow::Result<T> {
+        r.map_err(|e| anyhow!("{flag}: {e}"))
+    }
+    if let Some(v) = text(&f.phone) {
+        p.phone = v;
+    }
+    if let Some(v) = text(&f.email) {
+        p.email = v;
+    }
+    if let Some(v) = list(&f.patient_ids) {
+        p.source_ids = read("--patient-id", parse_source_ids(&v.join(";")))?;
+    }
+    if let Some(v) = text(&f.visit_type) {
+        p.wants.service_type = v;
+    }
+    if let Some(v) = text(&f.provider) {
+        p.wants.provider = v;
+    }
+    if let Some(v) = list(&f.locations) {
+        p.wants.locations = v;
+    }
+    if let Some(v) = text(&f.duration_minutes) {
+        let minutes = |s: String| match s.parse::<u32>() {
+            Ok(m) if (1..=1440).contains(&m) => Ok(m),
+            _ => Err(format!("'{s}' is not a whole number of minutes from 1 to 1440 (or any)")),
+        };
+        p.wants.duration_minutes = read("--duration-minutes", v.map(minutes).transpose())?;
+    }
+    if let Some(v) = f.priority {
+        p.priority = v;
+    }
+    if let Some(v) = f.added {
+        p.added_at = v;
+    }
+    if let Some(v) = text(&f.blocked_weekdays) {
+        p.prefs.blocked_weekdays = read("--blocked-weekdays", parse_weekdays(v.as_deref().unwrap_or("")))?;
+    }
+    if let Some(v) = list(&f.blocked_dates) {
+        p.prefs.blocked_dates = read("--blocked-date", parse_dates(&v.join(";")))?;
+    }
+    if let Some(v) = list(&f.preferred_times) {
+        p.prefs.preferred_times = read("--preferred-time", parse_windows(&v.join(";")))?;
+    }
+    if let Some(v) = f.min_notice_hours {
+        p.prefs.min_notice_hours = v;
+    }
+    if let Some(v) = text(&f.latest_date) {
+        p.prefs.latest_date = read("--latest-date", v.as_deref().map(parse_date).transpose())?;
+    }
+    Ok(())
+}
+
 fn waitlist(cli: &Cli, command: &WaitlistCommand, now: DateTime<Utc>) -> anyhow::Result<u8> {
-    use crate::fill::model::{parse_date, parse_dates, parse_source_ids, parse_weekdays, parse_windows, Patient};
     let mut store = open_store(cli)?;
     match command {
         WaitlistCommand::Add(a) => {
-            let mut p = Patient::new(&a.name, a.tz, a.added.unwrap_or(now));
-            p.phone = a.phone.clone().filter(|s| !s.trim().is_empty());
-            p.email = a.email.clone().filter(|s| !s.trim().is_empty());
-            p.source_ids = parse_source_ids(&a.patient_ids.join(";")).map_err(|e| anyhow!("--patient-id: {e}"))?;
-            p.wants.service_type = a.visit_type.clone().filter(|s| !crate::fill::model::is_any(s));
-            p.wants.provider = a.provider.clone().filter(|s| !crate::fill::model::is_any(s));
-            p.wants.locations = a.locations.iter().filter(|s| !crate::fill::model::is_any(s)).map(|s| s.trim().to_string()).collect();
-            p.wants.duration_minutes = a.duration_minutes;
-            p.priority = a.priority;
-            p.prefs.blocked_weekdays = parse_weekdays(a.blocked_weekdays.as_deref().unwrap_or("")).map_err(|e| anyhow!("--blocked-weekdays: {e}"))?;
-            p.prefs.blocked_dates = parse_dates(&a.blocked_dates.join(";")).map_err(|e| anyhow!("--blocked-date: {e}"))?;
-            p.prefs.preferred_times = parse_windows(&a.preferred_times.join(";")).map_err(|e| anyhow!("--preferred-time: {e}"))?;
-            p.prefs.min_notice_hours = a.min_notice_hours;
-            p.prefs.latest_date = a.latest_date.as_deref().map(parse_date).transpose().map_err(|e| anyhow!("--latest-date: {e}"))?;
+            let mut p = Patient::new(&a.name, a.tz, now);
+            apply_waitlist_fields(&mut p, &a.fields)?;
             p.validate().map_err(|(field, problem)| anyhow!("{field}: {problem}"))?;
             let e = store.add_waitlist(&p, now)?;
             if cli.json {
                 print_json(&e)?;
             } else {
                 println!("Added patient {} to the waitlist ({}).", e.id, e.patient.priority);
+            }
+        }
+        WaitlistCommand::Update(a) => {
+            if a.name.is_none() && a.tz.is_none() && a.fields == WaitlistFields::default() {
+                bail!("nothing to change: give the details to change, e.g. `medharmony waitlist update {} --priority urgent`", a.id);
+            }
+            let no_patient = || anyhow!("there is no patient {} on the waitlist; see `medharmony waitlist list`", a.id);
+            let mut e = store.waitlist_entry(a.id)?.ok_or_else(no_patient)?;
+            if let Some(name) = &a.name {
+                e.patient.display_name = name.trim().to_string();
+            }
+            if let Some(tz) = a.tz {
+                e.patient.tz = tz;
+            }
+            apply_waitlist_fields(&mut e.patient, &a.fields)?;
+            e.patient.validate().map_err(|(field, problem)| anyhow!("{field}: {problem}"))?;
+            if !store.update_waitlist(e.id, &e.patient, now)? {
+                return Err(no_patient());
+            }
+            if cli.json {
+                print_json(&e)?;
+            } else {
+                println!("Updated patient {} on the waitlist ({}).", e.id, e.patient.priority);
             }
         }
         WaitlistCommand::List => {

@@ -13,14 +13,13 @@
 //! `Location`), update (`If-Match`), delete, an `ETag: W/"<versionId>"` on single
 //! resources. No `next` links, no authentication, data only in memory.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::listening::spawn_listening;
 use crate::workspace_root;
 
 /// Longest wait for `LISTENING` (the server usually needs well under a second).
@@ -69,48 +68,14 @@ impl RealFhirServer {
             "{} is missing: the FHIR test server's npm packages are not installed; run scripts/deps.sh (or `npm ci --prefix tests/fhir-server`)",
             router.display()
         );
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
-            .args(["0", "--exit-with-stdin"])
-            .current_dir(workspace_root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("could not start `node` ({e}): the FHIR test server needs Node.js 20.19 or newer; run scripts/deps.sh")
-            });
-
-        // Read stdout and stderr on threads so neither pipe can fill up and block the server.
-        let (tx, rx) = mpsc::channel::<Option<String>>();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok);
-            let _ = tx.send(first);
-            for _ in lines {}
-        });
-        let (etx, erx) = mpsc::channel::<String>();
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-
-        let line = rx.recv_timeout(START_TIMEOUT);
-        let port = match &line {
-            Ok(Some(l)) => l.strip_prefix("LISTENING ").and_then(|p| p.trim().parse::<u16>().ok()),
-            _ => None,
-        };
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
-            panic!(
-                "the FHIR test server did not start (first line {line:?}); if packages are missing, run scripts/deps.sh\nstderr:\n{err}"
-            );
-        };
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join("server.mjs")).args(["0", "--exit-with-stdin"]).current_dir(workspace_root());
+        let (child, port) = spawn_listening(
+            cmd,
+            START_TIMEOUT,
+            "the FHIR test server (`node`)",
+            "it needs Node.js 20.19 or newer and its npm packages: run scripts/deps.sh",
+        );
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
         RealFhirServer { base_url: format!("http://127.0.0.1:{port}/fhir/R4"), child, agent }
     }

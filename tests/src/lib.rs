@@ -2,6 +2,8 @@
 //! them against a throw-away encrypted database.
 
 pub mod fhir_server;
+pub mod listening;
+pub mod local_llm;
 pub mod radicale;
 
 use std::path::{Path, PathBuf};

@@ -25,11 +25,11 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     t("2026-12-01T12:00:00Z")
 }
 
-fn slot() -> FillSlot {
+pub(crate) fn slot() -> FillSlot {
     FillSlot {
         id: "slot-1".into(),
         provider: "Dr. Rivera".into(),
@@ -50,7 +50,7 @@ fn entry(id: i64, name: &str, phone: &str, priority: Priority, added: &str, wind
     WaitlistEntry { id, patient: p }
 }
 
-fn waitlist() -> Vec<WaitlistEntry> {
+pub(crate) fn waitlist() -> Vec<WaitlistEntry> {
     vec![
         entry(1, "Ursula Urgent", "+1 212 555 0101", Priority::Urgent, "2026-11-28T12:00:00Z", "", 0),
         entry(2, "Sam Soon", "+1 212 555 0102", Priority::Soon, "2026-10-01T12:00:00Z", "", 24),
@@ -384,4 +384,78 @@ fn cli_waitlist_commands_and_options() {
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains(&format!("no patient {id}")), "{}", again.stderr);
     assert_eq!(db.run(&["--json", "waitlist", "list"]).json(), serde_json::json!([]));
+}
+
+/// `waitlist update ID` changes only the options given; `waitlist show --json` proves the rest unchanged.
+#[test]
+fn cli_waitlist_update_changes_only_the_given_fields() {
+    let db = Db::new();
+    let now = "--now=2026-12-01T12:00:00Z";
+    let add = db.run(&[
+        now, "--json", "waitlist", "add", "Ana Example", "--tz", "Europe/Berlin", "--phone", "+49 30 1234567", "--email", "ana@example.org",
+        "--priority", "soon", "--visit-type", "Follow-up", "--provider", "Dr. Rivera", "--location", "North", "--location", "South",
+        "--duration-minutes", "40", "--blocked-weekdays", "Sat,Sun", "--blocked-date", "2026-12-24", "--preferred-time", "14:00-18:00",
+        "--min-notice-hours", "12", "--latest-date", "2027-01-31", "--patient-id", "Main St Epic=E1234", "--added", "2026-10-21T08:15:00Z",
+    ]);
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let id = add.json()["id"].as_i64().unwrap().to_string();
+    let show = || {
+        let r = db.run(&["--json", "waitlist", "show", &id]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    let before = show();
+    assert_eq!(before["wants"]["duration_minutes"], 40);
+
+    let upd = db.run(&[
+        now, "--json", "waitlist", "update", &id, "--phone", "+49 30 7654321", "--priority", "urgent", "--location", "East",
+        "--preferred-time", "08:00-12:00", "--preferred-time", "16:00-18:00", "--provider", "any", "--duration-minutes", "any",
+        "--min-notice-hours", "0",
+    ]);
+    assert_eq!(upd.code, 0, "{}", upd.stderr);
+    let after = show();
+    assert_eq!(upd.json(), after, "update prints the stored entry");
+    // Changed.
+    assert_eq!(after["phone"], "+49 30 7654321");
+    assert_eq!(after["priority"], "urgent");
+    assert_eq!(after["wants"]["locations"], serde_json::json!(["East"]));
+    assert_eq!(after["prefs"]["preferred_times"], serde_json::json!(["08:00-12:00", "16:00-18:00"]));
+    assert_eq!(after["wants"]["provider"], Value::Null, "`any` clears the wanted provider");
+    assert_eq!(after["wants"]["duration_minutes"], Value::Null, "`any` clears the visit length");
+    assert_eq!(after["prefs"]["min_notice_hours"], 0);
+    // Unchanged: everything else, exactly as added.
+    for key in ["id", "display_name", "email", "tz", "source_ids", "added_at"] {
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    assert_eq!(after["display_name"], "Ana Example");
+    assert_eq!(after["added_at"], "2026-10-21T08:15:00Z");
+    assert_eq!(after["wants"]["service_type"], "Follow-up");
+    for key in ["blocked_weekdays", "blocked_dates", "latest_date"] {
+        assert_eq!(after["prefs"][key], before["prefs"][key], "{key}");
+    }
+    assert_eq!(after["prefs"]["blocked_weekdays"], serde_json::json!(["Sat", "Sun"]));
+    assert_eq!(after["prefs"]["latest_date"], "2027-01-31");
+
+    // Name and zone too; then a bad value, nothing to change and an unknown id are refused and change nothing.
+    let upd = db.run(&[now, "waitlist", "update", &id, "--name", "Ana B. Example", "--tz", "America/New_York", "--latest-date", "none"]);
+    assert_eq!(upd.code, 0, "{}", upd.stderr);
+    assert_eq!(upd.stdout.trim(), format!("Updated patient {id} on the waitlist (urgent)."));
+    let renamed = show();
+    assert_eq!((renamed["display_name"].as_str(), renamed["tz"].as_str()), (Some("Ana B. Example"), Some("America/New_York")));
+    assert_eq!(renamed["prefs"]["latest_date"], Value::Null);
+    assert_eq!(renamed["phone"], "+49 30 7654321");
+    let bad = db.run(&[now, "waitlist", "update", &id, "--preferred-time", "9-10", "--phone", "+1 000"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--preferred-time"), "{}", bad.stderr);
+    let bad = db.run(&[now, "waitlist", "update", &id, "--duration-minutes", "0"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("--duration-minutes") && bad.stderr.contains("1 to 1440"), "{}", bad.stderr);
+    let empty = db.run(&[now, "waitlist", "update", &id]);
+    assert_eq!(empty.code, 1);
+    assert!(empty.stderr.contains("nothing to change"), "{}", empty.stderr);
+    assert_eq!(show(), renamed, "refused updates change nothing");
+    let missing = db.run(&[now, "waitlist", "update", "999", "--phone", "+1 212 555 0100"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no patient 999"), "{}", missing.stderr);
+    assert!(!missing.stderr.contains("555"), "{}", missing.stderr);
 }

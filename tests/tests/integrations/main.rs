@@ -13,4 +13,5 @@ mod offer;
 mod worker;
 mod webhook;
 mod llm;
+mod local_llm;
 mod secrets_search;
