@@ -401,6 +401,9 @@ pub struct BenchArgs {
     /// Suggestions timed in the cancellation-fill part.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub waitlist_runs: u32,
+    /// Cancellations timed from the sync's commit to the opening notice (with a 1,000-patient waitlist; 0 skips this part).
+    #[arg(long, default_value_t = 200)]
+    pub notice_rounds: usize,
 }
 
 /// `integrations` subcommands.
@@ -819,6 +822,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 println!(
                     "webhooks: {} sent at {}/s for {} s, {} applied, {} change-log entries; webhook → change log p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                     r.sent, args.webhook_rate, args.webhook_seconds, r.applied, r.changes, r.p50_ms, r.p99_ms, r.max_ms
+                );
+            }
+            if args.notice_rounds > 0 {
+                let dir = crate::bench::tempfile_dir()?;
+                let r = crate::fill::notice::bench_latency(&dir, args.notice_rounds, 1_000).map_err(|e| anyhow!(e));
+                let _ = std::fs::remove_dir_all(&dir);
+                let r = r?;
+                println!(
+                    "opening notices: {} cancellations, {} waiting patients; sync commit → notice ready: median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+                    r.rounds, r.waitlist, r.median_ms, r.p95_ms, r.max_ms
                 );
             }
             Ok(0)
