@@ -11,17 +11,28 @@ import type {
   DemoResult,
   DisconnectResult,
   FileCheck,
+  FillSettingsForm,
+  FillView,
   FoundCalendar,
+  HoldDto,
   ImportArgs,
   ImportReport,
   IntegrationsView,
+  OfferBookedDto,
+  OpeningDto,
+  OpenSlot,
+  PatientOptions,
   SignInStarted,
+  StaffView,
   StoreChanged,
+  SuggestionsView,
   SyncResult,
+  WaitlistEntryDto,
+  WaitlistImportResult,
   Week,
   WeekQuery,
 } from "./bindings";
-import { SIGN_IN, STORE_CHANGED } from "./bindings";
+import { OPEN_SLOT, OPENINGS_FOUND, SIGN_IN, STORE_CHANGED } from "./bindings";
 
 /** Calls one command; the real one is Tauri's `invoke`, tests pass a mock. */
 export type Invoke = <T>(cmd: CommandName, args?: Record<string, unknown>) => Promise<T>;
@@ -56,6 +67,42 @@ export interface Api {
   findCalendars(baseUrl: string, username: string, password: string): Promise<FoundCalendar[]>;
   /** Pauses (true) or resumes (false) a system's scheduled syncs; its open times stay. */
   setIntegrationPaused(name: string, paused: boolean): Promise<void>;
+
+  // ---- cancellation fill --------------------------------------------------
+  /** The Openings page: openings still ahead, the 30-day figures, who is at the desk. */
+  fillView(): Promise<FillView>;
+  /**
+   * The best waiting patients (at most 3) for the free time `slotId` (`slot-<n>`). `askModel`
+   * false: MedHarmony's own ranking, at once; true: the language model re-ranks when it is on
+   * (takes up to its time limit; falls back to the own ranking with a reason).
+   */
+  fillSuggestions(slotId: string, askModel: boolean): Promise<SuggestionsView>;
+  /** Holds `slotId` for waitlist patient `patientId` while staff call (checks the time with its system first: seconds). */
+  offerSlot(slotId: string, patientId: number): Promise<HoldDto>;
+  /** Books the held time for its patient in the time's system. */
+  bookOffer(slotId: string): Promise<OfferBookedDto>;
+  /** Ends the hold on `slotId`: the time is free to offer again. */
+  releaseOffer(slotId: string): Promise<void>;
+  /** Every waiting patient. */
+  waitlist(): Promise<WaitlistEntryDto[]>;
+  /** Adds (`entry.id` null) or changes a waiting patient; resolves with the saved entry. */
+  saveWaitlistEntry(entry: WaitlistEntryDto): Promise<WaitlistEntryDto>;
+  /** Takes a patient off the waitlist. */
+  removeWaitlistEntry(id: number): Promise<void>;
+  /** Adds the patients of a waitlist spreadsheet (.csv at `path`); a bad row refuses the whole file. */
+  importWaitlist(path: string): Promise<WaitlistImportResult>;
+  /** The best free times (at most 3) in the next 30 days for one waiting patient. */
+  patientOptions(patientId: number): Promise<PatientOptions>;
+  /** The Settings dialog's suggestions, notifications and offers settings. */
+  fillSettings(): Promise<FillSettingsForm>;
+  /** Saves the settings; resolves with them as stored (errors name the field in plain words). */
+  saveFillSettings(form: FillSettingsForm): Promise<FillSettingsForm>;
+  /** Who is at the desk, and the names chosen before on this computer. */
+  staff(): Promise<StaffView>;
+  /** Says who is at the desk (written to the audit log of offers and bookings). */
+  setStaff(name: string): Promise<StaffView>;
+  /** The opening whose notification was clicked before the window listened, if any (asked once at start). */
+  pendingOpenSlot(): Promise<OpenSlot | null>;
 }
 
 /** Builds the typed API over an `invoke` function. */
@@ -78,6 +125,21 @@ export function makeApi(invoke: Invoke): Api {
     // Tauri maps camelCase argument keys to the command's snake_case parameters (base_url).
     findCalendars: (baseUrl, username, password) => invoke<FoundCalendar[]>("find_calendars", { baseUrl, username, password }),
     setIntegrationPaused: (name, paused) => invoke<void>("set_integration_paused", { name, paused }),
+    fillView: () => invoke<FillView>("fill_view"),
+    fillSuggestions: (slotId, askModel) => invoke<SuggestionsView>("fill_suggestions", { slotId, askModel }),
+    offerSlot: (slotId, patientId) => invoke<HoldDto>("offer_slot", { slotId, patientId }),
+    bookOffer: (slotId) => invoke<OfferBookedDto>("book_offer", { slotId }),
+    releaseOffer: (slotId) => invoke<void>("release_offer", { slotId }),
+    waitlist: () => invoke<WaitlistEntryDto[]>("waitlist"),
+    saveWaitlistEntry: (entry) => invoke<WaitlistEntryDto>("save_waitlist_entry", { entry }),
+    removeWaitlistEntry: (id) => invoke<void>("remove_waitlist_entry", { id }),
+    importWaitlist: (path) => invoke<WaitlistImportResult>("import_waitlist", { path }),
+    patientOptions: (patientId) => invoke<PatientOptions>("patient_options", { patientId }),
+    fillSettings: () => invoke<FillSettingsForm>("fill_settings"),
+    saveFillSettings: (form) => invoke<FillSettingsForm>("save_fill_settings", { form }),
+    staff: () => invoke<StaffView>("staff"),
+    setStaff: (name) => invoke<StaffView>("set_staff", { name }),
+    pendingOpenSlot: () => invoke<OpenSlot | null>("pending_open_slot"),
   };
 }
 
@@ -94,12 +156,26 @@ export type ListenStoreChanged = (handler: (change: StoreChanged) => void) => Pr
 /** Subscribes to `sign-in` (a connection's browser sign-in started); returns the unsubscribe function. */
 export type ListenSignIn = (handler: (started: SignInStarted) => void) => Promise<() => void>;
 
+/** Subscribes to `openings-found` (new openings, soonest first); returns the unsubscribe function. */
+export type ListenOpeningsFound = (handler: (openings: OpeningDto[]) => void) => Promise<() => void>;
+
+/** Subscribes to `open-slot` (an opening's notification was clicked); returns the unsubscribe function. */
+export type ListenOpenSlot = (handler: (open: OpenSlot) => void) => Promise<() => void>;
+
 /** The real API and event subscriptions, over Tauri. */
-export async function tauriBackend(): Promise<{ api: Api; onStoreChanged: ListenStoreChanged; onSignIn: ListenSignIn }> {
+export async function tauriBackend(): Promise<{
+  api: Api;
+  onStoreChanged: ListenStoreChanged;
+  onSignIn: ListenSignIn;
+  onOpeningsFound: ListenOpeningsFound;
+  onOpenSlot: ListenOpenSlot;
+}> {
   const core = await import("@tauri-apps/api/core");
   const event = await import("@tauri-apps/api/event");
   const api = makeApi((cmd, args) => core.invoke(cmd, args));
   const onStoreChanged: ListenStoreChanged = (handler) => event.listen<StoreChanged>(STORE_CHANGED, (e) => handler(e.payload));
   const onSignIn: ListenSignIn = (handler) => event.listen<SignInStarted>(SIGN_IN, (e) => handler(e.payload));
-  return { api, onStoreChanged, onSignIn };
+  const onOpeningsFound: ListenOpeningsFound = (handler) => event.listen<OpeningDto[]>(OPENINGS_FOUND, (e) => handler(e.payload));
+  const onOpenSlot: ListenOpenSlot = (handler) => event.listen<OpenSlot>(OPEN_SLOT, (e) => handler(e.payload));
+  return { api, onStoreChanged, onSignIn, onOpeningsFound, onOpenSlot };
 }

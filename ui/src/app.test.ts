@@ -4,22 +4,10 @@ import type { Api } from "./api";
 import type { AppStatus, ImportReport, ProviderView, SourceView, StoreChanged, Week, WeekQuery } from "./bindings";
 import type { Backend, ShowLogsResult } from "./app";
 import { loadFilters, renderProblem, startApp } from "./app";
-import { importReport, integrationCard, providerView } from "./test-fixtures";
+import { appStatus, fillApi, freshRoot, importReport, integrationCard, providerView } from "./test-fixtures";
 import { addDays } from "./time";
 
-const STATUS: AppStatus = {
-  ready: true,
-  problem: null,
-  problem_kind: null,
-  problem_detail: null,
-  db_exists: true,
-  db_path: "/tmp/desk.db",
-  now: "2026-03-04T15:00:00Z",
-  now_fixed: true,
-  today: "2026-03-04",
-  week_start: "2026-03-02",
-  version: "0.1.0",
-};
+const STATUS: AppStatus = appStatus();
 
 function provider(id: number, name: string): ProviderView {
   return providerView({ id, name });
@@ -90,6 +78,7 @@ function fakeBackend() {
     findCalendars: async () => {
       throw "not in this test";
     },
+    ...fillApi(),
   };
   const backend: Backend = {
     api,
@@ -118,10 +107,7 @@ const rowNames = (root: HTMLElement) => Array.from(root.querySelectorAll(".row:n
 
 let root: HTMLElement;
 beforeEach(() => {
-  localStorage.clear();
-  document.body.replaceChildren();
-  root = document.createElement("div");
-  document.body.append(root);
+  root = freshRoot();
 });
 afterEach(() => {
   root.remove();

@@ -1,16 +1,21 @@
 // The app controller: loads the week, renders it, follows live changes,
 // handles filters, keyboard, the demo banner and imports.
 
-import type { Api, ListenSignIn, ListenStoreChanged } from "./api";
+import type { Api, ListenOpeningsFound, ListenOpenSlot, ListenSignIn, ListenStoreChanged } from "./api";
 import { errorText } from "./api";
-import type { AppStatus, FileCheck, ProviderView, Week } from "./bindings";
+import type { AppStatus, FileCheck, OpeningDto, ProviderView, StaffView, Week } from "./bindings";
 import type { DragDropPayload, FileOutcome, ImportDeps } from "./drop";
 import { handleDragDrop, importPaths, summarize } from "./drop";
+import { openingLabel } from "./fill";
 import { createIntegrationsPage } from "./integrations-page";
+import { createOpeningsPage } from "./openings-page";
 import { addDays, deskZone, relativeTime, weekRangeLabel } from "./time";
 import { askDateOrder, confirmRemoveDemo, pickProvider, showDetails } from "./view/dialogs";
 import { h, replaceChildren } from "./view/dom";
+import { openSettingsDialog } from "./view/settings";
+import { pickStaff } from "./view/staff";
 import { ITEM_SELECTOR, nextFocus, renderWeek, setTabStop } from "./view/week";
+import { createWaitlistPage } from "./waitlist-page";
 
 /** What the app needs from the desktop shell (Tauri in the product, fakes in tests). */
 export interface Backend {
@@ -25,10 +30,16 @@ export interface Backend {
   pickKeyFile?(): Promise<string | null>;
   /** The `sign-in` event: a connection's browser sign-in started. */
   onSignIn?: ListenSignIn;
+  /** The `openings-found` event: times came free after cancellations. */
+  onOpeningsFound?: ListenOpeningsFound;
+  /** The `open-slot` event: an opening's notification was clicked. */
+  onOpenSlot?: ListenOpenSlot;
+  /** The file picker for a waitlist spreadsheet (.csv); resolves with the path, null when cancelled. */
+  pickWaitlistFile?(): Promise<string | null>;
 }
 
-/** The app's pages: the week view (the default) and the Integrations page. */
-export type Page = "week" | "integrations";
+/** The app's pages: the week view (the default), Openings, Waitlist and Integrations. */
+export type Page = "week" | "openings" | "waitlist" | "integrations";
 
 /** What "Show log files" did: the folder, and whether a window could be opened on it. */
 export interface ShowLogsResult {
@@ -220,10 +231,18 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   const locationSelect = h("select", { id: "location-filter", "aria-label": "Location" });
   const importBtn = h("button", { class: "btn primary", type: "button", id: "import-button" }, "Import…");
   const weekTab = h("button", { class: "tab", type: "button", id: "tab-week", "aria-current": "page" }, "Week");
+  const openingsTab = h("button", { class: "tab", type: "button", id: "tab-openings" }, "Openings");
+  const waitlistTab = h("button", { class: "tab", type: "button", id: "tab-waitlist" }, "Waitlist");
   const integrationsTab = h("button", { class: "tab", type: "button", id: "tab-integrations" }, "Integrations");
+  const staffName = h("strong", { id: "staff-current" });
+  const staffBtn = h("button", { class: "btn subtle", type: "button", id: "staff-change" }, "Change");
+  const staffBox = h("div", { class: "staff-box", id: "staff-box", hidden: true }, h("span", { class: "staff-label" }, "At the desk:"), staffName, h("span", { class: "muted", "aria-hidden": "true" }, "·"), staffBtn);
+  const settingsBtn = h("button", { class: "btn icon", type: "button", id: "settings-button", "aria-label": "Settings", title: "Settings" }, "⚙");
   const weekNav = h("nav", { class: "weeknav", "aria-label": "Week" }, prevBtn, todayBtn, nextBtn, rangeLabel);
   const filtersBox = h("div", { class: "filters" }, providerMenu, locationSelect);
   const integrationsMain = h("main", { class: "main page", id: "integrations", hidden: true });
+  const openingsMain = h("main", { class: "main page", id: "openings", hidden: true });
+  const waitlistMain = h("main", { class: "main page", id: "waitlist", hidden: true });
   const demoBanner = h("div", { class: "banner demo", id: "demo-banner", hidden: true });
   const notice = h("div", { class: "notice-area", id: "notice", "aria-live": "polite" });
   const main = h("main", { class: "main", id: "main" });
@@ -243,14 +262,16 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
         "header",
         { class: "topbar" },
         h("div", { class: "brand", title: "MedHarmony Desk" }, h("img", { src: "/logo.png", alt: "", class: "logo" }), h("span", {}, "MedHarmony Desk")),
-        h("nav", { class: "tabs", "aria-label": "Pages" }, weekTab, integrationsTab),
+        h("nav", { class: "tabs", "aria-label": "Pages" }, weekTab, openingsTab, waitlistTab, integrationsTab),
         weekNav,
         filtersBox,
-        importBtn,
+        h("div", { class: "topbar-end" }, importBtn, staffBox, settingsBtn),
       ),
       demoBanner,
       notice,
       main,
+      openingsMain,
+      waitlistMain,
       integrationsMain,
       footer,
     ),
@@ -258,16 +279,23 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   );
 
   // ---- notices --------------------------------------------------------
-  function showNotice(tone: string, headline: string, lines: string[] = [], sticky = true): void {
+  /** Shows a notice; `action` adds a button (e.g. "Show") that also dismisses it. */
+  function showNotice(tone: string, headline: string, lines: string[] = [], sticky = true, action?: { label: string; run: () => void }): void {
     const dismiss = h("button", { class: "btn subtle", type: "button", "aria-label": "Dismiss" }, "✕");
     const shown = lines.slice(0, 6);
+    const act = action ? h("button", { class: "btn", type: "button", "data-notice-action": "" }, action.label) : null;
     const el = h(
       "div",
       { class: ["notice", `tone-${tone}`], role: tone === "error" ? "alert" : "status", "data-tone": tone },
       h("div", { class: "notice-body" }, h("strong", { class: "notice-headline" }, headline), shown.length ? h("ul", {}, shown.map((l) => h("li", {}, l))) : null, lines.length > shown.length ? h("div", { class: "muted" }, `…and ${lines.length - shown.length} more`) : null),
+      act,
       dismiss,
     );
     dismiss.addEventListener("click", () => el.remove());
+    act?.addEventListener("click", () => {
+      el.remove();
+      action?.run();
+    });
     replaceChildren(notice, el);
     if (!sticky) setTimeout(() => el.remove(), 8000);
   }
@@ -313,6 +341,8 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     refreshTimer = setTimeout(() => {
       void load();
       if (page === "integrations") void integrations.load();
+      if (page === "openings") void openings.refresh();
+      if (page === "waitlist") void waitlist.load();
     }, REFRESH_DEBOUNCE_MS);
   }
 
@@ -438,7 +468,13 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
       return;
     }
     const hadGridFocus = !!(document.activeElement as HTMLElement | null)?.closest?.(".grid");
-    const grid = renderWeek(w, { onOpen: (sel) => void showDetails(sel, undefined, w.sources), now: nowMs() });
+    const grid = renderWeek(w, {
+      onOpen: (sel) =>
+        void showDetails(sel, undefined, w.sources, { findPatients: true }).then((how) => {
+          if (how === "find" && sel.kind === "slot") openSlot(sel.slot.id);
+        }),
+      now: nowMs(),
+    });
     grid.addEventListener("focusin", (e) => {
       const t = e.target as HTMLElement;
       if (t.dataset.slotId) lastGridItem = { attr: "data-slot-id", id: t.dataset.slotId };
@@ -660,24 +696,141 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
     },
   });
 
+  const openings = createOpeningsPage(openingsMain, {
+    api,
+    now: () => nowMs(),
+    notify: (tone, headline, lines = []) => showNotice(tone, headline, lines, tone !== "error" && tone !== "warning"),
+    ensureStaff,
+    showWaitlist: () => showPage("waitlist"),
+    onLoaded: (v) => setStaffName(v.staff),
+  });
+
+  const waitlist = createWaitlistPage(waitlistMain, {
+    api,
+    notify: (tone, headline, lines = []) => showNotice(tone, headline, lines, tone !== "error" && tone !== "warning"),
+    zones: async () => {
+      if (!zones) zones = await api.timeZones();
+      return zones;
+    },
+    deskZone,
+    providers: () => week?.all_providers ?? [],
+    locations: () => week?.locations.map((l) => l.name) ?? [],
+    pickFile: backend.pickWaitlistFile ? () => (backend.pickWaitlistFile as () => Promise<string | null>)() : undefined,
+    ensureStaff,
+    openSlot: (id) => openSlot(id),
+  });
+
+  const pages: Record<Page, { tab: HTMLElement; main: HTMLElement; load?: () => Promise<void> }> = {
+    week: { tab: weekTab, main },
+    // The chosen time's suggestions may have changed while another page was shown.
+    openings: { tab: openingsTab, main: openingsMain, load: () => openings.refresh() },
+    waitlist: { tab: waitlistTab, main: waitlistMain, load: () => waitlist.load() },
+    integrations: { tab: integrationsTab, main: integrationsMain, load: () => integrations.load() },
+  };
+
   function showPage(next: Page): void {
     page = next;
     const onWeek = page === "week";
-    main.hidden = !onWeek;
-    integrationsMain.hidden = onWeek;
+    for (const [name, p] of Object.entries(pages)) {
+      const here = name === page;
+      p.main.hidden = !here;
+      if (here) p.tab.setAttribute("aria-current", "page");
+      else p.tab.removeAttribute("aria-current");
+    }
     weekNav.hidden = !onWeek;
     filtersBox.hidden = !onWeek;
-    weekTab.toggleAttribute("aria-current", onWeek);
-    if (onWeek) weekTab.setAttribute("aria-current", "page");
-    integrationsTab.toggleAttribute("aria-current", !onWeek);
-    if (!onWeek) integrationsTab.setAttribute("aria-current", "page");
+    // The waitlist has its own Import CSV button: the calendars' Import would be mistaken for it.
+    importBtn.hidden = page === "waitlist";
     if (week) renderDemoBanner(week);
-    if (!onWeek) void integrations.load();
+    void pages[page].load?.();
+  }
+
+  /** Shows the Openings page on `slotId` (any free `slot-<n>`) with its suggestions. */
+  function openSlot(slotId: string): void {
+    if (page !== "openings") showPage("openings");
+    void openings.select(slotId);
+  }
+
+  // ---- who is at the desk -----------------------------------------------
+  let staff: string | null = null;
+  let staffPicking: Promise<StaffView | null> | null = null;
+
+  function setStaffName(name: string | null): void {
+    staff = name;
+    staffName.textContent = name ?? "nobody yet";
+    staffBtn.textContent = name ? "Change" : "Choose";
+    staffBtn.setAttribute("aria-label", name ? `Change who is at the desk (now ${name})` : "Choose who is at the desk");
+  }
+
+  /** Opens "Who is at the desk?" (once at a time); resolves with the name chosen, or null. */
+  async function chooseStaff(): Promise<string | null> {
+    if (!staffPicking) {
+      staffPicking = (async () => {
+        let view: StaffView;
+        try {
+          view = await api.staff();
+        } catch {
+          view = { current: staff, recent: staff ? [staff] : [], os_user: "" };
+        }
+        return pickStaff(view, (name) => api.setStaff(name));
+      })().finally(() => (staffPicking = null));
+    }
+    const chosen = await staffPicking;
+    if (chosen) setStaffName(chosen.current);
+    return chosen?.current ?? null;
+  }
+
+  /** True once someone is at the desk: asks first when nobody is (Offer, Book and Release need a name). */
+  async function ensureStaff(): Promise<boolean> {
+    return staff !== null || (await chooseStaff()) !== null;
+  }
+
+  async function startStaff(): Promise<void> {
+    staffBox.hidden = false;
+    try {
+      const view = await api.staff();
+      setStaffName(view.current);
+      if (view.current === null) void chooseStaff();
+    } catch {
+      setStaffName(null);
+    }
+  }
+
+  // ---- settings ---------------------------------------------------------
+  let settingsOpen = false;
+  async function openSettings(): Promise<void> {
+    if (settingsOpen) return;
+    settingsOpen = true;
+    try {
+      const form = await api.fillSettings();
+      const saved = await openSettingsDialog(form, (f) => api.saveFillSettings(f));
+      if (saved) {
+        showNotice("success", "Settings saved", [], false);
+        if (page === "openings") void openings.refresh();
+      }
+    } catch (e) {
+      showNotice("error", "The settings could not be opened", [errorText(e)]);
+    } finally {
+      settingsOpen = false;
+    }
+  }
+
+  // ---- openings found -----------------------------------------------------
+  function openingsFound(found: OpeningDto[]): void {
+    if (page === "openings") void openings.refresh();
+    if (!found.length) return;
+    const headline = found.length === 1 ? "A time just came free" : `${found.length} times just came free`;
+    const show = found.length === 1 ? () => openSlot(found[0].slot_id) : () => showPage("openings");
+    showNotice("neutral", headline, found.slice(0, 3).map((o) => openingLabel(o)), false, { label: "Show", run: show });
   }
 
   // ---- wiring ---------------------------------------------------------
   weekTab.addEventListener("click", () => showPage("week"));
+  openingsTab.addEventListener("click", () => showPage("openings"));
+  waitlistTab.addEventListener("click", () => showPage("waitlist"));
   integrationsTab.addEventListener("click", () => showPage("integrations"));
+  staffBtn.addEventListener("click", () => void chooseStaff());
+  settingsBtn.addEventListener("click", () => void openSettings());
   prevBtn.addEventListener("click", () => goToWeek(addDays(weekStart, -7)));
   nextBtn.addEventListener("click", () => goToWeek(addDays(weekStart, 7)));
   todayBtn.addEventListener("click", () => goToWeek(status.week_start));
@@ -713,6 +866,8 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   });
 
   await backend.onStoreChanged(() => scheduleRefresh());
+  await backend.onOpeningsFound?.((found) => openingsFound(found));
+  await backend.onOpenSlot?.((open) => openSlot(open.slot_id));
   await backend.onDragDrop((payload) => {
     if (payload.type === "drop") {
       overlay.hidden = true;
@@ -732,6 +887,8 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   });
   setInterval(() => {
     if (page === "integrations") integrations.render();
+    // Holds run out: "Held until 10:45 AM" goes back to "Free".
+    if (page === "openings" && !document.querySelector("dialog[open]")) openings.render();
     if (!week) return;
     renderSources(week);
     // Times that have just passed dim (the pretended clock of MEDHARMONY_NOW does not move).
@@ -739,4 +896,11 @@ export async function startApp(root: HTMLElement, backend: Backend): Promise<voi
   }, 30_000);
 
   await load();
+  await startStaff();
+  try {
+    const pending = await api.pendingOpenSlot();
+    if (pending) openSlot(pending.slot_id);
+  } catch {
+    // Nothing was clicked before the window listened.
+  }
 }

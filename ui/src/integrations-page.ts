@@ -5,6 +5,7 @@ import type { Api, ListenSignIn } from "./api";
 import { errorText } from "./api";
 import type { IntegrationCard, IntegrationsView } from "./bindings";
 import type { SystemKind } from "./integrations";
+import { latestOnly } from "./latest";
 import { confirmDisconnect } from "./view/dialogs";
 import { openConnectDialog } from "./view/connect";
 import { openReconnectDialog } from "./view/reconnect";
@@ -41,7 +42,6 @@ export interface IntegrationsPage {
 export function createIntegrationsPage(container: HTMLElement, deps: IntegrationsPageDeps): IntegrationsPage {
   const { api } = deps;
   let view: IntegrationsView | null = null;
-  let seq = 0;
   let connecting = false;
   const syncing = new Set<string>();
 
@@ -49,18 +49,11 @@ export function createIntegrationsPage(container: HTMLElement, deps: Integration
     return deps.nowFixed && view ? Date.parse(view.now) : Date.now();
   }
 
-  async function load(): Promise<void> {
-    const mine = ++seq;
-    try {
-      const v = await api.integrations();
-      if (mine !== seq) return;
-      view = v;
-      render();
-    } catch (e) {
-      if (mine !== seq) return;
-      deps.notify("error", "The connected systems could not be listed", [errorText(e)]);
-    }
-  }
+  const show = (v: NonNullable<typeof view>) => {
+    view = v;
+    render();
+  };
+  const load = latestOnly(() => api.integrations(), show, deps.notify, "The connected systems could not be listed");
 
   function render(): void {
     if (!view) return;

@@ -9,13 +9,15 @@ import type { DragDropPayload } from "./drop";
 async function main(): Promise<void> {
   const root = document.getElementById("root");
   if (!root) return;
-  const { api, onStoreChanged, onSignIn } = await tauriBackend();
+  const { api, onStoreChanged, onSignIn, onOpeningsFound, onOpenSlot } = await tauriBackend();
   const { getCurrentWebview } = await import("@tauri-apps/api/webview");
   const dialog = await import("@tauri-apps/plugin-dialog");
   const backend: Backend = {
     api,
     onStoreChanged,
     onSignIn,
+    onOpeningsFound,
+    onOpenSlot,
     pickKeyFile: async () => {
       const picked = await dialog.open({
         multiple: false,
@@ -38,6 +40,15 @@ async function main(): Promise<void> {
       });
       if (picked === null) return [];
       return Array.isArray(picked) ? picked : [picked];
+    },
+    pickWaitlistFile: async () => {
+      const picked = await dialog.open({
+        multiple: false,
+        directory: false,
+        title: "Import a waitlist spreadsheet",
+        filters: [{ name: "Waitlist spreadsheets (.csv)", extensions: ["csv"] }],
+      });
+      return typeof picked === "string" ? picked : null;
     },
     showLogs: async () => {
       const { appLogDir } = await import("@tauri-apps/api/path");

@@ -1,5 +1,6 @@
 // Modal dialogs: a slot's or busy block's details, and "whose file is this?".
 
+import { errorText } from "../api";
 import type { DateQuestion, FileCheck, IntegrationCard, ProviderView, SourceView } from "../bindings";
 import type { DateOrder, ProviderChoice } from "../drop";
 import { newProviderName, suggestProvider } from "../drop";
@@ -42,8 +43,13 @@ function sourceValue(name: string, sources: SourceView[]): (Node | string)[] {
   return [name];
 }
 
-/** Shows the details of a slot or busy block; resolves when closed. `sources`: the week's, to say what a source is. */
-export function showDetails(sel: Selection, locale?: string, sources: SourceView[] = []): Promise<string> {
+/**
+ * Shows the details of a slot or busy block; resolves with how it was closed ("close", or
+ * "find" for Find waiting patients). `sources`: the week's, to say what a source is.
+ * `findPatients`: offer Find waiting patients on a free time still ahead that has a slot id
+ * (`slot-<n>`: synced or imported, not working hours).
+ */
+export function showDetails(sel: Selection, locale?: string, sources: SourceView[] = [], opts: { findPatients?: boolean } = {}): Promise<string> {
   const p = sel.provider;
   const start = sel.kind === "slot" ? sel.slot.start : sel.busy.start;
   const end = sel.kind === "slot" ? sel.slot.end : sel.busy.end;
@@ -80,6 +86,7 @@ export function showDetails(sel: Selection, locale?: string, sources: SourceView
     rows.push(row("Source", `${sel.busy.source} (calendar)`));
     rows.push(row("Event id", h("code", {}, sel.busy.uid)));
   }
+  const canFind = !!opts.findPatients && sel.kind === "slot" && sel.slot.status === "free" && !past && sel.slot.id.startsWith("slot-");
   const dialog = h(
     "dialog",
     { class: "details", "aria-labelledby": "details-title" },
@@ -88,7 +95,12 @@ export function showDetails(sel: Selection, locale?: string, sources: SourceView
       { method: "dialog" },
       h("h2", { id: "details-title" }, title),
       h("dl", {}, rows),
-      h("div", { class: "actions" }, h("button", { class: "btn primary", value: "close", autofocus: true }, "Close")),
+      h(
+        "div",
+        { class: "actions" },
+        canFind ? h("button", { class: "btn", value: "find", id: "find-patients" }, "Find waiting patients") : null,
+        h("button", { class: "btn primary", value: "close", autofocus: true }, "Close"),
+      ),
     ),
   );
   return openModal(dialog, document.activeElement as HTMLElement | null);
@@ -273,4 +285,66 @@ export function confirmDisconnect(card: IntegrationCard): Promise<boolean> {
     ),
   );
   return openModal(dialog, document.activeElement as HTMLElement | null).then((v) => v === "disconnect");
+}
+
+/**
+ * Opens a form dialog whose submit saves through the shell: `read` gives the value to save or
+ * the words of what to correct (`{ error }`); while `save` runs the submit button says `busyText` and the
+ * dialog can't be closed; a failure shows its words in `error` and keeps what was typed.
+ * Cancel and Escape close it. `submit` runs the same as the submit button (e.g. from another
+ * button); `result` resolves with what `save` gave, or null when closed without saving.
+ */
+export function runFormDialog<T, R>(opts: {
+  dialog: HTMLDialogElement;
+  form: HTMLFormElement;
+  cancelBtn: HTMLButtonElement;
+  submitBtn: HTMLButtonElement;
+  error: HTMLElement;
+  busyText: string;
+  read(): { value: T } | { error: string };
+  save(value: T): Promise<R>;
+  /** Focused when the dialog opens. */
+  focus: HTMLElement;
+  /** Other buttons disabled while saving. */
+  alsoDisable?: HTMLButtonElement[];
+}): { result: Promise<R | null>; submit: () => Promise<void> } {
+  let saved: R | null = null;
+  let busy = false;
+  const idleText = opts.submitBtn.textContent ?? "";
+  const buttons = [opts.submitBtn, ...(opts.alsoDisable ?? [])];
+  async function submit(): Promise<void> {
+    if (busy) return;
+    const read = opts.read();
+    if ("error" in read) {
+      opts.error.textContent = read.error;
+      return;
+    }
+    busy = true;
+    opts.error.textContent = "";
+    for (const b of buttons) b.disabled = true;
+    opts.submitBtn.textContent = opts.busyText;
+    try {
+      saved = await opts.save(read.value);
+      opts.dialog.close("saved");
+    } catch (e) {
+      opts.error.textContent = errorText(e);
+    } finally {
+      busy = false;
+      for (const b of buttons) b.disabled = false;
+      opts.submitBtn.textContent = idleText;
+    }
+  }
+  opts.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void submit();
+  });
+  opts.cancelBtn.addEventListener("click", () => {
+    if (!busy) opts.dialog.close("cancel");
+  });
+  opts.dialog.addEventListener("cancel", (e) => {
+    if (busy) e.preventDefault();
+  });
+  const result = openModal(opts.dialog, document.activeElement as HTMLElement | null).then(() => saved);
+  opts.focus.focus();
+  return { result, submit };
 }
