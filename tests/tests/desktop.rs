@@ -185,9 +185,10 @@ impl WebDriver {
 
 /// Starts `tauri-driver` and a session on the app over `db` (pretending [`NOW`]), with `env` added.
 fn launch(db: &Db, disp: &str, env: &[(&str, String)]) -> (Guard, WebDriver) {
-    let port = free_port();
+    let (port, native) = (free_port(), free_port());
     let mut cmd = Command::new(find_tool("tauri-driver"));
-    cmd.args(["--port", &port.to_string(), "--native-driver", "/usr/bin/WebKitWebDriver"])
+    // Its own WebKitWebDriver port too: the tests of this file run side by side.
+    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string(), "--native-driver", "/usr/bin/WebKitWebDriver"])
         .env("DISPLAY", disp)
         .env("MEDHARMONY_DB", &db.path)
         .env("MEDHARMONY_DB_KEY", TEST_KEY)
@@ -463,7 +464,8 @@ const MAYA: &str = "Dr. Maya Rivera";
 fn a_cancellation_notifies_and_the_suggested_patient_is_booked_from_the_window() {
     let db = Db::new();
     let fhir = RealFhirServer::start();
-    // Dr. Rivera's Thursday 10:30 (New York) is booked for another patient.
+    // Dr. Rivera's Thursday 10:30 (New York): open when first synced, then booked for another
+    // patient (the server's free list no longer has it).
     let practitioner = fhir.create(json!({"resourceType": "Practitioner", "name": [{"text": MAYA, "family": "Rivera", "given": ["Maya"], "prefix": ["Dr."]}]}));
     let schedule = fhir.create(json!({
         "resourceType": "Schedule", "active": true,
@@ -471,23 +473,27 @@ fn a_cancellation_notifies_and_the_suggested_patient_is_booked_from_the_window()
     }));
     let slot = fhir.create(json!({
         "resourceType": "Slot", "schedule": {"reference": format!("Schedule/{}", schedule["id"].as_str().unwrap())},
-        "status": "busy", "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00"
+        "status": "free", "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00"
     }));
     let slot_ref = format!("Slot/{}", slot["id"].as_str().unwrap());
     let other = fhir.create(json!({"resourceType": "Patient", "name": [{"family": "Booked", "given": ["Someone"]}]}));
     let waiting = fhir.create(json!({"resourceType": "Patient", "name": [{"family": "Lee", "given": ["Jordan"]}]}));
     let waiting_id = waiting["id"].as_str().unwrap().to_string();
-    let appointment = fhir.create(json!({
-        "resourceType": "Appointment", "status": "booked", "slot": [{"reference": slot_ref}],
-        "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00",
-        "participant": [{"actor": {"reference": format!("Patient/{}", other["id"].as_str().unwrap())}, "status": "accepted"}]
-    }));
     let cli = |args: &[&str]| {
         let r = db.run(&[&["--now", NOW][..], args].concat());
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
         r
     };
     cli(&["integrations", "add", "fhir", "--name", HARBOR, "--base-url", &fhir.base_url, "--auth", "none", "--tz", "America/New_York"]);
+    cli(&["sync", "--integration", HARBOR]);
+    let appointment = fhir.create(json!({
+        "resourceType": "Appointment", "status": "booked", "slot": [{"reference": slot_ref}],
+        "start": "2026-03-05T10:30:00-05:00", "end": "2026-03-05T11:00:00-05:00",
+        "participant": [{"actor": {"reference": format!("Patient/{}", other["id"].as_str().unwrap())}, "status": "accepted"}]
+    }));
+    let mut busy = fhir.get(&slot_ref);
+    busy["status"] = json!("busy");
+    fhir.put(busy);
     cli(&["sync", "--integration", HARBOR]);
     let added = cli(&[
         "--json", "waitlist", "add", "Jordan Lee", "--tz", "America/New_York", "--phone", "555-0142", "--priority", "urgent",

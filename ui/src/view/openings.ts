@@ -10,7 +10,7 @@
 //   stats:  #fill-stats (rows tr[data-provider], the total in tfoot)
 
 import type { FillStatsRow, FillView, OpeningDto, SuggestionDto, SuggestionsView } from "../bindings";
-import { activeHold, durationWords, fitText, karmaHelp, noticeWords, openingLabel, openingState, priorityLabel, waitingWords } from "../fill";
+import { activeHold, durationWords, fitText, karmaHelp, noticeWords, openingLabel, openingState, priorityLabel } from "../fill";
 import { deskZone, formatTime, formatZonedRange, monthDayAt } from "../time";
 import { h } from "./dom";
 
@@ -131,7 +131,8 @@ function suggestionItem(s: SuggestionDto, view: SuggestionsView, panel: PanelSta
     h("p", { class: "phone" }, s.phone ? s.phone : h("span", { class: "muted" }, "No phone number on the waitlist")),
     h("p", { class: "reason" }, s.reason),
     s.model_reason ? h("p", { class: "model-reason" }, h("span", { class: "muted" }, "Language model: "), s.model_reason) : null,
-    h("p", { class: "facts muted" }, `${waitingWords(s.days_waiting)} · ${noticeWords(s.notice_hours)}`),
+    // The reason already says how long the patient has waited.
+    h("p", { class: "facts muted" }, noticeWords(s.notice_hours)),
     !s.has_source_id && view.bookable
       ? h("p", { class: "no-source-id" }, "Book needs this patient's id in the connected system: add it on the Waitlist page. You can still offer the time.")
       : null,
