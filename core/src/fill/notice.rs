@@ -264,8 +264,10 @@ pub fn bench_latency(dir: &std::path::Path, rounds: usize, waitlist: usize) -> R
     let reader = Store::open(&db, &key).map_err(|e| err(&e))?;
     // The writer waits for each round to be announced before the next cancellation.
     let (done_tx, done_rx) = sync_channel::<()>(1);
+    // Started before the first cancellation (not in the thread, which may start late under load
+    // and would then take the first opening as already seen).
+    let mut watch = OpeningWatch::from_now(&reader).map_err(|e| err(&e))?;
     let watcher = std::thread::spawn(move || -> Result<Vec<f64>, String> {
-        let mut watch = OpeningWatch::from_now(&reader).map_err(|e| err(&e))?;
         let mut out = Vec::with_capacity(rounds);
         while out.len() < rounds {
             let Ok(committed) = rx.recv() else { break };
