@@ -4,8 +4,9 @@
 //!
 //! * [`OpeningWatch`] follows the store's `openings` table (written in the same transaction as the
 //!   slot change, see [`crate::store::holds`]) from the last opening it saw, and counts the waiting
-//!   patients each new opening suits with the deterministic filter ([`super::suggest_for_slot`]
-//!   without a model), so the notification never waits for a language model.
+//!   patients each new opening suits with the deterministic filter ([`super::filter::suits`], the
+//!   same rule [`super::suggest_for_slot`] counts as `eligible`), so the notification never waits
+//!   for a language model.
 //! * [`NoticeBoard`] decides what to show: nothing during [`QuietHours`] (the openings are still
 //!   listed in the app); openings arriving within [`COALESCE`] of the previous one join it, so a
 //!   burst of cancellations is one notification that lists them (the shell replaces the one on
@@ -19,7 +20,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, Utc};
 
 use super::settings::QuietHours;
-use super::{suggest_for_slot, FillError};
+use super::filter::suits;
+use super::{free_slot, FillError};
 use crate::store::holds::Opening;
 use crate::store::Store;
 use crate::time::parse_iana;
@@ -161,11 +163,18 @@ impl OpeningWatch {
     /// Store errors (the watch does not move on, so the next poll tries again).
     pub fn poll(&mut self, store: &Store, now: DateTime<Utc>) -> Result<Vec<NewOpening>, FillError> {
         let openings = store.openings_after(self.last_id, POLL_LIMIT, now)?;
+        // Read once per poll (a burst of cancellations shares it), and only when a time is still free.
+        let mut waiting = None;
         let mut out = Vec::with_capacity(openings.len());
         for opening in openings {
             let fits = if opening.still_free && opening.start > now {
-                match suggest_for_slot(store, &opening.slot, now, None) {
-                    Ok(s) => s.eligible,
+                match free_slot(store, &opening.slot) {
+                    Ok(slot) => {
+                        if waiting.is_none() {
+                            waiting = Some(store.waitlist()?);
+                        }
+                        waiting.iter().flatten().filter(|e| suits(&e.patient, &slot, now)).count()
+                    }
                     Err(FillError::SlotNotFree(_)) => 0,
                     Err(e) => return Err(e),
                 }
