@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { durationWords, fitText, modelNote, noticeWords, openingLabel, openingState, preferencesSummary, validWindow, waitingWords, whenText } from "./fill";
+import { durationWords, fitText, modelNote, noticeWords, openingLabel, openingState, preferencesSummary, validWindow, whenText } from "./fill";
 import { opening, waitlistEntry } from "./test-fixtures";
 
 const NOW = Date.parse("2026-12-08T15:00:00Z");
@@ -43,7 +43,6 @@ describe("fill words", () => {
       "0 of 1 waiting patient fit",
       "Nobody is on the waitlist yet",
     ]);
-    expect([0, 1, 41].map(waitingWords)).toEqual(["Added today", "Waiting 1 day", "Waiting 41 days"]);
     expect([0, 1, 20, 47, 48, 100].map(noticeWords)).toEqual(["Less than an hour's notice", "1 hour's notice", "20 hours' notice", "47 hours' notice", "2 days' notice", "4 days' notice"]);
   });
 

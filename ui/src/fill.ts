@@ -53,11 +53,6 @@ export function priorityLabel(priority: string): string {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** "Added today", "Waiting 1 day", "Waiting 41 days". */
-export function waitingWords(days: number): string {
-  return days <= 0 ? "Added today" : `Waiting ${plural(days, "day")}`;
-}
-
 /** "18 hours' notice" under two days, else "3 days' notice" (whole days, rounded down). */
 export function noticeWords(hours: number): string {
   if (hours < 1) return "Less than an hour's notice";
