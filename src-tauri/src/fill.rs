@@ -8,9 +8,11 @@
 //! row is written, and offer / book / release write theirs, each with the staff member chosen at
 //! the desk ([`crate::state::DeskState::staff`]) and the computer's user.
 
-use chrono::{DateTime, Duration, Local, Utc, Weekday};
+use chrono::{DateTime, Duration, Local, Utc};
 use medharmony::fill::llm::{LlmSettings, API_KEY_ACCOUNT, ENV_BASE_URL};
-use medharmony::fill::model::{parse_date, parse_source_ids, LocalWindow, Patient, Preferences, Priority, WaitlistEntry, Wants};
+use medharmony::fill::model::{
+    parse_date, parse_dates, parse_source_ids, parse_weekdays, parse_windows, LocalWindow, Patient, Preferences, Priority, WaitlistEntry, Wants,
+};
 use medharmony::fill::{self, Actor, AuditAction, FillError, FillSettings, LlmConfig, OfferError, Opening, QuietHours};
 use medharmony::store::holds::FILL_STATS_DAYS;
 use medharmony::store::Store;
@@ -66,7 +68,7 @@ pub fn view(state: &DeskState) -> Result<FillView, DeskError> {
             stats: stats.providers.iter().map(stats_row).collect(),
             total: stats_row(&stats.total),
             stats_from: fmt_instant(stats.from),
-            waiting: s.waitlist()?.len(),
+            waiting: s.waitlist_count()?,
             staff: state.staff(),
             model_on,
         })
@@ -195,10 +197,6 @@ pub fn release(state: &DeskState, slot_id: &str) -> Result<(), DeskError> {
     })
 }
 
-fn weekday_code(d: Weekday) -> String {
-    d.to_string()
-}
-
 /// A waitlist entry as the Waitlist page shows it; `added_on` in the desk computer's zone.
 pub fn entry_dto(e: &WaitlistEntry) -> WaitlistEntryDto {
     let p = &e.patient;
@@ -215,7 +213,7 @@ pub fn entry_dto(e: &WaitlistEntry) -> WaitlistEntryDto {
         duration_minutes: p.wants.duration_minutes,
         priority: p.priority.code().to_string(),
         added_on: Some(p.added_at.with_timezone(&Local).date_naive().to_string()),
-        blocked_weekdays: p.prefs.blocked_weekdays.iter().copied().map(weekday_code).collect(),
+        blocked_weekdays: p.prefs.blocked_weekdays.iter().map(ToString::to_string).collect(),
         blocked_dates: p.prefs.blocked_dates.iter().map(ToString::to_string).collect(),
         preferred_times: p.prefs.preferred_times.iter().map(LocalWindow::spec).collect(),
         min_notice_hours: p.prefs.min_notice_hours,
@@ -251,15 +249,9 @@ pub fn patient_from_form(f: &WaitlistEntryDto, added_at: DateTime<Utc>) -> Resul
         duration_minutes: f.duration_minutes,
     };
     p.priority = f.priority.parse::<Priority>().map_err(|e| field("Priority", e))?;
-    let mut weekdays = Vec::new();
-    for d in &f.blocked_weekdays {
-        let day: Weekday = d.trim().parse().map_err(|_| field("Days they cannot come", format!("'{}' is not a weekday like Sat", d.trim())))?;
-        if !weekdays.contains(&day) {
-            weekdays.push(day);
-        }
-    }
-    let dates = f.blocked_dates.iter().filter(|d| !d.trim().is_empty()).map(|d| parse_date(d)).collect::<Result<Vec<_>, _>>();
-    let windows = f.preferred_times.iter().filter(|w| !w.trim().is_empty()).map(|w| LocalWindow::parse(w)).collect::<Result<Vec<_>, _>>();
+    let weekdays = parse_weekdays(&f.blocked_weekdays.join(",")).map_err(|e| field("Days they cannot come", e))?;
+    let dates = parse_dates(&f.blocked_dates.join(","));
+    let windows = parse_windows(&f.preferred_times.join(";"));
     p.prefs = Preferences {
         blocked_weekdays: weekdays,
         blocked_dates: dates.map_err(|e| field("Dates they cannot come", e))?,
@@ -288,8 +280,8 @@ pub fn waitlist(state: &DeskState) -> Result<Vec<WaitlistEntryDto>, DeskError> {
     let now = state.clock().now();
     let who = actor(state);
     state.with_store(|s| {
-        let mut entries = s.waitlist()?;
-        entries.sort_by(|a, b| b.patient.priority.tier().cmp(&a.patient.priority.tier()).then(a.patient.added_at.cmp(&b.patient.added_at)).then(a.id.cmp(&b.id)));
+        // The store lists them urgent first, then soon, then routine, oldest first within each.
+        let entries = s.waitlist()?;
         for e in &entries {
             s.record_audit(AuditAction::View, &who, None, Some(e.id), now)?;
         }

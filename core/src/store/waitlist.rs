@@ -173,6 +173,14 @@ impl Store {
         stmt.query_row([id], entry_from_row).optional()?.transpose()
     }
 
+    /// How many patients are on the waitlist (without reading their details).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn waitlist_count(&self) -> Result<usize> {
+        Ok(self.conn.query_row("SELECT count(*) FROM waitlist", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
     /// The whole waitlist: urgent first, then soon, then routine; within a tier by date added, then id.
     ///
     /// # Errors
