@@ -59,7 +59,8 @@ fn actor(state: &DeskState) -> Actor {
 /// Store errors.
 pub fn view(state: &DeskState) -> Result<FillView, DeskError> {
     let now = state.clock().now();
-    let model_on = model_settings(state).ok().flatten().is_some();
+    // Whether a model is set up, without reading its key from the keychain on every refresh.
+    let model_on = state.with_store(|s| Ok(LlmSettings::is_switched_on(s).unwrap_or(false)))?;
     state.with_store(|s| {
         let openings = s.recent_openings(now - Duration::days(FILL_STATS_DAYS), now)?;
         let stats = s.fill_stats(now)?;

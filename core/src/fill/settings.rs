@@ -210,6 +210,33 @@ impl LlmSettings {
     }
 }
 
+/// A vault with no secrets: [`LlmSettings::is_switched_on`] asks whether a model is set up
+/// without reading the keychain (which can be a round trip to the OS service).
+struct NoSecrets;
+
+impl KeyVault for NoSecrets {
+    fn get(&self, _: &str) -> std::result::Result<Option<String>, String> {
+        Ok(None)
+    }
+    fn set(&self, _: &str, _: &str) -> std::result::Result<(), String> {
+        Err("not a keychain".into())
+    }
+    fn delete(&self, _: &str) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+impl LlmSettings {
+    /// True when [`LlmSettings::resolve`] would give a model (the environment's, else the
+    /// practice's saved one), without reading the API key from the keychain.
+    ///
+    /// # Errors
+    /// The same as [`LlmSettings::resolve`].
+    pub fn is_switched_on(store: &Store) -> std::result::Result<bool, String> {
+        Ok(Self::resolve(store, &NoSecrets)?.is_some())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +290,7 @@ mod tests {
         // Nothing switched on (and no environment setting in this test process): no model.
         if std::env::var(super::super::llm::ENV_BASE_URL).is_err() {
             assert!(LlmSettings::resolve(&store, &vault).unwrap().is_none());
+            assert!(!LlmSettings::is_switched_on(&store).unwrap());
         }
         let mut s = FillSettings {
             llm: Some(LlmConfig { base_url: "http://127.0.0.1:11434/v1/".into(), model: "llama3.1:8b".into(), timeout_secs: 5, top_n: 7 }),
@@ -280,6 +308,7 @@ mod tests {
             assert_eq!((m.base_url.as_str(), m.model.as_str(), m.top_n), ("http://127.0.0.1:11434/v1", "llama3.1:8b", 7));
             assert_eq!(m.timeout, std::time::Duration::from_secs(5));
             assert_eq!(m.api_key.as_deref(), Some("sk-test"));
+            assert!(LlmSettings::is_switched_on(&store).unwrap());
         }
         // Invalid settings are refused and the saved ones stay.
         let bad = FillSettings { hold_minutes: 0, ..s.clone() };
