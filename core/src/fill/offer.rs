@@ -684,6 +684,10 @@ mod tests {
         assert_eq!((o.start, o.detected_at, o.still_free, o.held_until, o.filled), (t("2026-03-04T14:00:00Z"), t("2026-03-01T13:00:00Z"), true, None, false));
         assert_eq!(found[0].fits, 1);
         assert!(watch.poll(&p.store, t("2026-03-01T13:00:02Z")).unwrap().is_empty(), "reported once");
+        // Listed from the very instant it was detected (regression: the listing ended just before
+        // `now`, so under a pretended clock a fresh opening was missing from the app).
+        let at_once = p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-01T13:00:00Z")).unwrap();
+        assert_eq!(at_once.iter().map(|o| o.slot.as_str()).collect::<Vec<_>>(), [a.as_str()]);
         // The app's list shows it, then its hold, then its fill; a watch started from 0 reads it again.
         let listed = p.store.recent_openings(t("2026-02-01T00:00:00Z"), t("2026-03-01T13:10:00Z")).unwrap();
         assert_eq!(listed.iter().map(|o| o.slot.as_str()).collect::<Vec<_>>(), [a.as_str()]);
